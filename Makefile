@@ -1,0 +1,43 @@
+# Two commands do the whole set-up: `make run` (dashboard on the demo data), `make test`.
+PYTHON ?= python3.11
+VENV := .venv
+BIN := $(VENV)/bin
+PORT ?= 8501
+
+.PHONY: run test lint format demo bench clean
+
+$(BIN)/python:
+	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+
+$(VENV)/.runtime: requirements.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements.txt
+	touch $@
+
+$(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
+	$(BIN)/pip install --quiet -r requirements-dev.txt
+	touch $(VENV)/.runtime $@
+
+data/cadence.duckdb: | $(VENV)/.runtime
+	$(BIN)/python -m analytics demo --db $@
+
+run: $(VENV)/.runtime data/cadence.duckdb
+	$(BIN)/streamlit run app.py --server.port $(PORT) --server.headless true
+
+test: $(VENV)/.dev
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python -m pytest
+
+lint: $(VENV)/.dev
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+demo: $(VENV)/.runtime
+	$(BIN)/python -m analytics demo --db data/cadence.duckdb
+
+bench: $(VENV)/.dev
+	$(BIN)/python benchmarks/bench.py
+
+clean:
+	rm -rf $(VENV) data/cadence.duckdb .pytest_cache
