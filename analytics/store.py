@@ -19,7 +19,9 @@ def default_db_path() -> Path:
     return Path(os.environ.get("CADENCE_DB") or DEFAULT_DB)
 
 
-def connect(path: str | os.PathLike = ":memory:", read_only: bool = False) -> duckdb.DuckDBPyConnection:
+def connect(
+    path: str | os.PathLike = ":memory:", read_only: bool = False
+) -> duckdb.DuckDBPyConnection:
     """Open (creating if needed) a Cadence database and bring its schema up to date."""
     con = duckdb.connect(str(path), read_only=read_only)
     if not read_only:

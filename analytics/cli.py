@@ -1,0 +1,136 @@
+"""``python -m analytics``: a thin command line over the same functions the dashboard calls.
+
+Each command is a pair ``add_<name>(subparsers)`` / ``run_<name>(args) -> exit status``.
+Errors the user can fix are one line on stderr and exit status 2, never a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Callable
+
+from analytics.store import default_db_path
+
+
+class UsageError(Exception):
+    """A problem the user can fix; printed as one line, exit status 2."""
+
+
+def _db_arg(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--db",
+        default=str(default_db_path()),
+        help="DuckDB database file (default: $CADENCE_DB or data/cadence.duckdb)",
+    )
+
+
+# --- load -------------------------------------------------------------------------------------
+
+
+def add_load(sub) -> None:
+    p = sub.add_parser(
+        "load",
+        help="Load CSV exports into the database",
+        description="Load one or more CSV files into the database in one transaction. "
+        "The record kind is detected from each header unless --kind is given.",
+    )
+    _db_arg(p)
+    p.add_argument("--kind", choices=["sprints", "work_items", "changes", "incidents"])
+    p.add_argument("--replace", action="store_true", help="replace all rows of that kind")
+    p.add_argument("files", nargs="+", metavar="FILE")
+
+
+def run_load(args) -> int:
+    from analytics.loader import LoadError, format_summary, load_paths
+    from analytics.store import connect
+
+    con = connect(args.db)
+    try:
+        summaries = load_paths(con, args.files, kind=args.kind, replace=args.replace)
+    except LoadError as exc:
+        raise UsageError(str(exc)) from exc
+    finally:
+        con.close()
+    for summary in summaries:
+        print(format_summary(summary))
+    return 0
+
+
+# --- demo -------------------------------------------------------------------------------------
+
+
+def add_demo(sub) -> None:
+    p = sub.add_parser(
+        "demo",
+        help="Build a database from the bundled demo data",
+        description="Create (or refresh) a database from the demo CSVs in data/demo/.",
+    )
+    _db_arg(p)
+
+
+def run_demo(args) -> int:
+    from analytics.loader import build_demo_database
+
+    summaries = build_demo_database(args.db)
+    total = sum(s.inserted + s.updated for s in summaries)
+    print(f"Demo database ready: {args.db} ({total:,} rows)")
+    return 0
+
+
+# --- report -----------------------------------------------------------------------------------
+
+
+def add_report(sub) -> None:
+    p = sub.add_parser(
+        "report",
+        help="Print the delivery and stability metrics for a window",
+        description="Compute every Cadence metric for a date window and optional teams/services.",
+    )
+    _db_arg(p)
+    p.add_argument("--from", dest="date_from", metavar="YYYY-MM-DD")
+    p.add_argument("--to", dest="date_to", metavar="YYYY-MM-DD")
+    p.add_argument("--team", action="append", default=[], metavar="T")
+    p.add_argument("--service", action="append", default=[], metavar="S")
+    p.add_argument("--hourly-rate", type=float, metavar="R")
+    p.add_argument("--attribution", choices=["explicit", "window"], default="explicit")
+    p.add_argument("--window-hours", type=float, metavar="H")
+    p.add_argument("--format", choices=["table", "json"], default="table")
+
+
+def run_report(args) -> int:
+    from analytics.report import run_report_command
+
+    return run_report_command(args)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="python -m analytics",
+        description="Cadence: flexibility-vs-stability analytics over sprints, changes "
+        "and incidents.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add, _run in _commands().values():
+        add(sub)
+    return parser
+
+
+def _commands() -> dict[str, tuple[Callable, Callable]]:
+    """Every command: its parser builder and its runner, found by naming convention."""
+    module = sys.modules[__name__]
+    names = [n[len("add_") :] for n in dir(module) if n.startswith("add_")]
+    return {n: (getattr(module, f"add_{n}"), getattr(module, f"run_{n}")) for n in sorted(names)}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    _add, run = _commands()[args.command]
+    try:
+        return run(args)
+    except UsageError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        return 130
