@@ -1,0 +1,502 @@
+"""Statistics for continual service improvement: pure functions on arrays and DataFrames.
+
+Nothing here touches the database; :mod:`analytics.insights` feeds these functions with the
+metrics' frames. Every result is JSON-safe: undefined values are ``None`` (never NaN) and come
+with a one-line ``reason`` saying why.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass, field
+
+import numpy as np
+import pandas as pd
+from scipy import stats as sps
+
+ALPHA = 0.05  # significance level used by every sentence in narrative.py
+MIN_POINTS = 3  # fewer points than this and a correlation or trend is not computed
+SEED = 20261130  # fixed seed: permutation tests and bootstraps give the same answer every run
+
+
+def _num(value) -> float | None:
+    """A plain float, or None for missing/NaN/infinite values (keeps results JSON-safe)."""
+    if value is None:
+        return None
+    value = float(value)
+    return value if math.isfinite(value) else None
+
+
+def _clean(obj):
+    """Recursively turn numpy scalars into Python numbers and NaN into None."""
+    if isinstance(obj, dict):
+        return {k: _clean(v) for k, v in obj.items()}
+    if isinstance(obj, list | tuple):
+        return [_clean(v) for v in obj]
+    if isinstance(obj, bool | np.bool_):
+        return bool(obj)
+    if isinstance(obj, int | np.integer):
+        return int(obj)
+    if isinstance(obj, float | np.floating):
+        return _num(obj)
+    if isinstance(obj, dt.date):
+        return obj.isoformat()
+    return obj
+
+
+class Result:
+    """Mixin for result dataclasses: ``to_dict()`` gives a JSON-safe dict."""
+
+    def to_dict(self) -> dict:
+        return _clean(asdict(self))
+
+
+# --- weekly series ------------------------------------------------------------------------------
+
+
+def week_start(day: dt.date) -> dt.date:
+    """The Monday of the ISO week containing ``day``."""
+    return day - dt.timedelta(days=day.weekday())
+
+
+def weekly_counts(timestamps, start: dt.date, end: dt.date) -> pd.DataFrame:
+    """Events per ISO week (Monday start) for every week overlapping ``[start, end]``.
+
+    Returns a DataFrame ``[week (date of the Monday), count (int)]`` with zero for quiet weeks.
+    Only events inside the window count, so the first and last weeks may be partial.
+    """
+    weeks = pd.date_range(week_start(start), week_start(end), freq="7D")
+    ts = pd.to_datetime(pd.Series(timestamps, dtype="object"), errors="coerce").dropna()
+    lo, hi = pd.Timestamp(start), pd.Timestamp(end) + pd.Timedelta(days=1)
+    ts = ts[(ts >= lo) & (ts < hi)]
+    mondays = (ts.dt.normalize() - pd.to_timedelta(ts.dt.weekday, unit="D")).value_counts()
+    counts = mondays.reindex(weeks, fill_value=0).astype(int)
+    return pd.DataFrame({"week": [w.date() for w in weeks], "count": counts.to_numpy()})
+
+
+# --- correlation --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Correlation(Result):
+    """Spearman rank correlation of two paired series; r and p are None when undefined."""
+
+    n: int
+    spearman_r: float | None
+    p_value: float | None
+    reason: str | None = None
+
+
+def spearman(x: Sequence, y: Sequence) -> Correlation:
+    """Spearman r and its two-sided p-value for paired values (pairs with a missing value drop)."""
+    x = np.asarray(x, dtype=float)
+    y = np.asarray(y, dtype=float)
+    keep = ~(np.isnan(x) | np.isnan(y))
+    x, y = x[keep], y[keep]
+    n = int(len(x))
+    if n < MIN_POINTS:
+        return Correlation(n, None, None, f"fewer than {MIN_POINTS} data points")
+    if np.all(x == x[0]) or np.all(y == y[0]):
+        return Correlation(n, None, None, "one series is constant: correlation undefined")
+    res = sps.spearmanr(x, y)
+    return Correlation(n, _num(res.statistic), _num(res.pvalue))
+
+
+def lagged_spearman(deploys: Sequence, incidents: Sequence, max_lag: int = 8) -> list[dict]:
+    """Spearman correlation of weekly deployments with weekly incidents ``k`` weeks later.
+
+    For each lag ``k = 0..max_lag`` the deployments of week ``t`` pair with the incidents of week
+    ``t + k`` over the weeks where both exist (``n = weeks - k``). Returns one dict per lag:
+    ``{lag_weeks, n, spearman_r, p_value, reason}`` (r and p None with a reason when undefined).
+    """
+    deploys = np.asarray(deploys, dtype=float)
+    incidents = np.asarray(incidents, dtype=float)
+    if len(deploys) != len(incidents):
+        raise ValueError("deployment and incident series must cover the same weeks")
+    weeks = len(deploys)
+    rows = []
+    for lag in range(max_lag + 1):
+        pairs = max(weeks - lag, 0)
+        c = spearman(deploys[:pairs], incidents[lag : lag + pairs])
+        rows.append({"lag_weeks": lag, **c.to_dict()})
+    return rows
+
+
+# --- proportions --------------------------------------------------------------------------------
+
+
+def wilson_interval(
+    failed: int, total: int, confidence: float = 0.95
+) -> tuple[float, float] | None:
+    """Wilson score interval for a proportion ``failed / total`` (fractions 0..1).
+
+    Returns ``(low, high)``, or None when ``total`` is 0.
+    """
+    if total <= 0:
+        return None
+    if not 0 <= failed <= total:
+        raise ValueError(f"failed ({failed}) must lie between 0 and total ({total})")
+    z = sps.norm.ppf(1 - (1 - confidence) / 2)
+    p = failed / total
+    denom = 1 + z**2 / total
+    centre = (p + z**2 / (2 * total)) / denom
+    half = z * math.sqrt(p * (1 - p) / total + z**2 / (4 * total**2)) / denom
+    return max(0.0, float(centre - half)), min(1.0, float(centre + half))
+
+
+@dataclass(frozen=True)
+class RateComparison(Result):
+    """Two failure rates and Fisher's exact test on the 2x2 table failed/not failed."""
+
+    a_total: int
+    a_failed: int
+    a_rate: float | None
+    a_ci95: tuple[float, float] | None
+    b_total: int
+    b_failed: int
+    b_rate: float | None
+    b_ci95: tuple[float, float] | None
+    odds_ratio: float | None
+    fisher_p: float | None
+    reason: str | None = None
+
+
+def compare_rates(a_failed: int, a_total: int, b_failed: int, b_total: int) -> RateComparison:
+    """Failure rates of groups a and b (fractions) with Fisher's exact two-sided p-value."""
+    a_rate = a_failed / a_total if a_total else None
+    b_rate = b_failed / b_total if b_total else None
+    odds = p = None
+    reason = None
+    if not a_total or not b_total:
+        reason = "one group has no deployments"
+    else:
+        table = [[a_failed, a_total - a_failed], [b_failed, b_total - b_failed]]
+        res = sps.fisher_exact(table)
+        odds, p = _num(res.statistic), _num(res.pvalue)
+    return RateComparison(
+        a_total,
+        a_failed,
+        a_rate,
+        wilson_interval(a_failed, a_total),
+        b_total,
+        b_failed,
+        b_rate,
+        wilson_interval(b_failed, b_total),
+        odds,
+        p,
+        reason,
+    )
+
+
+# --- two samples --------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class SampleComparison(Result):
+    """Mann-Whitney U test of sample b against sample a, with medians, means and effect size.
+
+    ``rank_biserial`` is in [-1, 1]: positive when values in b tend to be larger than in a.
+    """
+
+    a_n: int
+    b_n: int
+    a_median: float | None
+    b_median: float | None
+    a_mean: float | None
+    b_mean: float | None
+    u_statistic: float | None
+    p_value: float | None
+    rank_biserial: float | None
+    reason: str | None = None
+
+
+def compare_samples(a: Sequence, b: Sequence) -> SampleComparison:
+    """Two-sided Mann-Whitney U test of b versus a (missing values dropped)."""
+    a = np.asarray(a, dtype=float)
+    b = np.asarray(b, dtype=float)
+    a, b = a[~np.isnan(a)], b[~np.isnan(b)]
+    summary = [
+        _num(np.median(a)) if len(a) else None,
+        _num(np.median(b)) if len(b) else None,
+        _num(np.mean(a)) if len(a) else None,
+        _num(np.mean(b)) if len(b) else None,
+    ]
+    if not len(a) or not len(b):
+        return SampleComparison(len(a), len(b), *summary, None, None, None, "a group is empty")
+    if np.all(np.concatenate([a, b]) == a[0]):
+        # every value equal: no evidence of a difference, and scipy's p would be NaN
+        return SampleComparison(len(a), len(b), *summary, len(a) * len(b) / 2, 1.0, 0.0)
+    res = sps.mannwhitneyu(b, a, alternative="two-sided")
+    u_b = float(res.statistic)  # pairs where b > a, ties counting one half
+    effect = 2 * u_b / (len(a) * len(b)) - 1
+    return SampleComparison(len(a), len(b), *summary, u_b, _num(res.pvalue), effect)
+
+
+# --- trend and change point ---------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Trend(Result):
+    """Theil-Sen slope (units per step, e.g. incidents per week) with its 95 % interval."""
+
+    n: int
+    slope: float | None
+    intercept: float | None
+    low: float | None
+    high: float | None
+    reason: str | None = None
+
+
+def theil_sen(values: Sequence) -> Trend:
+    """Theil-Sen slope of ``values`` against their position 0, 1, 2, ... with a 95 % interval."""
+    y = np.asarray(values, dtype=float)
+    y = y[~np.isnan(y)]
+    if len(y) < MIN_POINTS:
+        return Trend(len(y), None, None, None, None, f"fewer than {MIN_POINTS} data points")
+    res = sps.theilslopes(y, np.arange(len(y)), alpha=0.95)
+    return Trend(
+        len(y), _num(res.slope), _num(res.intercept), _num(res.low_slope), _num(res.high_slope)
+    )
+
+
+@dataclass(frozen=True)
+class ChangePoint(Result):
+    """The single most likely shift in the mean of a series, with a permutation p-value.
+
+    ``index`` is the position of the first value after the shift (None when not computed).
+    """
+
+    n: int
+    index: int | None
+    mean_before: float | None
+    mean_after: float | None
+    p_value: float | None
+    permutations: int
+    reason: str | None = None
+
+
+def _split_gain(y: np.ndarray, min_size: int) -> np.ndarray:
+    """For each row of ``y`` (2-D) and split k, the fall in squared error from two means.
+
+    Gain = k (n - k) / n * (mean_left - mean_right)^2, for k = min_size .. n - min_size.
+    """
+    n = y.shape[1]
+    k = np.arange(min_size, n - min_size + 1)
+    csum = np.cumsum(y, axis=1)
+    left = csum[:, k - 1] / k
+    right = (csum[:, -1:] - csum[:, k - 1]) / (n - k)
+    return k * (n - k) / n * (left - right) ** 2
+
+
+def change_point(
+    values: Sequence, min_size: int = 2, permutations: int = 999, seed: int = SEED
+) -> ChangePoint:
+    """Single mean-shift change point (the first step of binary segmentation).
+
+    The split maximising the between-segment sum of squares is the candidate; its p-value is the
+    share of random permutations of the series (fixed seed) whose best split gains at least as
+    much: ``(1 + hits) / (1 + permutations)``.
+    """
+    y = np.asarray(values, dtype=float)
+    y = y[~np.isnan(y)]
+    n = len(y)
+    if n < 2 * min_size:
+        return ChangePoint(n, None, None, None, None, 0, f"fewer than {2 * min_size} data points")
+    if np.all(y == y[0]):
+        return ChangePoint(n, None, None, None, None, 0, "constant series: no shift")
+    gains = _split_gain(y[None, :], min_size)[0]
+    best = int(np.argmax(gains))
+    index = best + min_size
+    rng = np.random.default_rng(seed)
+    shuffled = rng.permuted(np.tile(y, (permutations, 1)), axis=1)
+    null = _split_gain(shuffled, min_size).max(axis=1)
+    # tolerance so that permutations tying with the observed split count as hits
+    hits = int(np.sum(null >= gains[best] * (1 - 1e-9)))
+    return ChangePoint(
+        n,
+        index,
+        _num(y[:index].mean()),
+        _num(y[index:].mean()),
+        (1 + hits) / (1 + permutations),
+        permutations,
+    )
+
+
+# --- sprint cadence -----------------------------------------------------------------------------
+
+
+def sprint_length_changes(
+    sprints: pd.DataFrame, tolerance_days: float = 1, persist: int = 2
+) -> pd.DataFrame:
+    """Where each team's sprint length changes for good.
+
+    ``sprints`` has one row per sprint with ``team``, ``sprint_id``, ``start_date`` and
+    ``length_days``. A change is the first sprint whose length differs from the current run's
+    length by more than ``tolerance_days`` and is followed by ``persist - 1`` more sprints of
+    (within tolerance) that same new length; a one-off odd sprint is not a change.
+    Returns ``[team, sprint_id, change_date, length_before_days, length_after_days]`` sorted by
+    team and date (length in days, ``change_date`` = start of the first sprint at the new length).
+    """
+    columns = ["team", "sprint_id", "change_date", "length_before_days", "length_after_days"]
+    found = []
+    for team, group in sprints.sort_values(["team", "start_date"]).groupby("team", sort=True):
+        lengths = group["length_days"].to_numpy(dtype=float)
+        ids = group["sprint_id"].tolist()
+        dates = group["start_date"].tolist()
+        current = lengths[0] if len(lengths) else None
+        i = 1
+        while i < len(lengths):
+            new = lengths[i]
+            run = lengths[i : i + persist]
+            if (
+                abs(new - current) > tolerance_days
+                and len(run) == persist
+                and np.all(np.abs(run - new) <= tolerance_days)
+            ):
+                found.append((team, ids[i], _as_date(dates[i]), float(current), float(new)))
+                current = new
+                i += persist
+                continue
+            i += 1
+    return pd.DataFrame(found, columns=columns)
+
+
+def _as_date(value) -> dt.date:
+    return pd.Timestamp(value).date()
+
+
+# --- trade-off frontier -------------------------------------------------------------------------
+
+
+def pareto_frontier(
+    df: pd.DataFrame,
+    speed_col: str,
+    stability_col: str,
+    higher_speed_is_better: bool = True,
+    lower_stability_is_better: bool = True,
+) -> pd.Series:
+    """Boolean mask (aligned with ``df``) of the rows no other row dominates.
+
+    Row j dominates row i when it is at least as good on both columns and strictly better on one
+    (by default: more deployments per week and a lower change failure rate). Rows with a missing
+    value are never on the frontier.
+    """
+    speed = df[speed_col].to_numpy(dtype=float) * (1 if higher_speed_is_better else -1)
+    stab = df[stability_col].to_numpy(dtype=float) * (-1 if lower_stability_is_better else 1)
+    # both columns oriented so that larger is better; [i, j] = does j dominate i
+    ge = (speed[None, :] >= speed[:, None]) & (stab[None, :] >= stab[:, None])
+    gt = (speed[None, :] > speed[:, None]) | (stab[None, :] > stab[:, None])
+    dominated = (ge & gt).any(axis=1)
+    valid = ~(np.isnan(speed) | np.isnan(stab))
+    return pd.Series(valid & ~dominated, index=df.index, name="on_frontier")
+
+
+def frontier_rows(df: pd.DataFrame, speed_col: str, stability_col: str, **kwargs) -> pd.DataFrame:
+    """The Pareto-optimal rows of ``df``, sorted by ``speed_col`` for drawing as a line."""
+    mask = pareto_frontier(df, speed_col, stability_col, **kwargs)
+    return df[mask].sort_values(speed_col).reset_index(drop=True)
+
+
+# --- what-if: delegating CAB approvals ----------------------------------------------------------
+
+WHAT_IF_ASSUMPTIONS = (
+    "Candidates are deployments approved by the CAB with low or medium risk.",
+    "Moved changes are picked at random; each bootstrap run picks again.",
+    "A moved change's lead time is drawn from the lead times of delegated "
+    "(pre-approved or product-owner) deployments.",
+)
+FAILURE_ASSUMPTIONS = {
+    "own": "A moved change keeps its own outcome: approval route does not change its risk.",
+    "delegated": "A moved change fails with the delegated deployments' failure rate.",
+}
+
+
+@dataclass(frozen=True)
+class WhatIf(Result):
+    """Projected effect of delegating a share of CAB approvals (lead times in hours, rates 0..1).
+
+    Intervals are the 2.5th and 97.5th percentiles of ``bootstraps`` resamples (fixed seed).
+    """
+
+    share: float
+    candidates: int
+    moved: int
+    deployments: int
+    baseline_lead_time_hours_median: float | None
+    projected_lead_time_hours_median: float | None
+    projected_lead_time_ci95: tuple[float, float] | None
+    baseline_change_failure_rate: float | None
+    projected_change_failure_rate: float | None
+    projected_change_failure_rate_ci95: tuple[float, float] | None
+    failure_assumption: str
+    assumptions: tuple[str, ...] = field(default=())
+    bootstraps: int = 0
+    reason: str | None = None
+
+
+def what_if_delegation(
+    deployments: pd.DataFrame,
+    share: float,
+    failure_assumption: str = "own",
+    bootstraps: int = 1000,
+    seed: int = SEED,
+) -> WhatIf:
+    """Move ``share`` (0..1) of CAB-approved low/medium-risk deployments to delegated approval.
+
+    ``deployments`` has one row per deployment with ``approval``, ``risk``, ``lead_time_hours``
+    and ``failed``. Returns the baseline and projected median lead time (hours) and change
+    failure rate with bootstrap 95 % intervals; the assumptions are spelled out in the result.
+    """
+    if not 0 <= share <= 1:
+        raise ValueError(f"share must lie between 0 and 1, got {share}")
+    if failure_assumption not in FAILURE_ASSUMPTIONS:
+        raise ValueError(f"failure_assumption must be one of {sorted(FAILURE_ASSUMPTIONS)}")
+    assumptions = (*WHAT_IF_ASSUMPTIONS, FAILURE_ASSUMPTIONS[failure_assumption])
+    approval = deployments["approval"].astype("object")
+    risk = deployments["risk"].astype("object")
+    lead = deployments["lead_time_hours"].to_numpy(dtype=float)
+    failed = deployments["failed"].to_numpy(dtype=bool)
+    candidate = ((approval == "cab") & risk.isin(["low", "medium"])).to_numpy()
+    delegated = approval.isin(["pre-approved", "product-owner"]).to_numpy()
+    n = len(deployments)
+    n_candidates = int(candidate.sum())
+    moved = round(share * n_candidates)
+    base_lead = _num(np.nanmedian(lead)) if n and not np.all(np.isnan(lead)) else None
+    base_cfr = _num(failed.mean()) if n else None
+
+    def result(lead_med, lead_ci, cfr, cfr_ci, runs, reason=None):
+        return WhatIf(
+            share, n_candidates, moved, n, base_lead, lead_med, lead_ci, base_cfr, cfr, cfr_ci,
+            failure_assumption, assumptions, runs, reason,
+        )  # fmt: skip
+
+    if n == 0:
+        return result(None, None, None, None, 0, "no deployments")
+    if moved == 0:
+        reason = "no CAB-approved low/medium-risk changes" if not n_candidates else None
+        return result(base_lead, None, base_cfr, None, 0, reason or "nothing moved")
+    delegated_lead = lead[delegated & ~np.isnan(lead)]
+    if not len(delegated_lead):
+        return result(None, None, None, None, 0, "no delegated deployments to learn from")
+    delegated_cfr = failed[delegated].mean()
+
+    rng = np.random.default_rng(seed)
+    lead_meds = np.empty(bootstraps)
+    cfrs = np.empty(bootstraps)
+    for b in range(bootstraps):
+        # resample deployments, then move `moved` of the resampled candidates
+        sample = rng.integers(0, n, n)
+        sim_lead = lead[sample].copy()
+        sim_failed = failed[sample].copy()
+        pool = np.flatnonzero(candidate[sample])
+        pick = rng.choice(pool, size=min(moved, len(pool)), replace=False)
+        sim_lead[pick] = rng.choice(delegated_lead, size=len(pick))
+        if failure_assumption == "delegated":
+            sim_failed[pick] = rng.random(len(pick)) < delegated_cfr
+        lead_meds[b] = np.nanmedian(sim_lead) if not np.all(np.isnan(sim_lead)) else np.nan
+        cfrs[b] = sim_failed.mean()
+    lead_ci = tuple(float(v) for v in np.nanpercentile(lead_meds, [2.5, 97.5]))
+    cfr_ci = tuple(float(v) for v in np.percentile(cfrs, [2.5, 97.5]))
+    return result(_num(np.nanmedian(lead_meds)), lead_ci, _num(np.median(cfrs)), cfr_ci, bootstraps)
