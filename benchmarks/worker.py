@@ -116,6 +116,10 @@ def step_report(args) -> dict:
 # --- pages --------------------------------------------------------------------------------------
 
 
+# The dashboard pages, in navigation order; page_calls has one entry for each.
+PAGES = ("overview",)
+
+
 def page_calls(con, flt) -> dict[str, Callable[[], object]]:
     """The analytics each dashboard page calls for its default view, one callable per page."""
     from analytics import metrics
@@ -141,12 +145,7 @@ def step_page(args) -> dict:
     return {"cold": cold, "warm": warm}
 
 
-def list_pages(args) -> dict:
-    """Names of the pages whose analytics the benchmark measures."""
-    return {"pages": list(page_calls(None, None))}
-
-
-STEPS = {"floor": step_floor, "report": step_report, "page": step_page, "pages": list_pages}
+STEPS = {"floor": step_floor, "report": step_report, "page": step_page}
 
 
 def main(argv: list[str] | None = None) -> int:
