@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8501
 
-.PHONY: run test lint format demo bench clean
+.PHONY: run test lint format demo bench bench-smoke clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -38,6 +38,9 @@ demo: $(VENV)/.runtime
 
 bench: $(VENV)/.dev
 	$(BIN)/python benchmarks/bench.py
+
+bench-smoke: $(VENV)/.dev
+	$(BIN)/python benchmarks/bench.py --scale 0.1
 
 clean:
 	rm -rf $(VENV) data/cadence.duckdb .pytest_cache
