@@ -1,0 +1,532 @@
+"""Plotly figure builders for the dashboard: DataFrames in, ``go.Figure`` out (no Streamlit).
+
+Colours are fixed per approval path, priority and team so a team or path looks the same on
+every page. Rates are fractions (0.12) shown as percentages; durations are hours or days as the
+axis titles say.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+import pandas as pd
+import plotly.graph_objects as go
+
+from analytics.schema import APPROVALS
+
+FONT = "Source Sans Pro, Helvetica, Arial, sans-serif"
+INK = "#1f2933"
+MUTED = "#7b8794"
+GRID = "#e4e7eb"
+
+# Delegated paths in greens/teal, board-approved paths in warm colours.
+APPROVAL_COLORS = {
+    "pre-approved": "#2a9d8f",
+    "product-owner": "#4c9be8",
+    "cab": "#e9a03b",
+    "ecab": "#d64545",
+}
+APPROVAL_LABELS = {
+    "pre-approved": "Pre-approved (standard)",
+    "product-owner": "Product owner",
+    "cab": "CAB",
+    "ecab": "Emergency CAB",
+}
+PRIORITY_COLORS = {
+    "P1": "#b42318",
+    "P2": "#e66a2c",
+    "P3": "#f2b33d",
+    "P4": "#8fb8de",
+    "Request": "#9aa5b1",
+}
+SERIES_COLORS = {
+    "deployments": "#4c9be8",
+    "incidents": "#e66a2c",
+    "incidents_p1_p2": "#b42318",
+    "positive": "#2a9d8f",
+    "negative": "#d64545",
+    "neutral": "#9aa5b1",
+}
+# Qualitative palette for teams and services (colour-blind friendly, after Okabe-Ito/Tableau).
+PALETTE = (
+    "#4c78a8",
+    "#f58518",
+    "#54a24b",
+    "#e45756",
+    "#72b7b2",
+    "#b279a2",
+    "#eeca3b",
+    "#9d755d",
+    "#ff9da6",
+    "#bab0ac",
+)
+
+
+def color_map(values: Iterable[str]) -> dict[str, str]:
+    """Stable colour per distinct value: sorted names take palette colours in turn."""
+    names = sorted({str(v) for v in values if v is not None and not pd.isna(v)})
+    return {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(names)}
+
+
+def _style(fig: go.Figure, title: str, x_title: str = "", y_title: str = "") -> go.Figure:
+    """Shared look: white template, readable fonts, legend above the plot, unified margins."""
+    fig.update_layout(
+        template="plotly_white",
+        title={"text": title, "x": 0, "xanchor": "left", "font": {"size": 16, "color": INK}},
+        font={"family": FONT, "size": 13, "color": INK},
+        margin={"l": 10, "r": 10, "t": 60, "b": 10},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1},
+        hoverlabel={"font": {"family": FONT, "size": 13}},
+        height=380,
+    )
+    fig.update_xaxes(title_text=x_title, gridcolor=GRID, zeroline=False)
+    fig.update_yaxes(title_text=y_title, gridcolor=GRID, zeroline=False)
+    return fig
+
+
+def _y_format(fig: go.Figure, percent: bool) -> None:
+    if percent:
+        fig.update_yaxes(tickformat=".0%", rangemode="tozero")
+
+
+def _value_fmt(percent: bool, digits: int = 1) -> str:
+    return ":.1%" if percent else f":,.{digits}f"
+
+
+def trend_chart(
+    df: pd.DataFrame,
+    *,
+    title: str,
+    y_title: str,
+    x: str = "bucket",
+    y: str = "value",
+    color: str | None = None,
+    colors: dict[str, str] | None = None,
+    percent: bool = False,
+    mode: str = "lines+markers",
+    x_title: str = "",
+) -> go.Figure:
+    """Line chart of ``y`` over time (one line per ``color`` value when given)."""
+    fig = go.Figure()
+    fmt = _value_fmt(percent)
+    groups = [(None, df)] if color is None else list(df.groupby(color, sort=True))
+    palette = colors or (color_map(df[color]) if color else {})
+    for name, part in groups:
+        part = part.sort_values(x)
+        label = y_title if name is None else str(name)
+        fig.add_trace(
+            go.Scatter(
+                x=part[x],
+                y=part[y],
+                name=label,
+                mode=mode,
+                line={"color": palette.get(str(name), SERIES_COLORS["deployments"]), "width": 2},
+                hovertemplate=f"%{{x|%d %b %Y}}<br>{label}: %{{y{fmt}}}<extra></extra>",
+            )
+        )
+    _style(fig, title, x_title, y_title)
+    _y_format(fig, percent)
+    fig.update_layout(showlegend=color is not None)
+    return fig
+
+
+def stacked_bar_chart(
+    df: pd.DataFrame,
+    *,
+    x: str,
+    y: str,
+    color: str,
+    title: str,
+    y_title: str,
+    colors: dict[str, str] | None = None,
+    labels: dict[str, str] | None = None,
+    order: Iterable[str] | None = None,
+    percent: bool = False,
+    x_title: str = "",
+) -> go.Figure:
+    """Bars of ``y`` per ``x`` stacked by ``color``; ``order`` fixes the stacking order."""
+    fig = go.Figure()
+    present = [str(v) for v in df[color].dropna().unique()]
+    keys = [k for k in (order or sorted(present)) if k in present]
+    palette = colors or color_map(present)
+    fmt = _value_fmt(percent)
+    for key in keys:
+        part = df[df[color].astype(str) == key].sort_values(x)
+        name = (labels or {}).get(key, key)
+        fig.add_trace(
+            go.Bar(
+                x=part[x],
+                y=part[y],
+                name=name,
+                marker_color=palette.get(key, SERIES_COLORS["neutral"]),
+                hovertemplate=f"%{{x}}<br>{name}: %{{y{fmt}}}<extra></extra>",
+            )
+        )
+    fig.update_layout(barmode="stack", bargap=0.15)
+    _style(fig, title, x_title, y_title)
+    _y_format(fig, percent)
+    return fig
+
+
+def quadrant_scatter(
+    df: pd.DataFrame,
+    *,
+    x: str,
+    y: str,
+    size: str,
+    label: str,
+    title: str,
+    x_title: str,
+    y_title: str,
+    percent_y: bool = False,
+    frontier: pd.DataFrame | None = None,
+    paths: pd.DataFrame | None = None,
+    path_order: str = "quarter",
+    colors: dict[str, str] | None = None,
+) -> go.Figure:
+    """Flexibility (x, higher is faster) against stability (y, lower is better), one point per row.
+
+    Dashed lines at the medians of x and y split the plane into quadrants; the bottom-right one is
+    fast and stable. ``frontier`` (columns ``x``/``y`` names as in ``df``) is drawn as a line,
+    ``paths`` (same columns plus ``label`` and ``path_order``) as one faint trail per label.
+    """
+    fig = go.Figure()
+    data = df.dropna(subset=[x, y])
+    palette = colors or color_map(data[label])
+    yfmt = _value_fmt(percent_y)
+    if paths is not None and not paths.empty:
+        for name, trail in paths.dropna(subset=[x, y]).groupby(label, sort=True):
+            trail = trail.sort_values(path_order)
+            fig.add_trace(
+                go.Scatter(
+                    x=trail[x],
+                    y=trail[y],
+                    mode="lines+markers",
+                    name=f"{name} over time",
+                    legendgroup=str(name),
+                    showlegend=False,
+                    line={"color": palette.get(str(name), MUTED), "width": 1, "dash": "dot"},
+                    marker={"size": 5, "opacity": 0.5},
+                    opacity=0.6,
+                    customdata=trail[[path_order]].astype(str).to_numpy(),
+                    hovertemplate=(
+                        f"<b>{name}</b> %{{customdata[0]}}<br>{x_title}: %{{x:.2f}}"
+                        f"<br>{y_title}: %{{y{yfmt}}}<extra></extra>"
+                    ),
+                )
+            )
+    sizes = data[size].fillna(0).astype(float)
+    scale = sizes.max() if len(sizes) and sizes.max() > 0 else 1.0
+    for (_, row), s in zip(data.iterrows(), sizes, strict=True):
+        name = str(row[label])
+        fig.add_trace(
+            go.Scatter(
+                x=[row[x]],
+                y=[row[y]],
+                mode="markers+text",
+                name=name,
+                legendgroup=name,
+                text=[name],
+                textposition="top center",
+                marker={
+                    "size": 14 + 36 * (s / scale) ** 0.5,
+                    "color": palette.get(name, MUTED),
+                    "line": {"color": "white", "width": 1},
+                    "opacity": 0.85,
+                },
+                customdata=[[s]],
+                hovertemplate=(
+                    f"<b>{name}</b><br>{x_title}: %{{x:.2f}}<br>{y_title}: %{{y{yfmt}}}"
+                    "<br>Deployments: %{customdata[0]:,.0f}<extra></extra>"
+                ),
+            )
+        )
+    if frontier is not None and len(frontier) > 1:
+        front = frontier.sort_values(x)
+        fig.add_trace(
+            go.Scatter(
+                x=front[x],
+                y=front[y],
+                mode="lines",
+                name="Pareto frontier",
+                line={"color": INK, "width": 2, "dash": "dash", "shape": "hv"},
+                hoverinfo="skip",
+            )
+        )
+    if len(data):
+        x_median, y_median = float(data[x].median()), float(data[y].median())
+        fig.add_vline(x=x_median, line={"color": MUTED, "dash": "dash", "width": 1})
+        fig.add_hline(y=y_median, line={"color": MUTED, "dash": "dash", "width": 1})
+        corner = {"showarrow": False, "font": {"color": MUTED, "size": 12}}
+        fig.add_annotation(
+            text="fast & stable", x=1, y=0, xref="x domain", yref="y domain", **corner
+        )
+        fig.add_annotation(
+            text="slow & unstable", x=0, y=1, xref="x domain", yref="y domain", **corner
+        )
+    _style(fig, title, x_title, y_title)
+    _y_format(fig, percent_y)
+    fig.update_layout(height=520, showlegend=False)
+    return fig
+
+
+def cadence_timeline(
+    weekly: pd.DataFrame,
+    sprints: pd.DataFrame | None = None,
+    *,
+    title: str = "Deployments and incidents per week",
+) -> go.Figure:
+    """Weekly deployments (bars) with incidents and P1–P2 incidents (lines) on one time axis.
+
+    ``weekly`` has ``bucket`` (week start), ``deployments``, ``incidents``, ``incidents_p1_p2``;
+    every other sprint in ``sprints`` (``start_date``, ``end_date``, ``name``) is shaded.
+    """
+    fig = go.Figure()
+    fig.add_trace(
+        go.Bar(
+            x=weekly["bucket"],
+            y=weekly["deployments"],
+            name="Deployments",
+            marker_color=SERIES_COLORS["deployments"],
+            opacity=0.75,
+            hovertemplate="Week of %{x|%d %b %Y}<br>Deployments: %{y}<extra></extra>",
+        )
+    )
+    for column, name in (("incidents", "Incidents"), ("incidents_p1_p2", "P1–P2 incidents")):
+        fig.add_trace(
+            go.Scatter(
+                x=weekly["bucket"],
+                y=weekly[column],
+                name=name,
+                mode="lines+markers",
+                line={"color": SERIES_COLORS[column], "width": 2},
+                marker={"size": 5},
+                hovertemplate=f"Week of %{{x|%d %b %Y}}<br>{name}: %{{y}}<extra></extra>",
+            )
+        )
+    if sprints is not None:
+        for i, sprint in enumerate(sprints.sort_values("start_date").itertuples(index=False)):
+            if i % 2:
+                continue
+            fig.add_vrect(
+                x0=pd.Timestamp(sprint.start_date),
+                x1=pd.Timestamp(sprint.end_date) + pd.Timedelta(days=1),
+                fillcolor="#cbd2d9",
+                opacity=0.35,
+                line_width=0,
+                layer="below",
+            )
+    _style(fig, title, "", "Count per week")
+    fig.update_layout(bargap=0.1, hovermode="x unified", height=420)
+    return fig
+
+
+def lag_correlation_chart(
+    df: pd.DataFrame,
+    *,
+    lag: str = "lag",
+    rho: str = "rho",
+    p_value: str = "p_value",
+    significant: str = "significant",
+    title: str = "Deployments vs incidents k weeks later (Spearman ρ)",
+) -> go.Figure:
+    """One bar per lag (weeks); significant correlations coloured, the rest grey."""
+    colors = [
+        (SERIES_COLORS["negative"] if r > 0 else SERIES_COLORS["positive"])
+        if sig
+        else SERIES_COLORS["neutral"]
+        for r, sig in zip(df[rho], df[significant], strict=True)
+    ]
+    fig = go.Figure(
+        go.Bar(
+            x=df[lag],
+            y=df[rho],
+            marker_color=colors,
+            customdata=df[[p_value]].to_numpy(),
+            hovertemplate=(
+                "Incidents %{x} week(s) after deployments<br>ρ = %{y:.2f}"
+                "<br>p = %{customdata[0]:.3f}<extra></extra>"
+            ),
+            name="Spearman ρ",
+        )
+    )
+    fig.add_hline(y=0, line={"color": MUTED, "width": 1})
+    _style(fig, title, "Lag (weeks)", "Spearman ρ")
+    fig.update_yaxes(range=[-1, 1])
+    fig.update_xaxes(dtick=1)
+    return fig
+
+
+def box_by_category(
+    df: pd.DataFrame,
+    *,
+    category: str,
+    value: str,
+    title: str,
+    y_title: str,
+    colors: dict[str, str] | None = None,
+    labels: dict[str, str] | None = None,
+    order: Iterable[str] | None = None,
+    log_y: bool = False,
+) -> go.Figure:
+    """Box plot of ``value`` per ``category`` (all points' quartiles, outliers shown)."""
+    fig = go.Figure()
+    present = [str(v) for v in df[category].dropna().unique()]
+    keys = [k for k in (order or sorted(present)) if k in present]
+    palette = colors or color_map(present)
+    for key in keys:
+        values = df.loc[df[category].astype(str) == key, value].dropna()
+        name = (labels or {}).get(key, key)
+        fig.add_trace(
+            go.Box(
+                y=values,
+                name=name,
+                marker_color=palette.get(key, MUTED),
+                boxmean=True,
+                hovertemplate=f"{name}<br>{y_title}: %{{y:,.1f}}<extra></extra>",
+            )
+        )
+    _style(fig, title, "", y_title)
+    fig.update_layout(showlegend=False)
+    if log_y:
+        fig.update_yaxes(type="log")
+    return fig
+
+
+def rate_interval_chart(
+    df: pd.DataFrame,
+    *,
+    category: str,
+    rate: str,
+    low: str,
+    high: str,
+    n: str,
+    title: str,
+    y_title: str,
+    colors: dict[str, str] | None = None,
+    labels: dict[str, str] | None = None,
+    order: Iterable[str] | None = None,
+) -> go.Figure:
+    """A rate per category (bars, fraction) with its confidence interval as error bars."""
+    data = df.copy()
+    data["_key"] = data[category].astype(str)
+    if order is not None:
+        rank = {k: i for i, k in enumerate(order)}
+        data = data.sort_values("_key", key=lambda s: s.map(rank).fillna(len(rank)))
+    names = [(labels or {}).get(k, k) for k in data["_key"]]
+    palette = colors or color_map(data["_key"])
+    fig = go.Figure(
+        go.Bar(
+            x=names,
+            y=data[rate],
+            marker_color=[palette.get(k, MUTED) for k in data["_key"]],
+            error_y={
+                "type": "data",
+                "symmetric": False,
+                "array": (data[high] - data[rate]).to_numpy(),
+                "arrayminus": (data[rate] - data[low]).to_numpy(),
+                "color": INK,
+                "thickness": 1.5,
+            },
+            customdata=data[[low, high, n]].to_numpy(),
+            hovertemplate=(
+                "%{x}<br>%{y:.1%} (95% CI %{customdata[0]:.1%}–%{customdata[1]:.1%})"
+                "<br>n = %{customdata[2]:,.0f}<extra></extra>"
+            ),
+            name=y_title,
+        )
+    )
+    _style(fig, title, "", y_title)
+    _y_format(fig, True)
+    fig.update_layout(showlegend=False)
+    return fig
+
+
+def scatter_chart(
+    df: pd.DataFrame,
+    *,
+    x: str,
+    y: str,
+    title: str,
+    x_title: str,
+    y_title: str,
+    color: str | None = None,
+    colors: dict[str, str] | None = None,
+    hover: Iterable[str] = (),
+    percent_x: bool = False,
+    percent_y: bool = False,
+) -> go.Figure:
+    """Points of ``y`` against ``x`` (one trace per ``color`` value); ``hover`` adds columns."""
+    fig = go.Figure()
+    extra = list(hover)
+    groups = [(None, df)] if color is None else list(df.groupby(color, sort=True))
+    palette = colors or (color_map(df[color]) if color else {})
+    xfmt, yfmt = _value_fmt(percent_x, 2), _value_fmt(percent_y, 2)
+    lines = "".join(f"<br>{c}: %{{customdata[{i}]}}" for i, c in enumerate(extra))
+    for name, part in groups:
+        label = y_title if name is None else str(name)
+        fig.add_trace(
+            go.Scatter(
+                x=part[x],
+                y=part[y],
+                mode="markers",
+                name=label,
+                marker={
+                    "size": 10,
+                    "color": palette.get(str(name), SERIES_COLORS["deployments"]),
+                    "opacity": 0.8,
+                    "line": {"color": "white", "width": 1},
+                },
+                customdata=part[extra].astype(str).to_numpy() if extra else None,
+                hovertemplate=(
+                    f"<b>{label}</b><br>{x_title}: %{{x{xfmt}}}<br>{y_title}: %{{y{yfmt}}}"
+                    f"{lines}<extra></extra>"
+                ),
+            )
+        )
+    _style(fig, title, x_title, y_title)
+    if percent_x:
+        fig.update_xaxes(tickformat=".0%")
+    _y_format(fig, percent_y)
+    fig.update_layout(showlegend=color is not None)
+    return fig
+
+
+def grouped_bar_chart(
+    df: pd.DataFrame,
+    *,
+    x: str,
+    y: str,
+    title: str,
+    y_title: str,
+    color: str | None = None,
+    colors: dict[str, str] | None = None,
+    percent: bool = False,
+    x_title: str = "",
+    single_color: str | None = None,
+) -> go.Figure:
+    """Bars of ``y`` per ``x``, side by side per ``color`` value when given."""
+    fig = go.Figure()
+    groups = [(None, df)] if color is None else list(df.groupby(color, sort=True))
+    palette = colors or (color_map(df[color]) if color else {})
+    fmt = _value_fmt(percent, 2)
+    for name, part in groups:
+        label = y_title if name is None else str(name)
+        fig.add_trace(
+            go.Bar(
+                x=part[x],
+                y=part[y],
+                name=label,
+                marker_color=palette.get(str(name), single_color or SERIES_COLORS["deployments"]),
+                hovertemplate=f"%{{x}}<br>{label}: %{{y{fmt}}}<extra></extra>",
+            )
+        )
+    fig.update_layout(barmode="group", showlegend=color is not None)
+    _style(fig, title, x_title, y_title)
+    _y_format(fig, percent)
+    return fig
+
+
+def approval_order() -> tuple[str, ...]:
+    """Approval paths from the most delegated to the most controlled."""
+    return APPROVALS

@@ -1,0 +1,64 @@
+"""Small read-only queries the dashboard needs around the metrics: filter choices, the dataset's
+provenance and the load history. Metrics themselves live in :mod:`analytics.metrics`."""
+
+from __future__ import annotations
+
+import duckdb
+import pandas as pd
+
+from analytics.db import query_df
+from analytics.store import row_counts
+
+
+def filter_choices(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
+    """Every team and service that occurs in any table: ``{"teams": [...], "services": [...]}``."""
+    teams = query_df(
+        con,
+        """
+        SELECT DISTINCT team AS value FROM (
+            SELECT team FROM sprints UNION ALL SELECT team FROM work_items
+            UNION ALL SELECT team FROM changes UNION ALL SELECT team FROM incidents
+        ) WHERE team IS NOT NULL AND team <> '' ORDER BY value
+        """,
+    )
+    services = query_df(
+        con,
+        """
+        SELECT DISTINCT service AS value FROM (
+            SELECT service FROM changes UNION ALL SELECT service FROM incidents
+        ) WHERE service IS NOT NULL AND service <> '' ORDER BY value
+        """,
+    )
+    return {"teams": teams["value"].tolist(), "services": services["value"].tolist()}
+
+
+def dataset_info(con: duckdb.DuckDBPyConnection) -> dict:
+    """Rows per record kind, number of loaded files and the last load time (naive UTC or None)."""
+    files, last = con.execute("SELECT count(*), max(loaded_at) FROM load_log").fetchone()
+    return {"row_counts": row_counts(con), "files": files, "last_loaded_at": last}
+
+
+def load_history(con: duckdb.DuckDBPyConnection, limit: int = 200) -> pd.DataFrame:
+    """The latest ``limit`` imports, newest first (one row per file, counts of rows)."""
+    return query_df(
+        con,
+        """
+        SELECT load_id, loaded_at, file_name, kind, rows_inserted, rows_updated,
+               rows_rejected, rows_superseded, replaced
+        FROM load_log ORDER BY loaded_at DESC, load_id DESC LIMIT $limit
+        """,
+        {"limit": limit},
+    )
+
+
+def rejected_rows(con: duckdb.DuckDBPyConnection, load_ids: tuple[int, ...]) -> pd.DataFrame:
+    """Refused rows of the given loads: file, line, column, reason and the raw row text."""
+    return query_df(
+        con,
+        """
+        SELECT file_name, line_number, column_name, reason, raw_row
+        FROM rejected_rows WHERE list_contains($load_ids, load_id)
+        ORDER BY load_id, line_number
+        """,
+        {"load_ids": list(load_ids)},
+    )

@@ -1,0 +1,82 @@
+"""Page building blocks: the question header, charts with a CSV download, empty states, the
+closing plain-language reading. Every file content shown goes through ``st.dataframe`` or
+``st.text`` (escaped), never through unsafe HTML."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+
+import pandas as pd
+import plotly.graph_objects as go
+import streamlit as st
+
+from analytics.export import to_safe_csv
+
+SMALL_SAMPLE = 20  # below this many events, a rate or median is flagged as fragile
+
+
+_MARKDOWN_SPECIAL = re.compile(r"([\\`*_{}\[\]()<>#+!|~$])")
+
+
+def md_escape(text: str) -> str:
+    """Text safe to embed in ``st.markdown``: markdown, HTML and LaTeX characters escaped."""
+    return _MARKDOWN_SPECIAL.sub(r"\\\1", str(text))
+
+
+def header(title: str, question: str) -> None:
+    """The page title and the one question the page answers."""
+    st.title(title)
+    st.markdown(f"*{question}*")
+
+
+def _slug(text: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-") or "data"
+
+
+def download(df: pd.DataFrame, name: str, label: str = "Download data (CSV)") -> None:
+    """A CSV download of ``df`` (formula-like cells neutralised) named after ``name``."""
+    st.download_button(
+        label,
+        data=to_safe_csv(df),
+        file_name=f"cadence-{_slug(name)}.csv",
+        mime="text/csv",
+        key=f"dl-{_slug(name)}",
+        on_click="ignore",
+        type="tertiary",
+        icon=":material/download:",
+    )
+
+
+def chart(fig: go.Figure, df: pd.DataFrame, name: str) -> None:
+    """A Plotly figure (full width, hover on) followed by the download of its data."""
+    st.plotly_chart(fig, theme=None, key=f"chart-{_slug(name)}", config={"displaylogo": False})
+    download(df, name)
+
+
+def empty(message: str) -> None:
+    """A friendly empty state instead of a chart or table."""
+    st.info(message, icon=":material/filter_alt_off:")
+
+
+def reading(sentences: Iterable[str], caveat: str | None = None) -> None:
+    """The closing section: what the numbers say in plain language, then any caveat."""
+    lines = [s for s in sentences if s]
+    st.subheader("What the numbers say")
+    if not lines:
+        st.write("There is not enough data in this window to say anything yet.")
+    for line in lines:
+        st.markdown(f"- {md_escape(line)}")
+    if caveat:
+        st.caption(f":material/warning: {caveat}")
+
+
+def small_sample_caveat(counts: dict[str, int | None], threshold: int = SMALL_SAMPLE) -> str | None:
+    """A caveat naming the samples below ``threshold`` (e.g. ``{"deployments": 12}``), or None."""
+    small = [f"{n} {what}" for what, n in counts.items() if n is not None and n < threshold]
+    if not small:
+        return None
+    return (
+        "Small sample: only " + ", ".join(small) + " in this window, so rates and medians "
+        "can swing a lot with a few events. Widen the dates or the team selection."
+    )

@@ -1,0 +1,137 @@
+"""The sidebar every page shares: period, teams, services and the active dataset.
+
+The widgets' values are mirrored into the URL on every run, so a copied link reopens the same
+view, and page navigation (which drops query parameters) gets them back immediately.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import streamlit as st
+
+from analytics import views
+from analytics.cost import CostModel
+from analytics.filters import Filter
+from ui import data
+from ui.state import PRESETS, FilterState, parse_query, preset_window, resolve, to_query
+
+K_PRESET, K_DATES, K_TEAMS, K_SERVICES = "f_preset", "f_dates", "f_teams", "f_services"
+K_FROM_URL, K_WINDOW = "_f_from_url", "_f_window"
+K_COST = "cost_model"
+
+
+def _data_range() -> tuple[dt.date, dt.date] | None:
+    from analytics.metrics import data_range
+
+    return data.fetch(data_range)
+
+
+def _url_params() -> dict[str, list[str]]:
+    return {key: st.query_params.get_all(key) for key in st.query_params}
+
+
+def _init_from_url(window: tuple[dt.date, dt.date]) -> None:
+    """Seed the widgets from the URL once per session (later runs keep the user's choices)."""
+    if st.session_state.get(K_FROM_URL):
+        return
+    st.session_state[K_FROM_URL] = True
+    state = parse_query(_url_params())
+    st.session_state[K_PRESET] = state.preset
+    st.session_state[K_TEAMS] = list(state.teams)
+    st.session_state[K_SERVICES] = list(state.services)
+    if state.preset == "custom":
+        st.session_state[K_DATES] = (state.start or window[0], state.end or window[1])
+
+
+def _on_preset_change() -> None:
+    # Switching to custom starts from the window that was on screen.
+    if st.session_state.get(K_PRESET) == "custom" and K_WINDOW in st.session_state:
+        st.session_state[K_DATES] = st.session_state[K_WINDOW]
+
+
+def _keep_known(key: str, options: list[str]) -> None:
+    # A link or an old session may name a team that is no longer in the data.
+    chosen = st.session_state.get(key) or []
+    st.session_state[key] = [v for v in chosen if v in options]
+
+
+def _custom_dates(window: tuple[dt.date, dt.date]) -> tuple[dt.date, dt.date]:
+    value = st.session_state.get(K_DATES) or window
+    if len(value) == 1:  # the user has picked the first day and not yet the last
+        return value[0], max(value[0], window[1])
+    return value[0], value[1]
+
+
+def filters() -> Filter:
+    """Render the shared sidebar and return the Filter it selects (also written to the URL)."""
+    span = _data_range()
+    today = dt.datetime.now(dt.UTC).date()
+    first, last = span or (today - dt.timedelta(days=364), today)
+    _init_from_url((first, last))
+    choices = data.fetch(views.filter_choices)
+    _keep_known(K_TEAMS, choices["teams"])
+    _keep_known(K_SERVICES, choices["services"])
+
+    with st.sidebar:
+        st.selectbox(
+            "Period", list(PRESETS), format_func=PRESETS.get, key=K_PRESET,
+            on_change=_on_preset_change,
+            help="Presets count back from the latest day in the data, not from today.",
+        )  # fmt: skip
+        preset = st.session_state[K_PRESET]
+        start = end = None
+        if preset == "custom":
+            if K_DATES not in st.session_state:
+                st.session_state[K_DATES] = preset_window("last_12_months", first, last)
+            st.date_input("From – to", key=K_DATES, format="YYYY-MM-DD")
+            start, end = _custom_dates((first, last))
+        st.multiselect("Teams", choices["teams"], key=K_TEAMS, placeholder="All teams")
+        st.multiselect("Services", choices["services"], key=K_SERVICES, placeholder="All services")
+        state = FilterState(
+            preset, start, end, tuple(st.session_state[K_TEAMS]),
+            tuple(st.session_state[K_SERVICES]),
+        )  # fmt: skip
+        flt = resolve(state, span, today)
+        st.caption(
+            f"**{flt.start:%d %b %Y} – {flt.end:%d %b %Y}** ({flt.window_days} days)"
+            + ("" if span else " · no data loaded yet")
+        )
+        _dataset_panel()
+
+    st.session_state[K_WINDOW] = (flt.start, flt.end)
+    _write_url(state)
+    return flt
+
+
+def _write_url(state: FilterState) -> None:
+    wanted = {k: v if isinstance(v, list) else [v] for k, v in to_query(state).items()}
+    if _url_params() != wanted:
+        st.query_params.from_dict(to_query(state))
+
+
+def _dataset_panel() -> None:
+    info = data.fetch(views.dataset_info)
+    with st.expander("Dataset", expanded=False):
+        st.caption("Database")
+        st.code(data.db_path(), language=None)
+        last = info["last_loaded_at"]
+        st.caption(
+            f"Last load: {last:%Y-%m-%d %H:%M} UTC · {info['files']} file(s)"
+            if last
+            else "Nothing loaded yet"
+        )
+        counts = info["row_counts"]
+        st.caption(" · ".join(f"{kind.replace('_', ' ')}: {n:,}" for kind, n in counts.items()))
+
+
+def cost_model() -> CostModel:
+    """The session's cost model (edited on the Support cost page, used by every page)."""
+    return st.session_state.get(K_COST) or CostModel()
+
+
+def attribution():
+    """How incidents are tied to changes; the explicit ``caused_by_change`` link by default."""
+    from analytics.metrics import Attribution
+
+    return Attribution()
