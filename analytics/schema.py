@@ -154,7 +154,16 @@ def table_ddl(kind: Kind) -> str:
 def detect_kind(header: list[str]) -> str | None:
     """Return the kind whose id column and required columns best match a header, or None."""
     names = {h.strip().lower() for h in header}
-    for kind in KINDS.values():
-        if kind.id_column in names:
-            return kind.name
-    return None
+    # A work_items header also holds sprint_id (the sprints id), so score every candidate:
+    # most required columns present, then most known columns; a tie is ambiguous.
+    scores = sorted(
+        (
+            (sum(c in names for c in kind.required), sum(c in names for c in kind.column_names)),
+            kind.name,
+        )
+        for kind in KINDS.values()
+        if kind.id_column in names
+    )
+    if not scores or (len(scores) > 1 and scores[-1][0] == scores[-2][0]):
+        return None
+    return scores[-1][1]
