@@ -8,6 +8,7 @@ with a one-line ``reason`` saying why.
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
@@ -18,6 +19,7 @@ from scipy import stats as sps
 
 ALPHA = 0.05  # significance level used by every sentence in narrative.py
 MIN_POINTS = 3  # fewer points than this and a correlation or trend is not computed
+EXACT_SPEARMAN_MAX_N = 7  # up to here Spearman's p-value is exact (all n! pairings)
 SEED = 20261130  # fixed seed: permutation tests and bootstraps give the same answer every run
 
 
@@ -89,8 +91,22 @@ class Correlation(Result):
     reason: str | None = None
 
 
+def _rank_correlation(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
+    """Spearman's r along ``axis`` (vectorised, for the exact permutation test)."""
+    ra = sps.rankdata(a, axis=axis)
+    rb = sps.rankdata(b, axis=axis)
+    ra = ra - ra.mean(axis=axis, keepdims=True)
+    rb = rb - rb.mean(axis=axis, keepdims=True)
+    num = (ra * rb).sum(axis=axis)
+    return num / np.sqrt((ra**2).sum(axis=axis) * (rb**2).sum(axis=axis))
+
+
 def spearman(x: Sequence, y: Sequence) -> Correlation:
-    """Spearman r and its two-sided p-value for paired values (pairs with a missing value drop)."""
+    """Spearman r and its two-sided p-value for paired values (pairs with a missing value drop).
+
+    The p-value is exact (permutation over all pairings) up to ``EXACT_SPEARMAN_MAX_N`` points,
+    else scipy's t approximation.
+    """
     x = np.asarray(x, dtype=float)
     y = np.asarray(y, dtype=float)
     keep = ~(np.isnan(x) | np.isnan(y))
@@ -101,7 +117,13 @@ def spearman(x: Sequence, y: Sequence) -> Correlation:
     if np.all(x == x[0]) or np.all(y == y[0]):
         return Correlation(n, None, None, "one series is constant: correlation undefined")
     res = sps.spearmanr(x, y)
-    return Correlation(n, _num(res.statistic), _num(res.pvalue))
+    p = res.pvalue
+    if n <= EXACT_SPEARMAN_MAX_N:
+        # the t approximation is far too confident on a handful of points: use all pairings
+        orders = np.array(list(itertools.permutations(range(n))))
+        null = _rank_correlation(np.broadcast_to(x, orders.shape), y[orders])
+        p = float(np.mean(np.abs(null) >= abs(res.statistic) - 1e-12))
+    return Correlation(n, _num(res.statistic), _num(p))
 
 
 def lagged_spearman(deploys: Sequence, incidents: Sequence, max_lag: int = 8) -> list[dict]:
@@ -500,3 +522,59 @@ def what_if_delegation(
     lead_ci = tuple(float(v) for v in np.nanpercentile(lead_meds, [2.5, 97.5]))
     cfr_ci = tuple(float(v) for v in np.percentile(cfrs, [2.5, 97.5]))
     return result(_num(np.nanmedian(lead_meds)), lead_ci, _num(np.median(cfrs)), cfr_ci, bootstraps)
+
+
+# --- composite comparisons ----------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class CabVsDelegated(Result):
+    """CAB-approved (group a) versus delegated (group b: pre-approved + product-owner) deployments.
+
+    ``failure``: change failure rates with Fisher's exact test; ``lead_time_hours``: lead times
+    (hours) with Mann-Whitney U (positive ``rank_biserial`` = delegated changes wait longer).
+    """
+
+    failure: RateComparison
+    lead_time_hours: SampleComparison
+
+
+def cab_vs_delegated(deployments: pd.DataFrame) -> CabVsDelegated:
+    """Compare CAB with delegated approval on a frame of deployments.
+
+    ``deployments`` has one row per deployment with ``approval``, ``failed`` and
+    ``lead_time_hours``; emergency (``ecab``) changes belong to neither group.
+    """
+    approval = deployments["approval"].astype("object")
+    cab = deployments[(approval == "cab").to_numpy()]
+    delegated = deployments[approval.isin(["pre-approved", "product-owner"]).to_numpy()]
+    failure = compare_rates(
+        int(cab["failed"].astype(bool).sum()),
+        len(cab),
+        int(delegated["failed"].astype(bool).sum()),
+        len(delegated),
+    )
+    lead = compare_samples(
+        cab["lead_time_hours"].to_numpy(dtype=float),
+        delegated["lead_time_hours"].to_numpy(dtype=float),
+    )
+    return CabVsDelegated(failure, lead)
+
+
+@dataclass(frozen=True)
+class BeforeAfter(Result):
+    """A team's weekly incidents and change failure rate in equal windows around a change.
+
+    ``incidents``: weekly incident counts before (a) and after (b), Mann-Whitney U with
+    rank-biserial effect (positive = more incidents after); ``failure``: failure rates before (a)
+    and after (b) with Fisher's exact test. ``weeks`` is the length of each window.
+    """
+
+    team: str
+    change_date: dt.date
+    length_before_days: float | None
+    length_after_days: float | None
+    weeks: int
+    incidents: SampleComparison
+    failure: RateComparison
+    reason: str | None = None
