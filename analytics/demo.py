@@ -1,0 +1,861 @@
+"""Deterministic demo data: sprints, work items, changes and incidents with built-in structure.
+
+``generate(out_dir, spec)`` writes the four canonical CSVs. Same spec and seed, same bytes.
+Everything is vectorised with numpy; the only Python loops run over teams or chunks, never rows.
+Large specs (the benchmark) are generated in chunks of whole teams and appended to the CSVs, so
+memory stays bounded. What the data shows on purpose is documented in ``docs/demo-data.md``.
+
+``python -m analytics.demo [--out DIR] [--scale X]`` regenerates ``data/demo`` (or a benchmark set).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import math
+import shutil
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+
+from analytics.schema import KINDS
+
+DAY = 86_400  # seconds
+HOUR = 3_600
+
+
+@dataclass(frozen=True)
+class DemoSpec:
+    """What to generate: a date window (both days included), sizes and the random seed.
+
+    ``sprints`` None means as many as the teams' cadences give; a number caps the total by
+    dropping the oldest sprints.
+    """
+
+    start: dt.date
+    end: dt.date
+    teams: int
+    services: int
+    changes: int
+    incidents: int
+    sprints: int | None
+    work_items: int
+    seed: int
+
+
+DEFAULT_SPEC = DemoSpec(
+    start=dt.date(2024, 12, 2),
+    end=dt.date(2026, 11, 29),
+    teams=6,
+    services=8,
+    changes=3_000,
+    incidents=15_000,
+    sprints=None,
+    work_items=6_000,
+    seed=20261130,
+)
+
+
+def benchmark_spec(scale: float = 1.0) -> DemoSpec:
+    """The benchmark's data set: at scale 1.0, 1,000,000 incidents, 200,000 changes,
+    5,000 sprints and 300,000 work items over four years, with 60 teams and 80 services."""
+    return DemoSpec(
+        start=dt.date(2022, 12, 5),
+        end=dt.date(2026, 11, 29),
+        teams=max(6, round(60 * scale)),
+        services=max(8, round(80 * scale)),
+        changes=round(200_000 * scale),
+        incidents=round(1_000_000 * scale),
+        sprints=round(5_000 * scale),
+        work_items=round(300_000 * scale),
+        seed=20261130,
+    )
+
+
+@dataclass(frozen=True)
+class TeamProfile:
+    """One team's character; the demo's structure comes from these numbers."""
+
+    name: str
+    code: str
+    sprint_weeks: tuple[int, int]  # before and after the mid-window switch
+    size: float  # people: scales requests and work items
+    deploy_weight: float  # share of changes
+    lead_factor: float  # multiplies change lead time (slow teams > 1)
+    fail_rate: float  # base probability that a change fails
+    warranty_share: float  # planned share of story points on warranty work
+    incident_rate: float  # multiplies the background incident rate
+    cab_share: float  # share of normal changes sent to the CAB (rest: product owner)
+    restore_factor: float  # multiplies time to restore
+    completion: float  # share of committed items done by sprint end
+
+
+# Fast and stable, fast but unstable, slow and stable, the cadence switcher, slow and unstable,
+# and a middle-of-the-road team: the six archetypes every larger spec cycles through.
+ARCHETYPES = (
+    TeamProfile("Payments", "PAY", (2, 2), 7, 1.3, 0.7, 0.05, 0.30, 0.75, 0.35, 0.8, 0.90),
+    TeamProfile("Checkout", "CHK", (1, 1), 8, 1.9, 0.5, 0.19, 0.08, 1.35, 0.15, 1.0, 0.80),
+    TeamProfile("Identity", "IDN", (3, 3), 5, 0.6, 1.7, 0.05, 0.27, 0.65, 0.90, 0.9, 0.92),
+    TeamProfile("Search", "SRC", (4, 2), 6, 0.9, 1.0, 0.09, 0.18, 1.0, 0.60, 1.0, 0.85),
+    TeamProfile("Platform", "PLT", (4, 4), 6, 0.6, 1.8, 0.17, 0.10, 1.3, 0.90, 1.4, 0.75),
+    TeamProfile("Mobile", "MOB", (2, 2), 7, 1.0, 1.1, 0.09, 0.20, 0.9, 0.50, 1.1, 0.85),
+)
+SERVICE_NAMES = (
+    "payments-api",
+    "checkout-web",
+    "identity-service",
+    "search-api",
+    "platform-gateway",
+    "mobile-app",
+    "billing-batch",
+    "cart-service",
+)
+
+REQUEST_SHARE = 0.45  # share of tickets that are service requests, not incidents
+FIX_CHANGE_SHARE = 0.07  # share of changes raised to fix an incident (rework)
+CHUNK_INCIDENTS = 400_000  # rows per chunk for large specs: bounds memory
+CHANGE_TYPES = np.array(["standard", "normal", "emergency"])
+APPROVALS = np.array(["pre-approved", "product-owner", "cab", "ecab"])
+RISKS = np.array(["low", "medium", "high"])
+OUTCOMES = np.array(["successful", "failed", "rolled_back", "cancelled"])
+KINDS_OF_TICKET = np.array(["incident", "request"])
+ITEM_TYPES = np.array(["story", "bug", "task", "spike"])
+ASPECTS = np.array(["availability", "capacity", "security", "continuity"])
+STATUSES = np.array(["done", "in progress", "to do", "backlog"])
+# Median lead time request -> implementation in hours, by approval path (before team factor).
+LEAD_HOURS = np.array([18.0, 26.0, 170.0, 3.0])
+# Median time to restore in hours: incidents P1..P4, then requests P1..P4.
+RESTORE_HOURS = np.array([[2.5, 8.0, 30.0, 90.0], [4.0, 8.0, 24.0, 60.0]])
+EFFORT_HOURS = np.array([[10.0, 5.0, 2.0, 1.0], [1.0, 1.0, 0.5, 0.5]])
+
+
+# --- teams, services, sprints ------------------------------------------------------------------
+
+
+def team_profiles(spec: DemoSpec) -> list[TeamProfile]:
+    """The spec's teams: the six archetypes first, then jittered copies named "<name> 2", ..."""
+    rng = np.random.default_rng([spec.seed, 1])
+    teams = []
+    for i in range(spec.teams):
+        base = ARCHETYPES[i % len(ARCHETYPES)]
+        if i < len(ARCHETYPES):
+            teams.append(base)
+            continue
+        k = i // len(ARCHETYPES) + 1
+        j = rng.uniform(0.8, 1.25, 8)
+        teams.append(
+            TeamProfile(
+                f"{base.name} {k}",
+                f"{base.code}{k}",
+                base.sprint_weeks,
+                base.size * j[0],
+                base.deploy_weight * j[1],
+                base.lead_factor * j[2],
+                min(base.fail_rate * j[3], 0.3),
+                min(base.warranty_share * j[4], 0.45),
+                base.incident_rate * j[5],
+                min(base.cab_share * j[6], 1.0),
+                base.restore_factor * j[7],
+                base.completion,
+            )
+        )
+    return teams
+
+
+def service_names(spec: DemoSpec) -> list[str]:
+    """Service names; beyond the eight base names, "<name>-2", "<name>-3", ..."""
+    n = len(SERVICE_NAMES)
+    return [
+        SERVICE_NAMES[j % n] if j < n else f"{SERVICE_NAMES[j % n]}-{j // n + 1}"
+        for j in range(spec.services)
+    ]
+
+
+def _days(d: dt.date) -> int:
+    return (d - dt.date(1970, 1, 1)).days
+
+
+def _weekday(days: np.ndarray) -> np.ndarray:
+    """Monday = 0 ... Sunday = 6 for days since 1970-01-01 (a Thursday)."""
+    return (days + 3) % 7
+
+
+def build_sprints(spec: DemoSpec, teams: list[TeamProfile]) -> pd.DataFrame:
+    """Sprints per team: start on Mondays, end on the Friday of their last week.
+
+    Returns columns team (index), number, start_day, end_day (days since epoch), weeks and
+    switch_day (first day of the shorter cadence, -1 when the team never switches).
+    """
+    rng = np.random.default_rng([spec.seed, 2])
+    start, end = _days(spec.start), _days(spec.end)
+    start -= _weekday(np.array(start)).item()  # align to a Monday
+    mid = (start + end) // 2
+    frames = []
+    for t, team in enumerate(teams):
+        before, after = team.sprint_weeks
+        first = start - 7 * int(rng.integers(0, before))
+        if before == after:
+            starts = np.arange(first, end + 1, 7 * before)
+            weeks = np.full(len(starts), before)
+            switch = -1
+        else:
+            early = np.arange(first, mid, 7 * before)
+            switch = int(early[-1] + 7 * before)
+            late = np.arange(switch, end + 1, 7 * after)
+            starts = np.concatenate([early, late])
+            weeks = np.concatenate([np.full(len(early), before), np.full(len(late), after)])
+        frames.append(
+            pd.DataFrame(
+                {
+                    "team": t,
+                    "number": np.arange(1, len(starts) + 1),
+                    "start_day": starts,
+                    "end_day": starts + 7 * weeks - 3,
+                    "weeks": weeks,
+                    "switch_day": switch,
+                }
+            )
+        )
+    sprints = pd.concat(frames, ignore_index=True)
+    if spec.sprints is not None and len(sprints) > spec.sprints:
+        # Keep the most recent sprints: history simply starts later for some teams.
+        keep = sprints.sort_values(["start_day", "team"], kind="stable").tail(spec.sprints)
+        sprints = keep.sort_values(["team", "start_day"], kind="stable").reset_index(drop=True)
+    return sprints
+
+
+# --- helpers -------------------------------------------------------------------------------------
+
+
+def _pick(rng: np.random.Generator, cumulative: np.ndarray) -> np.ndarray:
+    """One category index per row from per-row cumulative probabilities (rows x categories)."""
+    u = rng.random(len(cumulative))[:, None]
+    return (u > cumulative).sum(axis=1).clip(0, cumulative.shape[1] - 1)
+
+
+def _lognormal_hours(rng: np.random.Generator, median: np.ndarray, sigma: float) -> np.ndarray:
+    return median * np.exp(sigma * rng.standard_normal(len(median)))
+
+
+def _sprint_at(sprints: pd.DataFrame, team: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """Row index in ``sprints`` of the team's sprint running on that day (or just ended), or -1."""
+    key = sprints["team"].to_numpy() * 1_000_000 + sprints["start_day"].to_numpy()
+    probe = team * 1_000_000 + day
+    idx = np.searchsorted(key, probe, side="right") - 1
+    ok = idx >= 0
+    idx_safe = np.where(ok, idx, 0)
+    ok &= sprints["team"].to_numpy()[idx_safe] == team
+    # Weekends after a sprint's last Friday still belong to it; longer gaps belong to none.
+    ok &= day <= sprints["end_day"].to_numpy()[idx_safe] + 2
+    return np.where(ok, idx_safe, -1)
+
+
+def _quarter(day: np.ndarray, start: int) -> np.ndarray:
+    return (day - start) // 91
+
+
+def _allocate(total: int, weights: np.ndarray) -> np.ndarray:
+    """Split an integer total proportionally to weights (largest remainder, deterministic)."""
+    share = total * weights / weights.sum()
+    out = np.floor(share).astype(np.int64)
+    rest = total - out.sum()
+    out[np.argsort(-(share - out), kind="stable")[:rest]] += 1
+    return out
+
+
+# --- one chunk of teams -------------------------------------------------------------------------
+
+
+@dataclass
+class _Context:
+    spec: DemoSpec
+    teams: list[TeamProfile]
+    sprints: pd.DataFrame
+    n_services: int
+    start: int  # first day (days since epoch)
+    end: int  # last day
+    warranty: np.ndarray  # planned warranty share per team x quarter
+
+    def param(self, name: str) -> np.ndarray:
+        return np.array([getattr(t, name) for t in self.teams], dtype=float)
+
+
+def _service_for(ctx: _Context, rng: np.random.Generator, team: np.ndarray) -> np.ndarray:
+    """Each team works mostly on its own service, sometimes its second one or a neighbour's."""
+    n_teams, n_services = len(ctx.teams), ctx.n_services
+    service = team % n_services
+    u = rng.random(len(team))
+    second = team + n_teams
+    service = np.where((second < n_services) & (u < 0.35), second, service)
+    other = rng.integers(0, n_services, len(team))
+    return np.where(u > 0.93, other, service)
+
+
+def _weekday_time(rng: np.random.Generator, day: np.ndarray, first: int, last: int) -> np.ndarray:
+    """Seconds since epoch on working days between 08:00 and 18:00 (weekends -> Friday)."""
+    wd = _weekday(day)
+    day = np.where(wd >= 5, day - (wd - 4), day).clip(first, last)
+    return day * DAY + rng.integers(8 * HOUR, 18 * HOUR, len(day))
+
+
+def _regular_changes(ctx: _Context, rng: np.random.Generator, team_ids: np.ndarray, n: int):
+    """Planned and emergency changes of the chunk's teams (not the incident fixes)."""
+    start, end = ctx.start, ctx.end
+    team = rng.choice(
+        team_ids,
+        n,
+        p=ctx.param("deploy_weight")[team_ids] / ctx.param("deploy_weight")[team_ids].sum(),
+    )
+    fail_base = ctx.param("fail_rate")[team]
+    # Unstable teams need more emergency changes.
+    p_emergency = 0.03 + 0.3 * fail_base
+    # Fast teams ship more pre-approved standard changes; slow teams route more through approval.
+    p_standard = np.clip(0.66 - 0.2 * ctx.param("lead_factor")[team], 0.2, 0.7)
+    ctype = _pick(rng, np.column_stack([p_standard, 1 - p_emergency, np.ones(n)]))
+    to_cab = rng.random(n) < ctx.param("cab_share")[team]
+    approval = np.select([ctype == 0, ctype == 2, to_cab], [0, 3, 2], 1)
+    risk_cum = np.array([[0.75, 1.0, 1.0], [0.40, 0.85, 1.0], [0.10, 0.50, 1.0]])
+    risk = _pick(rng, risk_cum[ctype])
+
+    # Releases cluster on the last two working days of a sprint (the sprint review).
+    sprints = ctx.sprints
+    in_window = (sprints["end_day"] >= start) & (sprints["end_day"] <= end)
+    team_sprints = sprints[in_window]
+    first_row = np.searchsorted(team_sprints["team"].to_numpy(), np.arange(len(ctx.teams)))
+    count = np.bincount(team_sprints["team"].to_numpy(), minlength=len(ctx.teams))
+    has_sprints = count[team] > 0
+    pick = first_row[team] + np.floor(rng.random(n) * np.maximum(count[team], 1)).astype(int)
+    pick = np.minimum(pick, max(len(team_sprints) - 1, 0))
+    sprint_end = team_sprints["end_day"].to_numpy()[pick] if len(team_sprints) else np.zeros(n)
+    review_day = sprint_end - rng.choice([0, 0, 0, 1, 1, 3], n)
+    uniform_day = rng.integers(start, end + 1, n)
+    clustered = (rng.random(n) < 0.6) & has_sprints & (ctype != 2)
+    day = np.where(clustered, review_day, uniform_day)
+    # Change freeze over the year end: planned changes move to the second week of January.
+    doy = pd.to_datetime(day, unit="D")
+    frozen = ((doy.month == 12) & (doy.day >= 20)) | ((doy.month == 1) & (doy.day <= 4))
+    next_jan = (
+        pd.to_datetime({"year": doy.year + (doy.month == 12), "month": 1, "day": 5})
+        .to_numpy()
+        .astype("datetime64[D]")
+        .astype(np.int64)
+    )
+    day = np.where(frozen & (ctype != 2), next_jan + rng.integers(0, 10, n), day).clip(start, end)
+    implemented = np.where(
+        ctype == 2,
+        day * DAY + rng.integers(0, DAY, n),
+        _weekday_time(rng, day, start, end),
+    )
+    lead = _lognormal_hours(rng, LEAD_HOURS[approval], 0.6)
+    lead = np.where(approval == 3, lead, lead * ctx.param("lead_factor")[team])
+    requested = implemented - (lead * HOUR).astype(np.int64)
+
+    # Outcome: failure depends on team, risk and emergency, never on the approval path.
+    switch = (
+        ctx.sprints.groupby("team")["switch_day"]
+        .first()
+        .reindex(range(len(ctx.teams)), fill_value=-1)
+        .to_numpy()[team]
+    )
+    after_switch = (switch >= 0) & (day >= switch) & (day < switch + 42)
+    p_fail = fail_base * np.array([0.7, 1.0, 2.0])[risk] * np.where(ctype == 2, 2.0, 1.0)
+    p_fail = np.minimum(p_fail * np.where(after_switch, 2.0, 1.0), 0.85)
+    p_cancel = np.array([0.01, 0.03, 0.09, 0.01])[approval]
+    u = rng.random(n)
+    outcome = np.where(u < p_cancel, 3, np.where(u < p_cancel + p_fail, 1, 0))
+    outcome = np.where((outcome == 1) & (rng.random(n) < 0.45), 2, outcome)
+    return pd.DataFrame(
+        {
+            "team": team,
+            "service": _service_for(ctx, rng, team),
+            "change_type": ctype,
+            "approval": approval,
+            "risk": risk,
+            "requested": requested,
+            "implemented": implemented,
+            "outcome": outcome,
+        }
+    )
+
+
+def _ticket_priority(rng, kind: np.ndarray, p12: np.ndarray) -> np.ndarray:
+    """Priority 1..4: incidents P1/P2 with probability p12 (1:3), else P3/P4 evenly;
+    requests mostly P4."""
+    u = rng.random(len(kind))
+    v = rng.random(len(kind))
+    incident = np.where(u < p12, np.where(v < 0.25, 1, 2), np.where(v < 0.5, 3, 4))
+    request = np.where(u < 0.03, 2, np.where(u < 0.33, 3, 4))
+    return np.where(kind == 0, incident, request)
+
+
+def _background_tickets(ctx: _Context, rng, team_ids: np.ndarray, n_incidents: int, n_requests):
+    """Incidents and requests not caused by a change, spread over team x day with weekly noise."""
+    start, end = ctx.start, ctx.end
+    days = np.arange(start, end + 1)
+    wd = _weekday(days)
+    weeks = (days - start) // 7
+    n_weeks = weeks.max() + 1
+    season = 1 + 0.15 * np.sin(2 * np.pi * (days - start) / 365.25)
+    org_noise = rng.gamma(20, 1 / 20, n_weeks)[weeks]  # organisation-wide busy weeks
+    frames = []
+    for kind, total in ((0, n_incidents), (1, n_requests)):
+        if total <= 0:
+            continue
+        if kind == 0:
+            rate = ctx.param("incident_rate")[team_ids][:, None]
+            daily = np.where(wd >= 5, 0.55, 1.0) * season * org_noise
+        else:
+            rate = ctx.param("size")[team_ids][:, None]
+            daily = np.where(wd >= 5, 0.12, 1.0) * org_noise
+        team_noise = rng.gamma(10, 1 / 10, (len(team_ids), n_weeks))[:, weeks]
+        lam = rate * daily[None, :] * team_noise
+        if kind == 0:
+            switch = (
+                ctx.sprints.groupby("team")["switch_day"]
+                .first()
+                .reindex(range(len(ctx.teams)), fill_value=-1)
+                .to_numpy()[team_ids][:, None]
+            )
+            since = days[None, :] - switch
+            bump = np.where((switch >= 0) & (since >= 0) & (since < 63), 2.0, 0.0)
+            lam = lam * (1 + bump * np.exp(-np.clip(since, 0, None) / 14))
+        counts = rng.multinomial(total, (lam / lam.sum()).ravel())
+        cell = np.repeat(np.arange(counts.size), counts)
+        team = team_ids[cell // len(days)]
+        day = days[cell % len(days)]
+        if kind == 0:
+            # A quarter of incidents arrive at any hour, the rest in working hours.
+            at_night = rng.random(len(day)) < 0.25
+            second = np.where(
+                at_night,
+                rng.integers(0, DAY, len(day)),
+                rng.integers(8 * HOUR, 19 * HOUR, len(day)),
+            )
+        else:
+            second = rng.integers(8 * HOUR, 18 * HOUR, len(day))
+        frames.append(pd.DataFrame({"team": team, "kind": kind, "opened": day * DAY + second}))
+    return pd.concat(frames, ignore_index=True)
+
+
+def _chunk(ctx: _Context, rng, team_ids: np.ndarray, n_changes: int, n_tickets: int):
+    """Changes and tickets of one chunk of teams, before ids are assigned."""
+    end_s = (ctx.end + 1) * DAY - 1
+    n_fix = round(FIX_CHANGE_SHARE * n_changes)
+    changes = _regular_changes(ctx, rng, team_ids, n_changes - n_fix)
+
+    # Failed changes cause incidents shortly after they go live.
+    failed = changes["outcome"].isin([1, 2]).to_numpy()
+    p_cause = np.where(changes["outcome"].to_numpy() == 1, 0.85, 0.6)
+    causes = failed & (rng.random(len(changes)) < p_cause)
+    cause_idx = np.flatnonzero(causes)
+    delay = (rng.exponential(1.5, len(cause_idx)) * HOUR).astype(np.int64) + 300
+    caused = pd.DataFrame(
+        {
+            "team": changes["team"].to_numpy()[cause_idx],
+            "service": changes["service"].to_numpy()[cause_idx],
+            "kind": 0,
+            "opened": changes["implemented"].to_numpy()[cause_idx] + delay,
+            "caused_by": cause_idx,
+        }
+    )
+    caused = caused[caused["opened"] <= end_s]
+    n_requests = round(REQUEST_SHARE * n_tickets)
+    n_incidents = n_tickets - n_requests
+    caused = caused.head(n_incidents)
+    background = _background_tickets(ctx, rng, team_ids, n_incidents - len(caused), n_requests)
+    background["service"] = _service_for(ctx, rng, background["team"].to_numpy())
+    background["caused_by"] = -1
+    tickets = pd.concat([caused, background], ignore_index=True)
+    n = len(tickets)
+    team = tickets["team"].to_numpy()
+    kind = tickets["kind"].to_numpy()
+    opened = tickets["opened"].to_numpy()
+
+    # Planned warranty work lowers the share of P1/P2 incidents (per team and quarter).
+    q = np.minimum(_quarter(opened // DAY, ctx.start), ctx.warranty.shape[1] - 1)
+    p12 = np.clip(0.14 * np.exp(-7 * (ctx.warranty[team, q] - 0.2)), 0.02, 0.5)
+    p12 = np.where(tickets["caused_by"].to_numpy() >= 0, 0.45, p12)
+    priority = _ticket_priority(rng, kind, p12)
+    restore = _lognormal_hours(
+        rng, RESTORE_HOURS[kind, priority - 1] * ctx.param("restore_factor")[team], 0.8
+    )
+    resolved = opened + (restore * HOUR).astype(np.int64) + 60
+
+    # Rework: some incidents (mostly P1/P2) are resolved by a change of the owning team.
+    weight = np.where(kind == 0, np.array([0.5, 0.3, 0.05, 0.01])[priority - 1], 0.0)
+    weight = np.where(opened < end_s - 3 * DAY, weight, 0.0)
+    n_fix = min(n_fix, int((weight > 0).sum()))
+    keys = rng.exponential(1.0, n) / np.where(weight > 0, weight, np.nan)
+    fixed = np.argsort(np.nan_to_num(keys, nan=np.inf), kind="stable")[:n_fix]
+    f_team = team[fixed]
+    f_prio = priority[fixed]
+    emergency = f_prio <= 2
+    to_cab = rng.random(n_fix) < ctx.param("cab_share")[f_team]
+    f_approval = np.where(emergency, 3, np.where(to_cab, 2, 1))
+    f_requested = (
+        opened[fixed] + np.minimum((0.3 * restore[fixed] * HOUR).astype(np.int64), DAY) + 600
+    )
+    f_lead = _lognormal_hours(rng, LEAD_HOURS[f_approval] * np.where(emergency, 0.7, 0.5), 0.5)
+    f_implemented = f_requested + (f_lead * HOUR).astype(np.int64)
+    late = f_implemented > end_s - 60
+    f_implemented = np.where(
+        late,
+        f_requested + ((end_s - 60 - f_requested) * rng.random(n_fix)).astype(np.int64),
+        f_implemented,
+    )
+    resolved[fixed] = np.minimum(
+        f_implemented + (rng.exponential(0.5, n_fix) * HOUR).astype(np.int64) + 60, end_s
+    )
+    fixes = pd.DataFrame(
+        {
+            "team": f_team,
+            "service": tickets["service"].to_numpy()[fixed],
+            "change_type": np.where(emergency, 2, 1),
+            "approval": f_approval,
+            "risk": np.where(emergency, _pick(rng, np.tile([[0.0, 0.6, 1.0]], (n_fix, 1))), 0),
+            "requested": f_requested,
+            "implemented": f_implemented,
+            "outcome": 0,
+        }
+    )
+    resolved_by = np.full(n, -1)
+    resolved_by[fixed] = len(changes) + np.arange(n_fix)
+    changes = pd.concat([changes, fixes], ignore_index=True)
+
+    effort = _lognormal_hours(rng, EFFORT_HOURS[kind, priority - 1], 0.7)
+    effort = np.maximum(np.round(effort * 2) / 2, 0.5)
+    effort = np.where(rng.random(n) < 0.12, np.nan, effort)  # not every ticket logs time
+    tickets = tickets.assign(
+        priority=priority,
+        resolved=np.where(resolved <= end_s, resolved, -1),  # still open at the export
+        resolved_by=resolved_by,
+        effort=effort,
+        has_team=rng.random(n) >= 0.03,  # a few tickets were never assigned to a team
+    )
+    return changes, tickets
+
+
+def _work_items(ctx: _Context, rng, team_ids: np.ndarray, n: int) -> pd.DataFrame:
+    """Work items in the chunk's sprints (plus 10% unplanned backlog), points and statuses."""
+    sprints = ctx.sprints
+    rows = np.flatnonzero(np.isin(sprints["team"].to_numpy(), team_ids))
+    n_backlog = n // 10
+    n_sprint = n - n_backlog
+    length = sprints["weeks"].to_numpy()[rows]
+    size = ctx.param("size")[sprints["team"].to_numpy()[rows]]
+    base = min(3, n_sprint // max(len(rows), 1))  # every sprint gets a few items
+    counts = base + rng.multinomial(
+        n_sprint - base * len(rows), length * size / (length * size).sum()
+    )
+    sprint_row = np.repeat(rows, counts)
+    team = np.concatenate([sprints["team"].to_numpy()[sprint_row], rng.choice(team_ids, n_backlog)])
+    s_start = sprints["start_day"].to_numpy()[sprint_row]
+    s_end = sprints["end_day"].to_numpy()[sprint_row]
+    backlog_day = rng.integers(ctx.start, ctx.end + 1, n_backlog)
+    plan_day = np.concatenate([s_start, backlog_day])
+    in_sprint = np.arange(n) < n_sprint
+
+    q = np.clip(_quarter(plan_day, ctx.start), 0, ctx.warranty.shape[1] - 1)
+    # Backlogs hold proportionally more warranty work than gets planned.
+    p_warranty = ctx.warranty[team, q] * np.where(in_sprint, 1.0, 1.5)
+    warranty = rng.random(n) < p_warranty
+    item_type = _pick(rng, np.tile([[0.55, 0.75, 0.95, 1.0]], (n, 1)))
+    aspect = rng.choice(4, n, p=[0.4, 0.25, 0.25, 0.1])
+    origin_ops = rng.random(n) < np.where(warranty, 0.45, 0.06)
+    points = rng.choice([1, 2, 3, 5, 8, 13], n, p=[0.12, 0.22, 0.27, 0.23, 0.12, 0.04])
+    points = np.where(in_sprint | (rng.random(n) < 0.6), points, -1)  # unrefined backlog items
+
+    created = (plan_day - rng.integers(1, 45, n)) * DAY + rng.integers(8 * HOUR, 18 * HOUR, n)
+    finished = np.concatenate([s_end, np.full(n_backlog, ctx.end + 10)]) < ctx.end
+    ongoing = in_sprint & ~finished
+    done = in_sprint & (rng.random(n) < ctx.param("completion")[team])
+    done &= finished | (rng.random(n) < 0.4)
+    status = np.select([done, ongoing & (rng.random(n) < 0.5), in_sprint], [0, 1, 2], 3)
+    s_end_all = np.concatenate([s_end, backlog_day])
+    done_day = plan_day + np.floor(rng.random(n) * (s_end_all - plan_day + 1)).astype(int)
+    done_day = np.minimum(done_day, ctx.end)
+    resolved = _weekday_time(rng, done_day, ctx.start - 60, ctx.end)
+    resolved = np.where(done, np.maximum(resolved, created + HOUR), -1)
+    return pd.DataFrame(
+        {
+            "team": team,
+            "sprint": np.concatenate([sprint_row, np.full(n_backlog, -1)]),
+            "item_type": item_type,
+            "warranty": warranty,
+            "aspect": aspect,
+            "points": points,
+            "status": status,
+            "created": created,
+            "resolved": resolved,
+            "origin_ops": origin_ops,
+        }
+    )
+
+
+# --- writing ------------------------------------------------------------------------------------
+
+
+def _timestamps(seconds: np.ndarray) -> np.ndarray:
+    """Seconds since epoch (-1 = missing) as datetime64[s] with NaT."""
+    out = seconds.astype("datetime64[s]")
+    out[seconds < 0] = np.datetime64("NaT")
+    return out
+
+
+def _category(codes: np.ndarray, labels) -> pd.Categorical:
+    return pd.Categorical.from_codes(np.asarray(codes, dtype=np.int64), categories=list(labels))
+
+
+def _ids(prefix: str, numbers: np.ndarray, width: int) -> pd.Series:
+    text = pd.Series(numbers, dtype="int64").astype(str).str.zfill(width)
+    out = prefix + text
+    return out.where(pd.Series(numbers) >= 0)
+
+
+class _CsvWriter:
+    """Appends DataFrames to one CSV file via DuckDB (header once, fixed formats)."""
+
+    def __init__(self, path: Path, kind: str):
+        self.path = path
+        self.columns = KINDS[kind].column_names
+        self.part = path.with_suffix(".part")
+        self.first = True
+        self.con = duckdb.connect()
+
+    def write(self, df: pd.DataFrame) -> None:
+        rel = self.con.from_df(df[self.columns])
+        rel.write_csv(
+            str(self.part),
+            header=self.first,
+            date_format="%Y-%m-%d",
+            timestamp_format="%Y-%m-%d %H:%M:%S",
+        )
+        with self.path.open("wb" if self.first else "ab") as out, self.part.open("rb") as part:
+            shutil.copyfileobj(part, out)
+        self.part.unlink()
+        self.first = False
+
+    def close(self) -> None:
+        self.con.close()
+
+
+def _float(values: np.ndarray) -> pd.Series:
+    return pd.Series(values, dtype="Float64").where(~np.isnan(values))
+
+
+def generate(out_dir: Path, spec: DemoSpec = DEFAULT_SPEC) -> dict[str, Path]:
+    """Write sprints.csv, work_items.csv, changes.csv and incidents.csv into ``out_dir``.
+
+    Returns the path of each file by kind. Identical spec, identical bytes.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    teams = team_profiles(spec)
+    services = service_names(spec)
+    team_names = [t.name for t in teams]
+    sprints = build_sprints(spec, teams)
+    start, end = _days(spec.start), _days(spec.end)
+    n_quarters = (end - start) // 91 + 1
+    rng = np.random.default_rng([spec.seed, 3])
+    drift = rng.normal(0, 0.035, (len(teams), n_quarters))
+    planned = np.array([t.warranty_share for t in teams])[:, None] + drift
+    ctx = _Context(spec, teams, sprints, len(services), start, end, np.clip(planned, 0.02, 0.6))
+
+    sprint_ids = (
+        pd.Series([t.code for t in teams])[sprints["team"]].reset_index(drop=True)
+        + "-"
+        + sprints["number"].astype(str).str.zfill(3)
+    )
+    paths = {kind: out_dir / f"{kind}.csv" for kind in KINDS}
+    writers = {kind: _CsvWriter(path, kind) for kind, path in paths.items()}
+    try:
+        n_chunks = max(1, math.ceil(spec.incidents / CHUNK_INCIDENTS))
+        chunks = np.array_split(np.arange(len(teams)), min(n_chunks, len(teams)))
+        weight_changes = np.array([t.deploy_weight for t in teams])
+        weight_tickets = np.array([t.incident_rate + t.size / 7 for t in teams])
+        weight_items = np.array([t.size for t in teams])
+        per_chunk = [
+            [
+                _allocate(total, np.array([w[c].sum() for c in chunks]))[i]
+                for i in range(len(chunks))
+            ]
+            for total, w in (
+                (spec.changes, weight_changes),
+                (spec.incidents, weight_tickets),
+                (spec.work_items, weight_items),
+            )
+        ]
+        change_width = max(6, len(str(spec.changes)))
+        ticket_width = max(6, len(str(spec.incidents)))
+        item_width = max(5, len(str(spec.work_items)))
+        change_offset = ticket_offset = item_offset = 0
+        item_points = []
+        for i, team_ids in enumerate(chunks):
+            chunk_rng = np.random.default_rng([spec.seed, 100 + i])
+            changes, tickets = _chunk(ctx, chunk_rng, team_ids, per_chunk[0][i], per_chunk[1][i])
+            items = _work_items(ctx, chunk_rng, team_ids, per_chunk[2][i])
+
+            # Ids follow time order within a chunk; references follow the reordering.
+            c_order = np.lexsort((changes["team"], changes["requested"]))
+            c_number = np.empty(len(changes), dtype=np.int64)
+            c_number[c_order] = change_offset + 1 + np.arange(len(changes))
+            changes = changes.iloc[c_order].reset_index(drop=True)
+            c_team = changes["team"].to_numpy()
+            c_day = changes["implemented"].to_numpy() // DAY
+            c_sprint = _sprint_at(sprints, c_team, c_day)
+            planned_change = changes["change_type"].to_numpy() != 2
+            c_sprint = np.where(
+                planned_change & (chunk_rng.random(len(changes)) < 0.85), c_sprint, -1
+            )
+            cancelled = changes["outcome"].to_numpy() == 3
+            writers["changes"].write(
+                pd.DataFrame(
+                    {
+                        "change_id": _ids("CHG-", c_number[c_order], change_width),
+                        "service": _category(changes["service"], services),
+                        "team": _category(c_team, team_names),
+                        "change_type": _category(changes["change_type"], CHANGE_TYPES),
+                        "approval": _category(changes["approval"], APPROVALS),
+                        "risk": _category(changes["risk"], RISKS),
+                        "requested_at": _timestamps(changes["requested"].to_numpy()),
+                        "implemented_at": _timestamps(
+                            np.where(cancelled, -1, changes["implemented"].to_numpy())
+                        ),
+                        "outcome": _category(changes["outcome"], OUTCOMES),
+                        "sprint_id": _category(c_sprint, sprint_ids),
+                    }
+                )
+            )
+
+            t_order = np.lexsort((tickets["team"], tickets["opened"]))
+            tickets = tickets.iloc[t_order].reset_index(drop=True)
+            number = ticket_offset + 1 + np.arange(len(tickets))
+            kind = tickets["kind"].to_numpy()
+            caused = tickets["caused_by"].to_numpy()
+            fixed = tickets["resolved_by"].to_numpy()
+            writers["incidents"].write(
+                pd.DataFrame(
+                    {
+                        "incident_id": np.where(kind == 0, "INC-", "REQ-")
+                        + pd.Series(number).astype(str).str.zfill(ticket_width),
+                        "service": _category(tickets["service"], services),
+                        "team": _category(
+                            np.where(tickets["has_team"], tickets["team"], -1), team_names
+                        ),
+                        "kind": _category(kind, KINDS_OF_TICKET),
+                        "priority": tickets["priority"].astype("int64"),
+                        "opened_at": _timestamps(tickets["opened"].to_numpy()),
+                        "resolved_at": _timestamps(tickets["resolved"].to_numpy()),
+                        "caused_by_change": _ids(
+                            "CHG-", np.where(caused >= 0, c_number[caused], -1), change_width
+                        ),
+                        "resolved_by_change": _ids(
+                            "CHG-", np.where(fixed >= 0, c_number[fixed], -1), change_width
+                        ),
+                        "effort_hours": _float(tickets["effort"].to_numpy()),
+                    }
+                )
+            )
+
+            i_order = np.lexsort((items["team"], items["created"]))
+            items = items.iloc[i_order].reset_index(drop=True)
+            points = items["points"].to_numpy()
+            warranty = items["warranty"].to_numpy()
+            writers["work_items"].write(
+                pd.DataFrame(
+                    {
+                        "item_id": "WI-"
+                        + pd.Series(item_offset + 1 + np.arange(len(items)))
+                        .astype(str)
+                        .str.zfill(item_width),
+                        "team": _category(items["team"], team_names),
+                        "sprint_id": _category(items["sprint"], sprint_ids),
+                        "item_type": _category(items["item_type"], ITEM_TYPES),
+                        "requirement_type": _category(
+                            warranty.astype(int), ["utility", "warranty"]
+                        ),
+                        "warranty_aspect": _category(
+                            np.where(warranty, items["aspect"], -1), ASPECTS
+                        ),
+                        "story_points": pd.Series(points, dtype="Int64").where(points >= 0),
+                        "status": _category(items["status"], STATUSES),
+                        "created_at": _timestamps(items["created"].to_numpy()),
+                        "resolved_at": _timestamps(items["resolved"].to_numpy()),
+                        "origin": _category(
+                            items["origin_ops"].astype(int), ["business", "operations"]
+                        ),
+                    }
+                )
+            )
+            item_points.append(items[["sprint", "points", "status"]])
+            change_offset += len(changes)
+            ticket_offset += len(tickets)
+            item_offset += len(items)
+
+        writers["sprints"].write(_sprint_rows(ctx, sprints, sprint_ids, team_names, item_points))
+    finally:
+        for writer in writers.values():
+            writer.close()
+    return paths
+
+
+def _sprint_rows(ctx, sprints, sprint_ids, team_names, item_points) -> pd.DataFrame:
+    """Sprint rows with committed/completed points summed from their work items."""
+    items = pd.concat(item_points, ignore_index=True)
+    items = items[(items["sprint"] >= 0) & (items["points"] >= 0)]
+    committed = items.groupby("sprint")["points"].sum()
+    completed = items[items["status"] == 0].groupby("sprint")["points"].sum()
+    index = np.arange(len(sprints))
+    committed = committed.reindex(index).to_numpy()
+    completed = completed.reindex(index, fill_value=0).to_numpy()
+    rng = np.random.default_rng([ctx.spec.seed, 4])
+    closed = sprints["end_day"].to_numpy() < ctx.end
+    # A few sprints were never closed properly in the tracker: no completed points.
+    completed = np.where(closed & (rng.random(len(sprints)) >= 0.04), completed, np.nan)
+    starts = np.datetime_as_string(sprints["start_day"].to_numpy().astype("datetime64[D]"))
+    ends = np.datetime_as_string(sprints["end_day"].to_numpy().astype("datetime64[D]"))
+    return pd.DataFrame(
+        {
+            "sprint_id": sprint_ids,
+            "team": _category(sprints["team"], team_names),
+            "name": pd.Series(team_names)[sprints["team"]].reset_index(drop=True)
+            + " Sprint "
+            + sprints["number"].astype(str),
+            "start_date": starts,
+            "end_date": ends,
+            "committed_points": pd.Series(committed, dtype="Float64").round(0).astype("Int64"),
+            "completed_points": pd.Series(completed, dtype="Float64").round(0).astype("Int64"),
+        }
+    )
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(
+        prog="python -m analytics.demo", description="Generate the deterministic demo CSVs."
+    )
+    parser.add_argument("--out", default=None, help="output directory (default: data/demo)")
+    parser.add_argument(
+        "--scale",
+        type=float,
+        default=None,
+        help="benchmark size instead of the demo (1.0 = 1M incidents)",
+    )
+    args = parser.parse_args(argv)
+    from analytics.store import DEMO_DIR
+
+    if args.scale is not None and args.scale <= 0:
+        print("error: --scale must be positive", file=sys.stderr)
+        return 2
+    spec = DEFAULT_SPEC if args.scale is None else benchmark_spec(args.scale)
+    out = Path(args.out) if args.out else DEMO_DIR
+    for kind, path in generate(out, spec).items():
+        print(f"{kind}: {path} ({path.stat().st_size / 1e6:.1f} MB)")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
