@@ -31,12 +31,12 @@ def _num(value) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def _clean(obj):
+def json_safe(obj):
     """Recursively turn numpy scalars into Python numbers and NaN into None."""
     if isinstance(obj, dict):
-        return {k: _clean(v) for k, v in obj.items()}
+        return {k: json_safe(v) for k, v in obj.items()}
     if isinstance(obj, list | tuple):
-        return [_clean(v) for v in obj]
+        return [json_safe(v) for v in obj]
     if isinstance(obj, bool | np.bool_):
         return bool(obj)
     if isinstance(obj, int | np.integer):
@@ -52,7 +52,7 @@ class Result:
     """Mixin for result dataclasses: ``to_dict()`` gives a JSON-safe dict."""
 
     def to_dict(self) -> dict:
-        return _clean(asdict(self))
+        return json_safe(asdict(self))
 
 
 # --- weekly series ------------------------------------------------------------------------------
@@ -578,3 +578,17 @@ class BeforeAfter(Result):
     incidents: SampleComparison
     failure: RateComparison
     reason: str | None = None
+
+
+@dataclass(frozen=True)
+class WeeklyChangePoint(Result):
+    """A :class:`ChangePoint` on a weekly series, with the Monday of the first shifted week."""
+
+    week: dt.date | None
+    change_point: ChangePoint
+
+
+def weekly_change_point(weeks: Sequence[dt.date], values: Sequence, **kwargs) -> WeeklyChangePoint:
+    """:func:`change_point` of a weekly series; ``week`` is the first week after the shift."""
+    cp = change_point(values, **kwargs)
+    return WeeklyChangePoint(None if cp.index is None else weeks[cp.index], cp)

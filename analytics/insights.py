@@ -1,0 +1,307 @@
+"""Insights: the metrics (``analytics.metrics``) run through the statistics (``analytics.stats``).
+
+Every function takes a DuckDB connection and a :class:`Filter` (plus an ``Attribution`` where
+failures matter) and returns a small frozen dataclass, a list of dicts or a DataFrame, so the
+pages can cache them. The sentences that go with them are in :mod:`analytics.narrative`.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass, replace
+
+import duckdb
+import pandas as pd
+
+from analytics import stats
+from analytics.filters import Filter
+from analytics.metrics import (
+    EXPLICIT,
+    Attribution,
+    by_approval,
+    data_range,
+    deployments_frame,
+    per_team,
+    sprints_frame,
+)
+from analytics.series import metric_series
+from analytics.stats import week_start
+
+WEEK = dt.timedelta(days=7)
+
+
+# --- weekly series ------------------------------------------------------------------------------
+
+
+def weekly_series(
+    con: duckdb.DuckDBPyConnection, flt: Filter, attribution: Attribution = EXPLICIT
+) -> pd.DataFrame:
+    """Per ISO week overlapping the window (zero-filled): ``week`` (Monday, date), ``days``
+    (days of the week inside the window, 1..7), ``deployments``, ``incidents``,
+    ``incidents_p1_p2`` (counts)."""
+    out = None
+    for metric in ("deployments", "incidents", "incidents_p1_p2"):
+        s = metric_series(con, flt, metric, freq="week", attribution=attribution)
+        if out is None:
+            out = pd.DataFrame({"week": s["bucket"]})
+        out[metric] = s["value"].astype(int).to_numpy()
+    first = out["week"].map(lambda w: max(w, flt.start))
+    last = out["week"].map(lambda w: min(w + dt.timedelta(days=6), flt.end))
+    out.insert(1, "days", [(b - a).days + 1 for a, b in zip(first, last, strict=True)])
+    return out
+
+
+def _full_weeks(weekly: pd.DataFrame) -> pd.DataFrame:
+    """Only the weeks entirely inside the window: partial edge weeks would look like dips."""
+    return weekly[weekly["days"] == 7].reset_index(drop=True)
+
+
+# --- cadence vs incidents -----------------------------------------------------------------------
+
+
+def cadence_incident_correlation(
+    con: duckdb.DuckDBPyConnection,
+    flt: Filter,
+    max_lag: int = 8,
+    attribution: Attribution = EXPLICIT,
+) -> list[dict]:
+    """Spearman correlation of weekly deployments with weekly incidents 0..``max_lag`` weeks
+    later (see :func:`analytics.stats.lagged_spearman`): one dict per lag with ``lag_weeks``,
+    ``n`` (weeks paired), ``spearman_r``, ``p_value`` and ``reason`` (why r is None)."""
+    weekly = weekly_series(con, flt, attribution)
+    return stats.lagged_spearman(weekly["deployments"], weekly["incidents"], max_lag)
+
+
+# --- failure rates and change control -----------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class FailureRate(stats.Result):
+    """Change failure rate (fraction) of the window's deployments with its Wilson 95 % interval."""
+
+    deployments: int
+    failed: int
+    rate: float | None
+    ci95: tuple[float, float] | None
+
+
+def change_failure_rate_ci95(
+    con: duckdb.DuckDBPyConnection, flt: Filter, attribution: Attribution = EXPLICIT
+) -> FailureRate:
+    """The change failure rate and its Wilson 95 % interval (None without deployments)."""
+    paths = by_approval(con, flt, attribution)
+    total = int(paths["deployments"].sum())
+    failed = int(paths["failed_deployments"].sum())
+    rate = failed / total if total else None
+    return FailureRate(total, failed, rate, stats.wilson_interval(failed, total))
+
+
+def cab_vs_delegated(
+    con: duckdb.DuckDBPyConnection, flt: Filter, attribution: Attribution = EXPLICIT
+) -> stats.CabVsDelegated:
+    """CAB-approved versus delegated deployments: failure rates (Fisher's exact test) and lead
+    times in hours (Mann-Whitney U); see :func:`analytics.stats.cab_vs_delegated`."""
+    return stats.cab_vs_delegated(deployments_frame(con, flt, attribution))
+
+
+def approval_failure_rates(
+    con: duckdb.DuckDBPyConnection, flt: Filter, attribution: Attribution = EXPLICIT
+) -> pd.DataFrame:
+    """``by_approval`` plus ``ci_low``/``ci_high``: the Wilson 95 % interval of each path's
+    change failure rate (fractions; NaN for a path without deployments)."""
+    paths = by_approval(con, flt, attribution)
+    bounds = [
+        stats.wilson_interval(int(f), int(n)) or (float("nan"), float("nan"))
+        for f, n in zip(paths["failed_deployments"], paths["deployments"], strict=True)
+    ]
+    paths["ci_low"] = [b[0] for b in bounds]
+    paths["ci_high"] = [b[1] for b in bounds]
+    return paths
+
+
+def what_if_delegation(
+    con: duckdb.DuckDBPyConnection,
+    flt: Filter,
+    share: float,
+    failure_assumption: str = "own",
+    attribution: Attribution = EXPLICIT,
+    bootstraps: int = 1000,
+) -> stats.WhatIf:
+    """Projected median lead time (hours) and change failure rate if ``share`` (0..1) of the
+    CAB-approved low/medium-risk deployments were approved by the product owner instead; see
+    :func:`analytics.stats.what_if_delegation` for the assumptions (also in the result)."""
+    return stats.what_if_delegation(
+        deployments_frame(con, flt, attribution), share, failure_assumption, bootstraps
+    )
+
+
+# --- trend and change point ---------------------------------------------------------------------
+
+
+def incident_trend(con: duckdb.DuckDBPyConnection, flt: Filter) -> stats.Trend:
+    """Theil-Sen slope of weekly incidents (incidents per week, per week) with its 95 %
+    interval, over the weeks entirely inside the window."""
+    weekly = _full_weeks(weekly_series(con, flt))
+    return stats.theil_sen(weekly["incidents"])
+
+
+def incident_change_point(
+    con: duckdb.DuckDBPyConnection, flt: Filter, permutations: int = 999
+) -> stats.WeeklyChangePoint:
+    """The most likely shift in mean weekly incidents (weeks entirely inside the window), the
+    means before/after (incidents per week) and a permutation p-value (fixed seed)."""
+    weekly = _full_weeks(weekly_series(con, flt))
+    return stats.weekly_change_point(
+        list(weekly["week"]), weekly["incidents"], permutations=permutations
+    )
+
+
+# --- sprint cadence -----------------------------------------------------------------------------
+
+
+def sprint_length_changes(con: duckdb.DuckDBPyConnection, flt: Filter) -> pd.DataFrame:
+    """Lasting changes of sprint length per team among the sprints ending in the window:
+    ``[team, sprint_id, change_date, length_before_days, length_after_days]``; see
+    :func:`analytics.stats.sprint_length_changes`."""
+    return stats.sprint_length_changes(sprints_frame(con, flt))
+
+
+def cadence_before_after(
+    con: duckdb.DuckDBPyConnection,
+    flt: Filter,
+    team: str,
+    weeks: int = 8,
+    change_date: dt.date | None = None,
+    attribution: Attribution = EXPLICIT,
+) -> stats.BeforeAfter:
+    """A team's weekly incidents and change failure rate in equal windows of up to ``weeks``
+    whole weeks before and after its sprint length changed.
+
+    The change is ``change_date`` or else the team's last sprint-length change in the window.
+    The comparison windows reach outside the filter's dates when needed (they stop where the
+    data stops, both shrinking to the same length); the filter's services still apply.
+    """
+    lengths = (None, None)
+    if change_date is None:
+        changes = sprint_length_changes(con, replace(flt, teams=(team,)))
+        if changes.empty:
+            empty = stats.compare_samples([], [])
+            return stats.BeforeAfter(
+                team, flt.end, None, None, 0, empty, stats.compare_rates(0, 0, 0, 0),
+                "no lasting change of sprint length in the window",
+            )  # fmt: skip
+        last = changes.iloc[-1]
+        change_date = last["change_date"]
+        lengths = (float(last["length_before_days"]), float(last["length_after_days"]))
+    pivot = week_start(change_date)
+    extent = data_range(con)
+    if extent is None:
+        before_weeks = after_weeks = 0
+    else:
+        before_weeks = max((pivot - extent[0]).days // 7, 0)
+        after_weeks = max(((extent[1] - pivot).days + 1) // 7, 0)
+    span = min(weeks, before_weeks, after_weeks)
+    if span < 2:
+        empty = stats.compare_samples([], [])
+        return stats.BeforeAfter(
+            team, change_date, *lengths, span, empty, stats.compare_rates(0, 0, 0, 0),
+            "fewer than 2 whole weeks of data on one side of the change",
+        )  # fmt: skip
+    before = Filter(pivot - span * WEEK, pivot - dt.timedelta(days=1), (team,), flt.services)
+    after = Filter(pivot, pivot + span * WEEK - dt.timedelta(days=1), (team,), flt.services)
+    inc_before = weekly_series(con, before, attribution)["incidents"]
+    inc_after = weekly_series(con, after, attribution)["incidents"]
+    paths_before = by_approval(con, before, attribution)
+    paths_after = by_approval(con, after, attribution)
+    failure = stats.compare_rates(
+        int(paths_before["failed_deployments"].sum()),
+        int(paths_before["deployments"].sum()),
+        int(paths_after["failed_deployments"].sum()),
+        int(paths_after["deployments"].sum()),
+    )
+    incidents = stats.compare_samples(inc_before, inc_after)
+    return stats.BeforeAfter(team, change_date, *lengths, span, incidents, failure)
+
+
+# --- teams: warranty and the trade-off frontier -------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WarrantyVsIncidents:
+    """Per team: ``warranty_share`` of sprint story points (fraction) and
+    ``incidents_p1_p2_per_week``; ``correlation``: Spearman across the teams with both."""
+
+    per_team: pd.DataFrame
+    correlation: stats.Correlation
+
+
+def warranty_vs_incidents(con: duckdb.DuckDBPyConnection, flt: Filter) -> WarrantyVsIncidents:
+    """Does time spent on warranty work (availability, capacity, security, continuity) go with
+    fewer serious incidents? Warranty share per team from the sprints ending in the window,
+    P1/P2 incidents per week per team over the window, Spearman across teams."""
+    sprints = sprints_frame(con, flt)
+    points = sprints.groupby("team", as_index=False)[["warranty_points", "total_points"]].sum()
+    points["warranty_share"] = points["warranty_points"] / points["total_points"].where(
+        points["total_points"] > 0
+    )
+    serious = metric_series(con, flt, "incidents_p1_p2", freq="week", by="team")
+    per_week = serious.groupby("team", as_index=False)["value"].sum()
+    per_week["incidents_p1_p2_per_week"] = per_week["value"] / (flt.window_days / 7)
+    teams = points[["team", "warranty_share"]].merge(
+        per_week[["team", "incidents_p1_p2_per_week"]], on="team", how="outer"
+    )
+    # a team with sprints but no P1/P2 incident has a rate of 0, not an unknown one
+    teams["incidents_p1_p2_per_week"] = teams["incidents_p1_p2_per_week"].fillna(0.0)
+    teams = teams.sort_values("team").reset_index(drop=True)
+    both = teams.dropna(subset=["warranty_share"])
+    return WarrantyVsIncidents(
+        teams, stats.spearman(both["warranty_share"], both["incidents_p1_p2_per_week"])
+    )
+
+
+def team_frontier(
+    con: duckdb.DuckDBPyConnection,
+    flt: Filter,
+    stability: str = "change_failure_rate",
+    attribution: Attribution = EXPLICIT,
+) -> pd.DataFrame:
+    """``per_team`` plus ``on_frontier``: the teams no other team beats on both speed
+    (deployments per week) and ``stability`` (lower is better: change_failure_rate,
+    time_to_restore_hours_median or lead_time_hours_median)."""
+    teams = per_team(con, flt, attribution=attribution)
+    teams["on_frontier"] = stats.pareto_frontier(teams, "deployments_per_week", stability)
+    return teams
+
+
+# --- the report ---------------------------------------------------------------------------------
+
+
+def statistics_for_report(
+    con: duckdb.DuckDBPyConnection, flt: Filter, attribution: Attribution = EXPLICIT
+) -> dict:
+    """The statistical keys of ``report --format json`` (JSON-safe, None where undefined):
+    ``change_failure_rate_ci95`` ([low, high] fractions), ``cadence_incident_correlation``
+    (lags 0-8: lag_weeks, n, spearman_r, p_value), ``cab_vs_delegated`` (cab_cfr,
+    delegated_cfr, fisher_p) and ``incident_trend`` (theil_sen_slope_per_week, low, high)."""
+    cfr = change_failure_rate_ci95(con, flt, attribution)
+    lags = cadence_incident_correlation(con, flt, 8, attribution)
+    cab = cab_vs_delegated(con, flt, attribution).failure
+    trend = incident_trend(con, flt)
+    return stats.json_safe(
+        {
+            "change_failure_rate_ci95": list(cfr.ci95) if cfr.ci95 else None,
+            "cadence_incident_correlation": [
+                {k: row[k] for k in ("lag_weeks", "n", "spearman_r", "p_value")} for row in lags
+            ],
+            "cab_vs_delegated": {
+                "cab_cfr": cab.a_rate,
+                "delegated_cfr": cab.b_rate,
+                "fisher_p": cab.fisher_p,
+            },
+            "incident_trend": {
+                "theil_sen_slope_per_week": trend.slope,
+                "low": trend.low,
+                "high": trend.high,
+            },
+        }
+    )
