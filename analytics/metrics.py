@@ -1,0 +1,623 @@
+"""The metrics core: every delivery, stability, support and sprint metric, defined once in SQL.
+
+Each metric's definition lives in exactly one SQL fragment below (``_deployments_ctes``,
+``_tickets_cte``, ``_sprints_ctes``) and one aggregate expression (``_DEPLOYMENT_AGGREGATES``,
+``_TICKET_AGGREGATES``, ``_OUTER``). The report, the time series, the per-team and per-quarter
+breakdowns and the row-level frames all read these, so their numbers cannot drift apart.
+
+Conventions:
+- A *deployment* is a change implemented in the window whose outcome is not ``cancelled``.
+- An *incident* is a row of the ``incidents`` table whose ``kind`` is ``incident`` (an empty kind
+  counts as an incident); a *request* is one whose kind is ``request``. Only incidents mark a change
+  as failed (``caused_by_change``) or as rework (``resolved_by_change``): a request fulfilled by a
+  change is not rework.
+- Hours are real hours (microsecond precision), medians are interpolated (``median`` = the 0.5
+  continuous quantile), and an undefined value (median of nothing, ratio over zero) is null/NaN.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from dataclasses import dataclass
+
+import duckdb
+import pandas as pd
+
+from analytics.cost import DEFAULT_COST_MODEL, CostModel, effort_sql
+from analytics.db import query_df, query_one
+from analytics.filters import Filter, service_clause, team_clause
+from analytics.schema import APPROVALS, DEFAULT_APPROVAL, FAILED_OUTCOMES
+
+
+@dataclass(frozen=True)
+class Attribution:
+    """How incidents are tied to the deployments that caused them.
+
+    ``explicit``: only an incident's ``caused_by_change`` counts. ``window``: in addition, an
+    incident without one is attributed to the latest deployment on the same service implemented
+    at or before the incident opened and at most ``window_hours`` hours before it.
+    Frozen (hashable) because Streamlit caches on it.
+    """
+
+    mode: str = "explicit"
+    window_hours: float | None = None
+
+    def __post_init__(self) -> None:
+        if self.mode not in ("explicit", "window"):
+            raise ValueError(f"attribution mode must be 'explicit' or 'window', not {self.mode!r}")
+        if self.mode == "window" and (self.window_hours is None or self.window_hours < 0):
+            raise ValueError("window attribution needs window_hours >= 0")
+
+    @property
+    def by_window(self) -> bool:
+        return self.mode == "window"
+
+    def params(self) -> dict:
+        return {"window_hours": self.window_hours}
+
+
+EXPLICIT = Attribution()
+
+
+def hours_between(start: str, end: str) -> str:
+    """SQL expression: hours from timestamp ``start`` to timestamp ``end`` (microsecond exact)."""
+    return f"((epoch_us({end}) - epoch_us({start})) / 3600e6)"
+
+
+_IS_INCIDENT = "coalesce({p}kind, 'incident') = 'incident'"
+
+
+def _is_incident(alias: str = "") -> str:
+    return _IS_INCIDENT.format(p=f"{alias}." if alias else "")
+
+
+def _constant_params() -> dict:
+    """Named parameters for the schema's constants the definitions use."""
+    return {
+        "failed_outcomes": list(FAILED_OUTCOMES),
+        "default_approval_types": list(DEFAULT_APPROVAL),
+        "default_approvals": list(DEFAULT_APPROVAL.values()),
+        "approvals": list(APPROVALS),
+    }
+
+
+def _window_links_cte(name: str, incident_condition: str = "") -> str:
+    """CTE ``name(incident_id, change_id)``: window attribution of incidents without a cause.
+
+    ASOF join: each such incident goes to the latest deployment (not cancelled) on its service
+    implemented at or before it opened, if that was at most ``$window_hours`` hours before.
+    """
+    return f"""{name} AS (
+    SELECT i.incident_id, d.change_id
+    FROM (
+        SELECT incident_id, service, opened_at FROM incidents
+        WHERE caused_by_change IS NULL AND service IS NOT NULL AND {_is_incident()}
+            {incident_condition}
+    ) AS i
+    ASOF JOIN (
+        SELECT change_id, service, implemented_at FROM changes
+        WHERE outcome <> 'cancelled' AND implemented_at IS NOT NULL
+    ) AS d
+        ON i.service = d.service AND i.opened_at >= d.implemented_at
+    WHERE {hours_between("d.implemented_at", "i.opened_at")} <= $window_hours
+)"""
+
+
+# --- deployments ------------------------------------------------------------------------------
+
+
+def _deployments_ctes(attribution: Attribution) -> str:
+    """CTEs ending in ``deployments``: one row per deployment in the filter's window.
+
+    ``failed``: outcome failed/rolled_back, or named as cause by any incident in the database
+    (whenever it opened, whatever the filter), or — with window attribution — the latest deployment
+    on an incident's service within ``$window_hours`` before it opened. Semi-joins (IN) keep each
+    deployment once however many incidents name it, so the failure rate never exceeds 1.
+    ``rework``: named in ``resolved_by_change`` of any incident.
+    """
+    window = ""
+    window_union = ""
+    if attribution.by_window:
+        window = f"\n{_window_links_cte('window_links')},"
+        window_union = "UNION ALL SELECT change_id FROM window_links"
+    return f"""{window}
+caused_changes AS (
+    SELECT caused_by_change AS change_id FROM incidents
+    WHERE caused_by_change IS NOT NULL AND {_is_incident()}
+    {window_union}
+),
+reworked_changes AS (
+    SELECT resolved_by_change AS change_id FROM incidents
+    WHERE resolved_by_change IS NOT NULL AND {_is_incident()}
+),
+approval_defaults AS (
+    SELECT unnest($default_approval_types) AS change_type, unnest($default_approvals) AS approval
+),
+deployments AS (
+    SELECT
+        c.change_id, c.team, c.service, c.change_type,
+        coalesce(c.approval, ad.approval) AS approval,
+        c.risk, c.sprint_id, c.requested_at, c.implemented_at,
+        {hours_between("c.requested_at", "c.implemented_at")} AS lead_time_hours,
+        (list_contains($failed_outcomes, c.outcome)
+            OR c.change_id IN (SELECT change_id FROM caused_changes)) AS failed,
+        c.change_id IN (SELECT change_id FROM reworked_changes) AS rework
+    FROM changes AS c
+    LEFT JOIN approval_defaults AS ad ON ad.change_type = c.change_type
+    WHERE c.implemented_at >= $start_ts AND c.implemented_at < $end_ts
+        AND c.outcome <> 'cancelled'
+        AND {team_clause("c.team")} AND {service_clause("c.service")}
+)"""
+
+
+# --- incidents and requests -------------------------------------------------------------------
+
+
+def _tickets_ctes(attribution: Attribution) -> str:
+    """CTEs ending in ``tickets``: one row per incident or request opened in the window.
+
+    ``restore_hours`` is null while unresolved; ``effort_hours`` falls back on the cost model's
+    default; ``linked_by_window`` is true only with window attribution.
+    """
+    window_links = ""
+    join = ""
+    by_window = "FALSE"
+    if attribution.by_window:
+        # Only the incidents opened in the window need their window link here.
+        # Only the incidents opened in the window need their window link here.
+        window_links = (
+            "\n"
+            + _window_links_cte(
+                "ticket_links", "AND opened_at >= $start_ts AND opened_at < $end_ts"
+            )
+            + ","
+        )
+        join = "LEFT JOIN ticket_links AS tl ON tl.incident_id = i.incident_id"
+        by_window = "tl.change_id IS NOT NULL"
+    return f"""{window_links}
+tickets AS (
+    SELECT
+        i.incident_id, i.team, i.service, coalesce(i.kind, 'incident') AS kind, i.priority,
+        i.opened_at, i.resolved_at,
+        {hours_between("i.opened_at", "i.resolved_at")} AS restore_hours,
+        i.caused_by_change,
+        {effort_sql("i")} AS effort_hours,
+        {effort_sql("i")} * $hourly_rate AS cost,
+        {_is_incident("i")} AS is_incident,
+        i.caused_by_change IS NOT NULL AS linked_explicitly,
+        {by_window} AS linked_by_window
+    FROM incidents AS i
+    {join}
+    WHERE i.opened_at >= $start_ts AND i.opened_at < $end_ts
+        AND {team_clause("i.team")} AND {service_clause("i.service")}
+)"""
+
+
+# --- sprints ----------------------------------------------------------------------------------
+
+_SPRINTS_CTES = f"""
+window_sprints AS (
+    SELECT * FROM sprints
+    WHERE end_date >= $start_date AND end_date <= $end_date AND {team_clause("team")}
+),
+sprint_items AS (
+    SELECT
+        w.sprint_id,
+        -- resolved by the end of the sprint's last day
+        sum(w.story_points) FILTER (WHERE w.resolved_at < s.end_date + INTERVAL 1 DAY)
+            AS resolved_points,
+        sum(w.story_points) FILTER (WHERE w.requirement_type = 'warranty') AS warranty_points,
+        sum(w.story_points) AS total_points,
+        count(*) FILTER (WHERE w.origin = 'operations') AS operations_items,
+        count(*) AS items
+    FROM work_items AS w
+    JOIN window_sprints AS s ON s.sprint_id = w.sprint_id
+    GROUP BY w.sprint_id
+),
+sprint_rows AS (
+    SELECT
+        s.sprint_id, s.team, s.name, s.start_date, s.end_date,
+        date_diff('day', s.start_date, s.end_date) + 1 AS length_days,
+        s.committed_points, s.completed_points,
+        -- no completed_points: the points of its items resolved in time (null without any items)
+        CASE WHEN s.completed_points IS NOT NULL THEN s.completed_points
+             WHEN si.items > 0 THEN coalesce(si.resolved_points, 0) END AS velocity_points,
+        coalesce(si.warranty_points, 0) AS warranty_points,
+        coalesce(si.total_points, 0) AS total_points,
+        coalesce(si.warranty_points, 0) / nullif(si.total_points, 0) AS warranty_share,
+        coalesce(si.operations_items, 0) AS operations_items,
+        coalesce(si.items, 0) AS items
+    FROM window_sprints AS s
+    LEFT JOIN sprint_items AS si ON si.sprint_id = s.sprint_id
+)"""
+
+
+# --- the aggregation engine -------------------------------------------------------------------
+
+# Aggregates over ``deployments`` and ``tickets`` per (bucket, group); ``_OUTER`` turns them into
+# the published metrics (zero-filled counts, null ratios/medians where there is no data).
+_DEPLOYMENT_AGGREGATES = """
+    count(*) AS n_deployments,
+    count(*) FILTER (WHERE failed) AS n_failed,
+    count(*) FILTER (WHERE rework) AS n_rework,
+    median(lead_time_hours) AS lead_time_median"""
+
+_TICKET_AGGREGATES = """
+    count(*) FILTER (WHERE is_incident) AS n_incidents,
+    count(*) FILTER (WHERE is_incident AND priority <= 2) AS n_incidents_p1_p2,
+    count(*) FILTER (WHERE kind = 'request') AS n_requests,
+    median(restore_hours) FILTER (WHERE is_incident) AS restore_median,
+    median(restore_hours) FILTER (WHERE is_incident AND (linked_explicitly OR linked_by_window))
+        AS recovery_median,
+    sum(effort_hours) AS effort,
+    sum(cost) AS cost,
+    count(*) FILTER (WHERE is_incident AND linked_explicitly) AS n_linked_explicitly,
+    count(*) FILTER (WHERE is_incident AND NOT linked_explicitly AND linked_by_window)
+        AS n_linked_by_window"""
+
+_OUTER = {
+    "deployments": "coalesce(d.n_deployments, 0)",
+    "deployments_per_week": "coalesce(d.n_deployments, 0) / (g.bucket_days / 7.0)",
+    "lead_time_hours_median": "d.lead_time_median",
+    "failed_deployments": "coalesce(d.n_failed, 0)",
+    "change_failure_rate": "d.n_failed / nullif(d.n_deployments, 0)",
+    "rework_rate": "d.n_rework / nullif(d.n_deployments, 0)",
+    "incidents": "coalesce(t.n_incidents, 0)",
+    "incidents_p1_p2": "coalesce(t.n_incidents_p1_p2, 0)",
+    "requests": "coalesce(t.n_requests, 0)",
+    "time_to_restore_hours_median": "t.restore_median",
+    "failed_deployment_recovery_hours_median": "t.recovery_median",
+    "support_hours": "coalesce(t.effort, 0.0)",
+    "support_cost": "coalesce(t.cost, 0.0)",
+    "incidents_linked_explicitly": "coalesce(t.n_linked_explicitly, 0)",
+    "incidents_linked_by_window": "coalesce(t.n_linked_by_window, 0)",
+}
+
+# Bucket start per frequency (date_trunc unit) and bucket length (an interval, not a value).
+_FREQ = {"week": ("week", "INTERVAL 1 WEEK"), "month": ("month", "INTERVAL 1 MONTH")}
+_FREQ_ALL = {**_FREQ, "quarter": ("quarter", "INTERVAL 3 MONTH")}
+_GROUPS = ("team", "service")
+
+
+def _aggregate(
+    con: duckdb.DuckDBPyConnection,
+    flt: Filter,
+    freq: str | None = None,
+    by: str | None = None,
+    cost: CostModel = DEFAULT_COST_MODEL,
+    attribution: Attribution = EXPLICIT,
+) -> pd.DataFrame:
+    """Every deployment and ticket metric per bucket (and group).
+
+    Returns columns ``bucket`` (first day of the bucket; the window's start when ``freq`` is None),
+    ``bucket_days`` (days of the bucket inside the window), ``grp`` (the team/service when ``by``
+    is set) and one column per key of ``_OUTER``. Every bucket overlapping the window appears,
+    crossed with every group that has data in the window.
+    """
+    if freq is None:
+        buckets = """buckets AS (
+    SELECT $start_date AS bucket, date_diff('day', $start_date, $end_date) + 1 AS bucket_days
+)"""
+        d_bucket = t_bucket = "$start_date"
+    else:
+        unit, step = _FREQ_ALL[freq]
+        buckets = f"""bucket_starts AS (
+    SELECT CAST(b AS DATE) AS bucket
+    FROM generate_series(
+        CAST(date_trunc('{unit}', $start_date) AS TIMESTAMP), CAST($end_date AS TIMESTAMP), {step}
+    ) AS t(b)
+),
+buckets AS (
+    -- days of each bucket inside the window: the first/last bucket may be cut by the window
+    SELECT bucket, date_diff('day', greatest(bucket, $start_date),
+                             least(CAST(bucket + {step} AS DATE), $end_date + 1)) AS bucket_days
+    FROM bucket_starts
+)"""
+        d_bucket = f"CAST(date_trunc('{unit}', implemented_at) AS DATE)"
+        t_bucket = f"CAST(date_trunc('{unit}', opened_at) AS DATE)"
+    if by is None:
+        grp = "''"
+        groups = "groups AS (SELECT '' AS grp)"
+    else:
+        grp = by
+        groups = f"""groups AS (
+    SELECT {by} AS grp FROM deployments WHERE {by} IS NOT NULL
+    UNION SELECT {by} FROM tickets WHERE {by} IS NOT NULL
+)"""
+    outer = ",\n    ".join(f"{expr} AS {name}" for name, expr in _OUTER.items())
+    sql = f"""
+WITH {_deployments_ctes(attribution)},
+{_tickets_ctes(attribution)},
+{buckets},
+{groups},
+d AS (
+    SELECT {d_bucket} AS bucket, {grp} AS grp, {_DEPLOYMENT_AGGREGATES}
+    FROM deployments GROUP BY ALL
+),
+t AS (
+    SELECT {t_bucket} AS bucket, {grp} AS grp, {_TICKET_AGGREGATES}
+    FROM tickets GROUP BY ALL
+)
+SELECT g.bucket, g.bucket_days, g.grp,
+    {outer}
+FROM (SELECT * FROM buckets CROSS JOIN groups) AS g
+LEFT JOIN d ON d.bucket = g.bucket AND d.grp = g.grp
+LEFT JOIN t ON t.bucket = g.bucket AND t.grp = g.grp
+ORDER BY g.bucket, g.grp
+"""
+    return query_df(con, sql, flt.params(), cost.params(), attribution.params(), _constant_params())
+
+
+def _to_dates(series: pd.Series) -> pd.Series:
+    """DuckDB DATE columns arrive as datetime64; the API promises ``datetime.date`` values."""
+    return pd.Series([d.date() for d in pd.to_datetime(series)], index=series.index, dtype=object)
+
+
+# --- the report -------------------------------------------------------------------------------
+
+
+def _sprint_summary(con: duckdb.DuckDBPyConnection, flt: Filter) -> dict:
+    sql = f"""
+WITH {_SPRINTS_CTES}
+SELECT
+    count(*) AS sprints,
+    median(length_days) AS sprint_length_days_median,
+    median(velocity_points) AS velocity_points_median,
+    sum(completed_points) FILTER (WHERE completed_points IS NOT NULL
+                                    AND committed_points IS NOT NULL)
+        / nullif(sum(committed_points) FILTER (WHERE completed_points IS NOT NULL
+                                                 AND committed_points IS NOT NULL), 0)
+        AS say_do_ratio,
+    sum(warranty_points) / nullif(sum(total_points), 0) AS warranty_share
+FROM sprint_rows
+"""
+    row = query_one(con, sql, flt.params())
+    names = [
+        "sprints",
+        "sprint_length_days_median",
+        "velocity_points_median",
+        "say_do_ratio",
+        "warranty_share",
+    ]
+    return {n: _plain(v) for n, v in zip(names, row, strict=True)}
+
+
+def _plain(value):
+    """A JSON-ready Python value: NaN/NA -> None, numpy scalars -> int/float, dates -> ISO."""
+    if value is None:
+        return None
+    try:
+        if pd.isna(value):
+            return None
+    except (TypeError, ValueError):
+        pass
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, dt.datetime | dt.date):
+        return value.isoformat()
+    return value
+
+
+def report(
+    con: duckdb.DuckDBPyConnection,
+    flt: Filter,
+    cost: CostModel = DEFAULT_COST_MODEL,
+    attribution: Attribution = EXPLICIT,
+) -> dict:
+    """Every metric for the filter as a JSON-ready dict (None where undefined, numbers unrounded).
+
+    Keys: from, to, teams, services, hourly_rate, window_days, deployments, deployments_per_week,
+    lead_time_hours_median, failed_deployments, change_failure_rate, rework_rate, incidents,
+    requests, time_to_restore_hours_median, failed_deployment_recovery_hours_median,
+    support_hours, support_cost, sprints, sprint_length_days_median, velocity_points_median,
+    say_do_ratio, warranty_share, by_approval, dora, attribution.
+    """
+    from analytics.dora import dora_tiers
+
+    row = _aggregate(con, flt, cost=cost, attribution=attribution).iloc[0]
+    out: dict = {
+        "from": flt.start.isoformat(),
+        "to": flt.end.isoformat(),
+        "teams": list(flt.teams),
+        "services": list(flt.services),
+        "hourly_rate": cost.hourly_rate,
+        "window_days": flt.window_days,
+    }
+    for key in (
+        "deployments",
+        "deployments_per_week",
+        "lead_time_hours_median",
+        "failed_deployments",
+        "change_failure_rate",
+        "rework_rate",
+        "incidents",
+        "requests",
+        "time_to_restore_hours_median",
+        "failed_deployment_recovery_hours_median",
+        "support_hours",
+        "support_cost",
+    ):
+        out[key] = _plain(row[key])
+    out.update(_sprint_summary(con, flt))
+    approval = by_approval(con, flt, attribution)
+    out["by_approval"] = {
+        r["approval"]: {
+            "deployments": _plain(r["deployments"]),
+            "failed_deployments": _plain(r["failed_deployments"]),
+            "change_failure_rate": _plain(r["change_failure_rate"]),
+            "lead_time_hours_median": _plain(r["lead_time_hours_median"]),
+        }
+        for r in approval.to_dict("records")
+    }
+    out["dora"] = dora_tiers(
+        deployments_per_week=out["deployments_per_week"],
+        lead_time_hours=out["lead_time_hours_median"],
+        change_failure_rate=out["change_failure_rate"],
+        recovery_hours=out["failed_deployment_recovery_hours_median"],
+    )
+    explicit = _plain(row["incidents_linked_explicitly"])
+    by_window = _plain(row["incidents_linked_by_window"])
+    out["attribution"] = {
+        "mode": attribution.mode,
+        "window_hours": attribution.window_hours,
+        "incidents_linked_explicitly": explicit,
+        "incidents_linked_by_window": by_window,
+        "incidents_unattributed": out["incidents"] - explicit - by_window,
+    }
+    return out
+
+
+# --- breakdowns -------------------------------------------------------------------------------
+
+PER_TEAM_COLUMNS = [
+    "team",
+    "deployments",
+    "deployments_per_week",
+    "lead_time_hours_median",
+    "failed_deployments",
+    "change_failure_rate",
+    "rework_rate",
+    "incidents",
+    "time_to_restore_hours_median",
+    "support_hours",
+    "support_cost",
+]
+
+
+def per_team(
+    con: duckdb.DuckDBPyConnection,
+    flt: Filter,
+    cost: CostModel = DEFAULT_COST_MODEL,
+    attribution: Attribution = EXPLICIT,
+) -> pd.DataFrame:
+    """One row per team with deployments or tickets in the window (records without a team are
+    left out): the columns of ``PER_TEAM_COLUMNS``, hours in hours, rates as fractions."""
+    df = _aggregate(con, flt, by="team", cost=cost, attribution=attribution)
+    return df.rename(columns={"grp": "team"})[PER_TEAM_COLUMNS].reset_index(drop=True)
+
+
+def per_team_quarter(
+    con: duckdb.DuckDBPyConnection,
+    flt: Filter,
+    cost: CostModel = DEFAULT_COST_MODEL,
+    attribution: Attribution = EXPLICIT,
+) -> pd.DataFrame:
+    """``per_team`` for every calendar quarter overlapping the window, plus ``quarter``
+    ('2025-Q3') and ``quarter_start`` (date). ``deployments_per_week`` uses the quarter's days
+    inside the window. Every team with data in the window gets a row for every quarter."""
+    df = _aggregate(con, flt, freq="quarter", by="team", cost=cost, attribution=attribution)
+    df = df.rename(columns={"grp": "team"})
+    starts = _to_dates(df["bucket"])
+    df["quarter_start"] = starts
+    df["quarter"] = [f"{d.year}-Q{(d.month - 1) // 3 + 1}" for d in starts]
+    return df[["quarter", "quarter_start", *PER_TEAM_COLUMNS]].reset_index(drop=True)
+
+
+def by_approval(
+    con: duckdb.DuckDBPyConnection, flt: Filter, attribution: Attribution = EXPLICIT
+) -> pd.DataFrame:
+    """One row per approval path, always all four (pre-approved, product-owner, cab, ecab, in
+    that order; paths without deployments have 0 and nulls): approval, deployments,
+    failed_deployments, change_failure_rate (fraction), lead_time_hours_median (hours).
+    A change without an approval takes its type's default route (schema.DEFAULT_APPROVAL)."""
+    sql = f"""
+WITH {_deployments_ctes(attribution)},
+paths AS (
+    SELECT unnest($approvals) AS approval, generate_subscripts($approvals, 1) AS position
+),
+agg AS (
+    SELECT approval, {_DEPLOYMENT_AGGREGATES}
+    FROM deployments GROUP BY approval
+)
+SELECT
+    p.approval,
+    coalesce(a.n_deployments, 0) AS deployments,
+    coalesce(a.n_failed, 0) AS failed_deployments,
+    a.n_failed / nullif(a.n_deployments, 0) AS change_failure_rate,
+    a.lead_time_median AS lead_time_hours_median
+FROM paths AS p LEFT JOIN agg AS a ON a.approval = p.approval
+ORDER BY p.position
+"""
+    return query_df(con, sql, flt.params(), attribution.params(), _constant_params())
+
+
+# --- row-level frames -------------------------------------------------------------------------
+
+
+def deployments_frame(
+    con: duckdb.DuckDBPyConnection, flt: Filter, attribution: Attribution = EXPLICIT
+) -> pd.DataFrame:
+    """One row per deployment in the window, ordered by implemented_at: change_id, team,
+    service, change_type, approval (with the type's default), risk, sprint_id, requested_at,
+    implemented_at, lead_time_hours, failed (bool), rework (bool)."""
+    sql = f"""
+WITH {_deployments_ctes(attribution)}
+SELECT change_id, team, service, change_type, approval, risk, sprint_id, requested_at,
+       implemented_at, lead_time_hours, failed, rework
+FROM deployments
+ORDER BY implemented_at, change_id
+"""
+    return query_df(con, sql, flt.params(), attribution.params(), _constant_params())
+
+
+def tickets_frame(
+    con: duckdb.DuckDBPyConnection, flt: Filter, cost: CostModel = DEFAULT_COST_MODEL
+) -> pd.DataFrame:
+    """One row per incident or request opened in the window, ordered by opened_at: incident_id,
+    team, service, kind, priority, opened_at, resolved_at, restore_hours (null while
+    unresolved), caused_by_change, effort_hours (own or the cost model's default), cost."""
+    sql = f"""
+WITH {_tickets_ctes(EXPLICIT)}
+SELECT incident_id, team, service, kind, priority, opened_at, resolved_at, restore_hours,
+       caused_by_change, effort_hours, cost
+FROM tickets
+ORDER BY opened_at, incident_id
+"""
+    return query_df(con, sql, flt.params(), cost.params())
+
+
+def sprints_frame(con: duckdb.DuckDBPyConnection, flt: Filter) -> pd.DataFrame:
+    """One row per sprint whose end_date is in the window, ordered by end_date: sprint_id, team,
+    name, start_date, end_date (dates), length_days, committed_points, completed_points,
+    velocity_points, warranty_points, total_points, warranty_share, operations_items, items."""
+    sql = f"""
+WITH {_SPRINTS_CTES}
+SELECT * FROM sprint_rows ORDER BY end_date, team, sprint_id
+"""
+    df = query_df(con, sql, flt.params())
+    for column in ("start_date", "end_date"):
+        df[column] = _to_dates(df[column])
+    return df
+
+
+# --- the data's extent ------------------------------------------------------------------------
+
+_RANGE_SQL = """
+SELECT min(lo), max(hi) FROM (
+    SELECT min(start_date) AS lo, max(end_date) AS hi FROM sprints
+    UNION ALL SELECT CAST(min(created_at) AS DATE),
+                     CAST(greatest(max(created_at), max(resolved_at)) AS DATE) FROM work_items
+    UNION ALL SELECT CAST(min(requested_at) AS DATE),
+                     CAST(greatest(max(requested_at), max(implemented_at)) AS DATE) FROM changes
+    UNION ALL SELECT CAST(min(opened_at) AS DATE),
+                     CAST(greatest(max(opened_at), max(resolved_at)) AS DATE) FROM incidents
+)
+"""
+
+
+def data_range(con: duckdb.DuckDBPyConnection) -> tuple[dt.date, dt.date] | None:
+    """The earliest and latest day of any record (every kind, every date column), or None when
+    the database holds no records."""
+    lo, hi = con.execute(_RANGE_SQL).fetchone()
+    if lo is None:
+        return None
+    return lo, hi
+
+
+def __getattr__(name: str):
+    # ``metric_series`` lives in analytics.series (which imports this module); offered here too.
+    if name == "metric_series":
+        from analytics.series import metric_series
+
+        return metric_series
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -1,0 +1,230 @@
+"""The ``report`` command: every metric for a window, as an aligned table or one JSON object.
+
+The numbers come from :func:`analytics.metrics.report` (re-exported here); this module validates
+the command's arguments and formats the result.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import duckdb
+
+from analytics.cost import CostModel
+from analytics.filters import Filter
+from analytics.metrics import Attribution, data_range, report
+
+__all__ = ["format_table", "report", "run_report_command"]
+
+
+def _usage_error(message: str) -> Exception:
+    from analytics.cli import UsageError
+
+    return UsageError(message)
+
+
+def _parse_day(value: str, option: str) -> dt.date:
+    try:
+        if len(value) != 10:
+            raise ValueError
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise _usage_error(f"{option} {value!r} is not a date of the form YYYY-MM-DD") from None
+
+
+def _attribution(args) -> Attribution:
+    if args.attribution == "window":
+        if args.window_hours is None:
+            raise _usage_error("--attribution window needs --window-hours H")
+        if args.window_hours < 0:
+            raise _usage_error(f"--window-hours must be at least 0, not {args.window_hours:g}")
+        return Attribution("window", args.window_hours)
+    if args.window_hours is not None:
+        raise _usage_error("--window-hours only applies with --attribution window")
+    return Attribution()
+
+
+def _connect(path: str) -> duckdb.DuckDBPyConnection:
+    if path != ":memory:" and not Path(path).is_file():
+        raise _usage_error(f"database not found: {path} (create one with 'load' or 'demo')")
+    try:
+        con = duckdb.connect(path, read_only=True)
+    except duckdb.Error as exc:
+        first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise _usage_error(f"cannot open database {path}: {first_line}") from None
+    tables = {
+        r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
+    }
+    missing = {"sprints", "work_items", "changes", "incidents"} - tables
+    if missing:
+        con.close()
+        raise _usage_error(f"{path} is not a Cadence database (no table {sorted(missing)[0]})")
+    return con
+
+
+def run_report_command(args) -> int:
+    """Run ``python -m analytics report``: print the report for the arguments; exit status 0.
+
+    Raises ``UsageError`` (one line, exit 2) for a bad date, from after to, a negative hourly
+    rate, window attribution without --window-hours, or a missing database.
+    """
+    start = _parse_day(args.date_from, "--from") if args.date_from else None
+    end = _parse_day(args.date_to, "--to") if args.date_to else None
+    if start and end and start > end:
+        raise _usage_error(f"--from {start} is after --to {end}")
+    attribution = _attribution(args)
+    cost = CostModel()
+    if args.hourly_rate is not None:
+        if args.hourly_rate < 0:
+            raise _usage_error(f"--hourly-rate must be at least 0, not {args.hourly_rate:g}")
+        cost = CostModel(hourly_rate=args.hourly_rate)
+    con = _connect(args.db)
+    try:
+        if start is None or end is None:
+            extent = data_range(con)
+            if extent is None:
+                raise _usage_error(f"{args.db} holds no records; pass --from and --to")
+            start = start or extent[0]
+            end = end or extent[1]
+            if start > end:
+                raise _usage_error(f"--from {start} is after the last day with data ({end})")
+        flt = Filter(start, end, tuple(args.team), tuple(args.service))
+        result = report(con, flt, cost, attribution)
+    finally:
+        con.close()
+    if args.format == "json":
+        print(json.dumps(result))
+    else:
+        print(format_table(result))
+    return 0
+
+
+# --- the table --------------------------------------------------------------------------------
+
+
+def _number(value, digits: int = 1, unit: str = "") -> str:
+    if value is None:
+        return "n/a"
+    text = f"{value:,}" if isinstance(value, int) else f"{value:,.{digits}f}"
+    return f"{text} {unit}".rstrip()
+
+
+def _percent(value) -> str:
+    return "n/a" if value is None else f"{value * 100:.1f} %"
+
+
+def _money(value) -> str:
+    return "n/a" if value is None else f"{value:,.2f}"
+
+
+def format_table(r: dict) -> str:
+    """The report dict as aligned plain text: sections, one metric a line, units spelled out."""
+    scope = []
+    if r["teams"]:
+        scope.append("teams " + ", ".join(r["teams"]))
+    if r["services"]:
+        scope.append("services " + ", ".join(r["services"]))
+    header = f"Cadence report {r['from']} .. {r['to']} ({r['window_days']} days)"
+    if scope:
+        header += " — " + "; ".join(scope)
+    tiers = r["dora"]
+    att = r["attribution"]
+
+    def tier(name: str) -> str:
+        return f"[{tiers[name]}]" if tiers[name] else ""
+
+    sections = [
+        (
+            "Delivery",
+            [
+                ("Deployments", _number(r["deployments"]), ""),
+                (
+                    "Deployments per week",
+                    _number(r["deployments_per_week"], 2),
+                    tier("deployment_frequency"),
+                ),
+                (
+                    "Lead time, median",
+                    _number(r["lead_time_hours_median"], 1, "h"),
+                    tier("lead_time"),
+                ),
+                ("Failed deployments", _number(r["failed_deployments"]), ""),
+                (
+                    "Change failure rate",
+                    _percent(r["change_failure_rate"]),
+                    tier("change_failure_rate"),
+                ),
+                ("Rework rate", _percent(r["rework_rate"]), ""),
+            ],
+        ),
+        (
+            "Stability",
+            [
+                ("Incidents", _number(r["incidents"]), ""),
+                ("Requests", _number(r["requests"]), ""),
+                ("Time to restore, median", _number(r["time_to_restore_hours_median"], 1, "h"), ""),
+                (
+                    "Failed deployment recovery, median",
+                    _number(r["failed_deployment_recovery_hours_median"], 1, "h"),
+                    tier("failed_deployment_recovery"),
+                ),
+                (
+                    "Incident attribution",
+                    f"{att['incidents_linked_explicitly']} explicit, "
+                    f"{att['incidents_linked_by_window']} by window, "
+                    f"{att['incidents_unattributed']} unattributed",
+                    att["mode"]
+                    + (f" ({att['window_hours']:g} h)" if att["window_hours"] is not None else ""),
+                ),
+            ],
+        ),
+        (
+            "Support",
+            [
+                ("Support effort", _number(r["support_hours"], 1, "h"), ""),
+                ("Support cost", _money(r["support_cost"]), f"at {r['hourly_rate']:g} per hour"),
+            ],
+        ),
+        (
+            "Sprints",
+            [
+                ("Sprints ended", _number(r["sprints"]), ""),
+                ("Sprint length, median", _number(r["sprint_length_days_median"], 1, "days"), ""),
+                ("Velocity, median", _number(r["velocity_points_median"], 1, "points"), ""),
+                ("Say/do ratio", _percent(r["say_do_ratio"]), ""),
+                ("Warranty share", _percent(r["warranty_share"]), ""),
+            ],
+        ),
+    ]
+    label_width = max(len(label) for _, rows in sections for label, _, _ in rows)
+    value_width = max(len(value) for _, rows in sections for _, value, _ in rows)
+    lines = [header, ""]
+    for title, rows in sections:
+        lines.append(title)
+        for label, value, note in rows:
+            lines.append(f"  {label:<{label_width}}  {value:>{value_width}}  {note}".rstrip())
+        lines.append("")
+    lines.append("By approval path")
+    headings = ("approval", "deployments", "failure rate", "lead time (h)")
+    rows = [
+        (
+            path,
+            _number(v["deployments"]),
+            _percent(v["change_failure_rate"]),
+            _number(v["lead_time_hours_median"], 1),
+        )
+        for path, v in r["by_approval"].items()
+    ]
+    widths = [max(len(str(x)) for x in col) for col in zip(headings, *rows, strict=False)]
+    for row in [headings, *rows]:
+        first = f"  {row[0]:<{widths[0]}}"
+        rest = "".join(f"  {cell:>{w}}" for cell, w in zip(row[1:], widths[1:], strict=True))
+        lines.append(first + rest)
+    lines.append("")
+    lines.append(
+        "DORA tiers (State of DevOps 2023): "
+        + ", ".join(f"{name.replace('_', ' ')} {value or 'n/a'}" for name, value in tiers.items())
+    )
+    return "\n".join(lines)

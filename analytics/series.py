@@ -1,0 +1,61 @@
+"""Time series of the metrics, per ISO week or calendar month, optionally per team or service.
+
+The numbers come from the same SQL as the report (``analytics.metrics._aggregate``), bucketed by
+the day of the event: a deployment by ``implemented_at``, an incident or request by ``opened_at``.
+"""
+
+from __future__ import annotations
+
+import duckdb
+import pandas as pd
+
+from analytics.cost import DEFAULT_COST_MODEL, CostModel
+from analytics.filters import Filter
+from analytics.metrics import _FREQ, _GROUPS, EXPLICIT, Attribution, _aggregate, _to_dates
+
+# Metrics a series can show; counts and sums are zero-filled, medians and ratios are null
+# (NaN) in a bucket without data.
+SERIES_METRICS = (
+    "deployments",
+    "deployments_per_week",
+    "lead_time_hours_median",
+    "failed_deployments",
+    "change_failure_rate",
+    "rework_rate",
+    "incidents",
+    "incidents_p1_p2",
+    "requests",
+    "time_to_restore_hours_median",
+    "support_hours",
+    "support_cost",
+)
+
+
+def metric_series(
+    con: duckdb.DuckDBPyConnection,
+    flt: Filter,
+    metric: str = "deployments",
+    freq: str = "week",
+    by: str | None = None,
+    cost: CostModel = DEFAULT_COST_MODEL,
+    attribution: Attribution = EXPLICIT,
+) -> pd.DataFrame:
+    """One metric per bucket: columns ``bucket`` (``datetime.date``: Monday of the ISO week, or
+    the 1st of the month), then ``team`` or ``service`` when ``by`` is set, then ``value``.
+
+    Every bucket overlapping the window appears (for every team/service with data in the
+    window). A bucket cut by the window counts only its days inside it, which matters for
+    ``deployments_per_week`` (deployments ÷ (days inside the window ÷ 7)).
+    """
+    if metric not in SERIES_METRICS:
+        raise ValueError(f"unknown metric {metric!r}; choose one of {', '.join(SERIES_METRICS)}")
+    if freq not in _FREQ:
+        raise ValueError(f"freq must be one of {', '.join(_FREQ)}, not {freq!r}")
+    if by is not None and by not in _GROUPS:
+        raise ValueError(f"by must be None or one of {', '.join(_GROUPS)}, not {by!r}")
+    df = _aggregate(con, flt, freq=freq, by=by, cost=cost, attribution=attribution)
+    out = pd.DataFrame({"bucket": _to_dates(df["bucket"])})
+    if by is not None:
+        out[by] = df["grp"]
+    out["value"] = df[metric]
+    return out.reset_index(drop=True)
