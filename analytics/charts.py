@@ -14,7 +14,7 @@ import plotly.graph_objects as go
 
 from analytics.schema import APPROVALS
 
-FONT = "Source Sans Pro, Helvetica, Arial, sans-serif"
+FONT = '"Source Sans", "Source Sans 3", "Source Sans Pro", Helvetica, Arial, sans-serif'
 INK = "#1f2933"
 MUTED = "#7b8794"
 GRID = "#e4e7eb"

@@ -80,3 +80,36 @@ def small_sample_caveat(counts: dict[str, int | None], threshold: int = SMALL_SA
         "Small sample: only " + ", ".join(small) + " in this window, so rates and medians "
         "can swing a lot with a few events. Widen the dates or the team selection."
     )
+
+
+TIER_BADGES = {
+    "elite": ":green-badge[DORA elite]",
+    "high": ":blue-badge[DORA high]",
+    "medium": ":orange-badge[DORA medium]",
+    "low": ":red-badge[DORA low]",
+}
+
+
+def kpi(
+    label: str,
+    value: str,
+    delta: str | None,
+    *,
+    lower_is_better: bool = False,
+    tier: str | None = None,
+    help: str | None = None,
+    trend: list[float] | None = None,
+) -> None:
+    """One KPI card: value, change against the previous period, DORA tier badge, sparkline."""
+    with st.container(border=True):
+        st.metric(
+            label,
+            value,
+            delta,
+            delta_color="inverse" if lower_is_better else "normal",
+            help=help,
+            chart_data=[v for v in (trend or []) if v is not None and v == v] or None,
+            chart_type="area",
+            delta_description="vs previous period" if delta else None,
+        )
+        st.markdown(TIER_BADGES.get(tier or "", ":gray-badge[no DORA tier]"))

@@ -1,0 +1,5 @@
+"""backlog page (under construction)."""
+
+import streamlit as st
+
+st.title("backlog")

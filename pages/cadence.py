@@ -1,0 +1,5 @@
+"""cadence page (under construction)."""
+
+import streamlit as st
+
+st.title("cadence")

@@ -1,0 +1,5 @@
+"""change_control page (under construction)."""
+
+import streamlit as st
+
+st.title("change_control")

@@ -1,0 +1,5 @@
+"""data page (under construction)."""
+
+import streamlit as st
+
+st.title("data")

@@ -1,0 +1,148 @@
+"""Flexibility vs stability: each team's release speed against its stability, with quadrants at
+the medians, the Pareto frontier and each team's path over quarters."""
+
+from __future__ import annotations
+
+import pandas as pd
+import streamlit as st
+
+from analytics import charts
+from analytics.metrics import per_team, per_team_quarter
+from analytics.stats import frontier_rows
+from ui import components as ui
+from ui import format as fmt
+from ui.context import page_context
+from ui.data import fetch
+
+ui.header(
+    "Flexibility vs stability",
+    "Which teams release often without breaking things, and which trade one for the other?",
+)
+ctx = page_context()
+
+STABILITY = {
+    "change_failure_rate": ("Change failure rate", True, fmt.percent),
+    "lead_time_hours_median": ("Lead time, median (hours)", False, fmt.hours),
+    "time_to_restore_hours_median": ("Time to restore, median (hours)", False, fmt.hours),
+}
+left, mid, right = st.columns([2, 1, 1])
+y_metric = (
+    left.segmented_control(
+        "Stability measure (lower is better)",
+        list(STABILITY),
+        format_func=lambda k: STABILITY[k][0],
+        default="change_failure_rate",
+        key="flex_y",
+    )
+    or "change_failure_rate"
+)
+per_quarter = mid.toggle("One point per team-quarter", key="flex_quarters")
+show_paths = right.toggle("Show each team's path", value=True, key="flex_paths")
+y_title, y_percent, y_show = STABILITY[y_metric]
+X, X_TITLE = "deployments_per_week", "Deployments per week"
+
+teams = fetch(per_team, ctx.flt, ctx.cost, ctx.attribution)
+quarters = fetch(per_team_quarter, ctx.flt, ctx.cost, ctx.attribution)
+teams = teams[teams["deployments"] > 0]
+quarters = quarters[quarters["deployments"] > 0].copy()
+
+if teams.empty:
+    ui.empty("No changes in this window — widen the dates or clear the team filter.")
+    st.stop()
+
+if per_quarter:
+    points = quarters.assign(label=quarters["team"] + " " + quarters["quarter"])
+    colors = {
+        f"{t} {q}": c
+        for t, c in charts.color_map(teams["team"]).items()
+        for q in quarters["quarter"].unique()
+    }
+else:
+    points = teams.assign(label=teams["team"])
+    colors = charts.color_map(teams["team"])
+
+plotted = points.dropna(subset=[X, y_metric])
+frontier = frontier_rows(plotted, X, y_metric)
+paths = quarters.assign(label=quarters["team"]) if show_paths else None
+fig = charts.quadrant_scatter(
+    plotted,
+    x=X,
+    y=y_metric,
+    size="deployments",
+    label="label",
+    title=f"{X_TITLE} against {y_title.lower()}",
+    x_title=X_TITLE,
+    y_title=y_title,
+    percent_y=y_percent,
+    frontier=frontier,
+    paths=paths,
+    path_order="quarter_start",
+    colors=colors,
+)
+ui.chart(fig, plotted.drop(columns=["label"]), f"flexibility-{y_metric}")
+st.caption(
+    "Dashed lines: medians of the points shown. Bottom right = faster and more stable than the "
+    "median team. Dashed black line: the Pareto frontier (no other point is both faster and more "
+    "stable). Dotted trails: each team's quarters in time order. Bubble size: deployments."
+)
+
+st.subheader("Per team" if not per_quarter else "Per team and quarter")
+table = (quarters if per_quarter else teams).copy()
+st.dataframe(
+    table,
+    hide_index=True,
+    column_config={
+        "deployments_per_week": st.column_config.NumberColumn("Deploys/week", format="%.2f"),
+        "lead_time_hours_median": st.column_config.NumberColumn("Lead time (h)", format="%.1f"),
+        "change_failure_rate": st.column_config.NumberColumn("CFR", format="percent"),
+        "rework_rate": st.column_config.NumberColumn("Rework", format="percent"),
+        "time_to_restore_hours_median": st.column_config.NumberColumn("Restore (h)", format="%.1f"),
+        "support_hours": st.column_config.NumberColumn("Support (h)", format="%.0f"),
+        "support_cost": st.column_config.NumberColumn("Support cost", format="%.0f"),
+        "quarter_start": None,
+    },
+)
+ui.download(table, "flexibility-table", "Download table (CSV)")
+
+# --- reading ------------------------------------------------------------------------------------
+x_median, y_median = plotted[X].median(), plotted[y_metric].median()
+fast_stable = plotted[(plotted[X] >= x_median) & (plotted[y_metric] <= y_median)]["label"]
+slow_unstable = plotted[(plotted[X] < x_median) & (plotted[y_metric] > y_median)]["label"]
+
+
+def _names(values: pd.Series) -> str:
+    names = list(values)
+    return ", ".join(names[:6]) + (f" and {len(names) - 6} more" if len(names) > 6 else "")
+
+
+sentences = [
+    f"The median point deploys {fmt.number(x_median, 2)} times a week with a "
+    f"{y_title.lower()} of {y_show(y_median)}.",
+    f"On the Pareto frontier (nobody is both faster and more stable): {_names(frontier['label'])}."
+    if len(frontier)
+    else "",
+    f"Faster and more stable than the median: {_names(fast_stable)}." if len(fast_stable) else "",
+    f"Slower and less stable than the median: {_names(slow_unstable)} — the first candidates to "
+    "learn from the frontier teams."
+    if len(slow_unstable)
+    else "",
+]
+if len(plotted) >= 3:
+    rho = plotted[[X, y_metric]].corr(method="spearman").iloc[0, 1]
+    if pd.notna(rho):
+        trade = "more often tend to be less stable" if rho > 0 else "more often are not less stable"
+        sentences.append(
+            f"Across the points, teams that deploy {trade} (Spearman ρ = {rho:.2f}); speed and "
+            "stability are not a forced trade-off when ρ is near zero or negative."
+        )
+ui.reading(
+    sentences,
+    ui.small_sample_caveat(
+        {
+            "points": len(plotted),
+            "deployments for the smallest point": int(plotted["deployments"].min()),
+        },
+        threshold=5 if per_quarter else 5,
+    )
+    or ui.small_sample_caveat({"deployments in total": int(plotted["deployments"].sum())}),
+)

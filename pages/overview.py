@@ -1,0 +1,118 @@
+"""Overview: the six headline numbers, their change and their DORA tier, and monthly trends."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from analytics import charts
+from analytics.metrics import report
+from analytics.series import metric_series
+from ui import components as ui
+from ui import format as fmt
+from ui.context import page_context
+from ui.data import fetch
+
+ui.header(
+    "Overview", "Where do we stand on speed and stability in this window, and is it improving?"
+)
+
+ctx = page_context()
+now = fetch(report, ctx.flt, ctx.cost, ctx.attribution)
+before = fetch(report, ctx.flt.previous_period(), ctx.cost, ctx.attribution)
+
+# (report key, series metric, label, formatter, delta kind, lower is better, DORA key, help)
+KPIS = [
+    ("deployments_per_week", "deployments_per_week", "Deployments per week", fmt.number,
+     "number", False, "deployment_frequency",
+     "Changes implemented (not cancelled) per 7 days of the window."),
+    ("lead_time_hours_median", "lead_time_hours_median", "Lead time (median)", fmt.hours,
+     "hours", True, "lead_time", "From change request to implementation, median over deployments."),
+    ("change_failure_rate", "change_failure_rate", "Change failure rate", fmt.percent,
+     "percent", True, "change_failure_rate",
+     "Share of deployments that failed, were rolled back or caused an incident."),
+    ("time_to_restore_hours_median", "time_to_restore_hours_median", "Time to restore (median)",
+     fmt.hours, "hours", True, "failed_deployment_recovery",
+     "From an incident being opened to being resolved, median over incidents. The DORA badge "
+     "rates the recovery from failed deployments."),
+    ("rework_rate", "rework_rate", "Rework rate", fmt.percent, "percent", True, None,
+     "Share of deployments made to resolve an incident (unplanned work)."),
+    ("support_cost", "support_cost", "Support cost", fmt.money, "money", True, None,
+     "Hours spent on incidents and requests times the hourly rate (Support cost page)."),
+]  # fmt: skip
+
+if not now["deployments"] and not now["incidents"] and not now["requests"]:
+    ui.empty("No changes or incidents in this window — widen the dates or clear the filters.")
+    st.stop()
+
+trends = {
+    metric: fetch(metric_series, ctx.flt, metric, "month", None, ctx.cost, ctx.attribution)
+    for _key, metric, *_ in KPIS
+}
+
+rows = [st.columns(3), st.columns(3)]
+for i, (key, metric, label, show, kind, lower, dora_key, help_text) in enumerate(KPIS):
+    with rows[i // 3][i % 3]:
+        ui.kpi(
+            label,
+            show(now[key]),
+            fmt.change(now[key], before[key], kind),
+            lower_is_better=lower,
+            tier=now["dora"].get(dora_key) if dora_key else None,
+            help=help_text,
+            trend=trends[metric]["value"].tolist(),
+        )
+st.caption(
+    f"Changes are against the previous {ctx.flt.window_days} days "
+    f"({before['from']} – {before['to']}). Badges: DORA 2023 performance tiers."
+)
+
+st.subheader("Monthly trends")
+PERCENT = {"change_failure_rate", "rework_rate"}
+UNITS = {
+    "deployments_per_week": "Deployments per week",
+    "lead_time_hours_median": "Hours",
+    "change_failure_rate": "Share of deployments",
+    "time_to_restore_hours_median": "Hours",
+    "rework_rate": "Share of deployments",
+    "support_cost": "Cost (currency units)",
+}
+cols = st.columns(2)
+for i, (_key, metric, label, *_rest) in enumerate(KPIS):
+    series = trends[metric]
+    with cols[i % 2]:
+        fig = charts.trend_chart(
+            series, title=label, y_title=UNITS[metric], percent=metric in PERCENT
+        )
+        fig.update_layout(height=300)
+        ui.chart(fig, series.rename(columns={"bucket": "month", "value": metric}), label)
+
+
+def _direction(key: str, lower_is_better: bool) -> str:
+    a, b = now[key], before[key]
+    if a is None or b is None or a == b:
+        return "unchanged"
+    better = (a < b) == lower_is_better
+    return "better" if better else "worse"
+
+
+tiers = now["dora"]
+sentences = [
+    f"Teams in this selection deployed {fmt.number(now['deployments_per_week'])} times a week "
+    f"({now['deployments']:,} deployments), DORA tier "
+    f"{tiers.get('deployment_frequency') or 'unknown'}; that is "
+    f"{_direction('deployments_per_week', False)} than the previous period "
+    f"({fmt.number(before['deployments_per_week'])} a week).",
+    f"A change took a median {fmt.hours(now['lead_time_hours_median'])} from request to "
+    f"production and {fmt.percent(now['change_failure_rate'])} of deployments failed "
+    f"({now['failed_deployments']:,}); the failure rate is "
+    f"{_direction('change_failure_rate', True)} than before "
+    f"({fmt.percent(before['change_failure_rate'])}).",
+    f"Incidents took a median {fmt.hours(now['time_to_restore_hours_median'])} to restore, "
+    f"and support cost {fmt.money(now['support_cost'])} "
+    f"({fmt.number(now['support_hours'], 0)} hours for {now['incidents']:,} incidents and "
+    f"{now['requests']:,} requests).",
+]
+ui.reading(
+    sentences,
+    ui.small_sample_caveat({"deployments": now["deployments"], "incidents": now["incidents"]}),
+)

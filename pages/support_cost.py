@@ -1,0 +1,5 @@
+"""support_cost page (under construction)."""
+
+import streamlit as st
+
+st.title("support_cost")
