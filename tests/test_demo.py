@@ -1,0 +1,316 @@
+"""The demo data generator: determinism, the data contract, and the structure the docs promise."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import filecmp
+
+import numpy as np
+import pandas as pd
+import pytest
+from scipy import stats
+
+from analytics import demo
+from analytics.schema import DELEGATED_APPROVALS, FAILED_OUTCOMES, KINDS
+from analytics.store import DEMO_DIR, connect
+
+SMALL = demo.DemoSpec(
+    start=dt.date(2025, 1, 6),
+    end=dt.date(2025, 6, 29),
+    teams=6,
+    services=8,
+    changes=400,
+    incidents=1_500,
+    sprints=None,
+    work_items=600,
+    seed=7,
+)
+TIMESTAMPS = {
+    "work_items": ["created_at", "resolved_at"],
+    "changes": ["requested_at", "implemented_at"],
+    "incidents": ["opened_at", "resolved_at"],
+}
+
+
+def read(directory, kind: str) -> pd.DataFrame:
+    """One generated CSV with its timestamps parsed."""
+    df = pd.read_csv(directory / f"{kind}.csv", keep_default_na=False, na_values=[""])
+    for col in TIMESTAMPS.get(kind, []):
+        df[col] = pd.to_datetime(df[col], format="%Y-%m-%d %H:%M:%S")
+    if kind == "sprints":
+        for col in ("start_date", "end_date"):
+            df[col] = pd.to_datetime(df[col], format="%Y-%m-%d")
+    return df
+
+
+def assert_valid(directory, spec: demo.DemoSpec) -> dict[str, pd.DataFrame]:
+    """Every contract rule the generator promises, on one generated directory."""
+    data = {}
+    for kind, k in KINDS.items():
+        header = (directory / f"{kind}.csv").read_text().splitlines()[0]
+        assert header == ",".join(k.column_names)
+        df = read(directory, kind)
+        assert df[k.id_column].is_unique
+        for c in k.columns:
+            if c.required:
+                assert df[c.name].notna().all(), (kind, c.name)
+            if c.enum is not None:
+                assert set(df[c.name].dropna()) <= set(c.enum), (kind, c.name)
+        data[kind] = df
+    sprints, items, changes, tickets = (data[k] for k in KINDS)
+    assert (len(changes), len(tickets), len(items)) == (
+        spec.changes,
+        spec.incidents,
+        spec.work_items,
+    )
+    assert (sprints["end_date"] >= sprints["start_date"]).all()
+    assert not (items["resolved_at"] < items["created_at"]).any()
+    assert not (changes["implemented_at"] < changes["requested_at"]).any()
+    assert not (tickets["resolved_at"] < tickets["opened_at"]).any()
+    cancelled = changes["outcome"] == "cancelled"
+    assert changes.loc[cancelled, "implemented_at"].isna().all()
+    assert changes.loc[~cancelled, "implemented_at"].notna().all()
+    assert tickets["priority"].between(1, 4).all()
+    # Nothing happens after the export date.
+    last = pd.Timestamp(spec.end) + pd.Timedelta(days=1)
+    assert changes["implemented_at"].max() < last
+    assert tickets["opened_at"].max() < last and tickets["resolved_at"].max() < last
+    # Every reference points at a record that exists.
+    change_ids = set(changes["change_id"])
+    assert set(tickets["caused_by_change"].dropna()) <= change_ids
+    assert set(tickets["resolved_by_change"].dropna()) <= change_ids
+    sprint_ids = set(sprints["sprint_id"])
+    assert set(changes["sprint_id"].dropna()) <= sprint_ids
+    assert set(items["sprint_id"].dropna()) <= sprint_ids
+    # An incident a failed change caused opens after the change went live, never before.
+    caused = tickets.dropna(subset=["caused_by_change"]).merge(
+        changes, left_on="caused_by_change", right_on="change_id"
+    )
+    assert (caused["opened_at"] >= caused["implemented_at"]).all()
+    assert caused["outcome"].isin(FAILED_OUTCOMES).all()
+    fixed = tickets.dropna(subset=["resolved_by_change"]).merge(
+        changes, left_on="resolved_by_change", right_on="change_id"
+    )
+    assert (fixed["implemented_at"] >= fixed["opened_at"]).all()
+    assert (fixed["resolved_at"] >= fixed["implemented_at"]).all()
+    return data
+
+
+# --- generation ------------------------------------------------------------------------------
+
+
+def test_same_spec_gives_identical_bytes(tmp_path):
+    first = demo.generate(tmp_path / "a", SMALL)
+    second = demo.generate(tmp_path / "b", SMALL)
+    assert set(first) == set(KINDS)
+    for kind in KINDS:
+        assert first[kind].read_bytes() == second[kind].read_bytes(), kind
+
+
+def test_another_seed_gives_other_data(tmp_path):
+    demo.generate(tmp_path / "a", SMALL)
+    demo.generate(tmp_path / "b", dataclasses.replace(SMALL, seed=8))
+    assert not filecmp.cmp(tmp_path / "a" / "incidents.csv", tmp_path / "b" / "incidents.csv")
+
+
+def test_small_spec_honours_the_contract(tmp_path):
+    demo.generate(tmp_path, SMALL)
+    data = assert_valid(tmp_path, SMALL)
+    assert data["sprints"]["team"].nunique() == 6
+    assert data["incidents"]["service"].nunique() == 8
+
+
+def test_chunked_generation_keeps_ids_unique_and_links_valid(tmp_path, monkeypatch):
+    # 1,500 tickets in chunks of 400 -> 4 chunks of whole teams, appended to the same files.
+    monkeypatch.setattr(demo, "CHUNK_INCIDENTS", 400)
+    spec = dataclasses.replace(SMALL, teams=8, services=10)
+    demo.generate(tmp_path, spec)
+    data = assert_valid(tmp_path, spec)
+    assert data["changes"]["team"].nunique() == 8
+    assert {"Payments 2", "Checkout 2"} <= set(data["sprints"]["team"])
+
+
+def test_sprint_cap_keeps_the_most_recent_sprints(tmp_path):
+    natural = demo.build_sprints(SMALL, demo.team_profiles(SMALL))
+    capped = dataclasses.replace(SMALL, sprints=len(natural) - 10)
+    demo.generate(tmp_path, capped)
+    sprints = assert_valid(tmp_path, capped)["sprints"]
+    assert len(sprints) == len(natural) - 10
+    assert sprints["end_date"].max() == pd.Timestamp(
+        dt.date(1970, 1, 1) + dt.timedelta(days=int(natural["end_day"].max()))
+    )
+
+
+def test_benchmark_spec_sizes():
+    spec = demo.benchmark_spec()
+    assert (spec.incidents, spec.changes, spec.sprints, spec.work_items) == (
+        1_000_000,
+        200_000,
+        5_000,
+        300_000,
+    )
+    big = demo.benchmark_spec(10)
+    assert (big.incidents, big.sprints) == (10_000_000, 50_000)
+    # Enough teams that their cadences yield at least the asked-for sprints.
+    natural = demo.build_sprints(dataclasses.replace(spec, sprints=None), demo.team_profiles(spec))
+    assert len(natural) >= spec.sprints
+
+
+def test_command_line_writes_a_scaled_set(tmp_path, capsys):
+    assert demo.main(["--out", str(tmp_path), "--scale", "0.005"]) == 0
+    spec = demo.benchmark_spec(0.005)
+    assert_valid(tmp_path, spec)
+    assert "incidents.csv" in capsys.readouterr().out
+
+
+def test_command_line_refuses_a_non_positive_scale(tmp_path, capsys):
+    assert demo.main(["--out", str(tmp_path), "--scale", "0"]) == 2
+    assert capsys.readouterr().err.strip() == "error: --scale must be positive"
+
+
+# --- the committed demo set -----------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def committed():
+    """The committed data/demo CSVs, parsed."""
+    return {kind: read(DEMO_DIR, kind) for kind in KINDS}
+
+
+def test_committed_csvs_are_what_the_generator_writes(tmp_path):
+    demo.generate(tmp_path, demo.DEFAULT_SPEC)
+    for kind in KINDS:
+        assert (tmp_path / f"{kind}.csv").read_bytes() == (DEMO_DIR / f"{kind}.csv").read_bytes(), (
+            f"data/demo/{kind}.csv is stale: run python -m analytics.demo"
+        )
+
+
+def test_committed_csvs_honour_the_contract(committed):
+    assert_valid(DEMO_DIR, demo.DEFAULT_SPEC)
+    sprints = committed["sprints"]
+    assert sprints["team"].nunique() == 6
+    assert committed["incidents"]["service"].nunique() == 8
+    # Most sprints have both point counts, a few lack completed points.
+    missing = sprints["completed_points"].isna().mean()
+    assert 0.01 < missing < 0.15
+    assert sprints["committed_points"].notna().all()
+
+
+def test_committed_csvs_load_without_rejections():
+    from analytics.loader import load_paths
+
+    con = connect(":memory:")
+    summaries = load_paths(con, [DEMO_DIR / f"{kind}.csv" for kind in KINDS])
+    assert {s.kind: s.rejected for s in summaries} == dict.fromkeys(KINDS, 0)
+    assert {s.kind: s.inserted for s in summaries}["incidents"] == 15_000
+
+
+def _implemented(committed) -> pd.DataFrame:
+    changes = committed["changes"]
+    done = changes[changes["outcome"] != "cancelled"].copy()
+    done["failed"] = done["outcome"].isin(FAILED_OUTCOMES)
+    done["lead_hours"] = (done["implemented_at"] - done["requested_at"]).dt.total_seconds() / 3600
+    return done
+
+
+def test_cab_adds_lead_time_without_lowering_failure_rate(committed):
+    changes = _implemented(committed)
+    cab = changes[changes["approval"] == "cab"]
+    delegated = changes[changes["approval"].isin(DELEGATED_APPROVALS)]
+    assert cab["lead_hours"].median() > 2 * delegated["lead_hours"].median()
+    assert abs(cab["failed"].mean() - delegated["failed"].mean()) < 0.03
+    # Not significant either: a chi-square test on the 2x2 table finds no difference.
+    subset = changes[changes["approval"].isin(["cab", *DELEGATED_APPROVALS])]
+    table = pd.crosstab(subset["approval"] == "cab", subset["failed"])
+    assert stats.chi2_contingency(table).pvalue > 0.05
+
+
+def test_emergency_and_high_risk_changes_fail_more(committed):
+    changes = _implemented(committed)
+    by_type = changes.groupby("change_type")["failed"].mean()
+    assert by_type["emergency"] > 1.5 * by_type["normal"]
+    by_risk = changes.groupby("risk")["failed"].mean()
+    assert by_risk["high"] > 2 * by_risk["low"]
+
+
+def test_failed_changes_cause_incidents_and_changes_fix_some(committed):
+    changes, tickets = _implemented(committed), committed["incidents"]
+    failed = changes[changes["failed"]]
+    caused = tickets["caused_by_change"].dropna()
+    assert caused.isin(failed["change_id"]).all()
+    assert caused.nunique() > 0.5 * len(failed)
+    fixed = tickets.dropna(subset=["resolved_by_change"])
+    assert len(fixed) > 100
+    assert (fixed["kind"] == "incident").all()
+
+
+def test_more_warranty_work_fewer_p1_p2_incidents(committed):
+    items = committed["work_items"].dropna(subset=["story_points", "sprint_id"])
+    warranty_points = items["story_points"].where(items["requirement_type"] == "warranty", 0)
+    share = (
+        warranty_points.groupby(items["team"]).sum() / items.groupby("team")["story_points"].sum()
+    )
+    tickets = committed["incidents"]
+    severe = tickets[(tickets["kind"] == "incident") & (tickets["priority"] <= 2)]
+    per_team = severe.groupby("team").size().reindex(share.index)
+    rho = stats.spearmanr(share, per_team).statistic
+    assert rho < -0.8
+    # The planned shares really differ between teams (at least 0.05 to 0.25).
+    assert share.min() < 0.1 and share.max() > 0.25
+
+
+def test_sprint_switch_brings_a_few_weeks_of_more_incidents(committed):
+    sprints = committed["sprints"]
+    search = sprints[sprints["team"] == "Search"].sort_values("start_date")
+    length = (search["end_date"] - search["start_date"]).dt.days
+    assert set(length) == {25, 11}  # four-week sprints, then two-week sprints
+    switch = search.loc[length == 11, "start_date"].min()
+    incidents = committed["incidents"]
+    opened = incidents.loc[
+        (incidents["team"] == "Search") & (incidents["kind"] == "incident"), "opened_at"
+    ]
+
+    def count(weeks_from: int, weeks_to: int) -> int:
+        lo, hi = switch + pd.Timedelta(weeks=weeks_from), switch + pd.Timedelta(weeks=weeks_to)
+        return int(((opened >= lo) & (opened < hi)).sum())
+
+    before, after, later = count(-6, 0), count(0, 6), count(12, 18)
+    assert after > 1.4 * before
+    assert later < 0.8 * after  # and it recovers
+
+
+def test_releases_cluster_at_sprint_ends(committed):
+    changes = _implemented(committed)
+    planned = changes[changes["change_type"] != "emergency"].merge(
+        committed["sprints"][["sprint_id", "end_date"]], on="sprint_id"
+    )
+    days_before_end = (planned["end_date"] - planned["implemented_at"].dt.normalize()).dt.days
+    # The last two days of a sprint are at most 2/5 of its working days (one-week sprints).
+    assert days_before_end.between(0, 1).mean() > 0.5
+
+
+def test_teams_differ_in_speed_and_stability(committed):
+    changes = _implemented(committed)
+    per_team = changes.groupby("team").agg(
+        lead=("lead_hours", "median"), cfr=("failed", "mean"), n=("failed", "size")
+    )
+    fast, slow = per_team["lead"] < 24, per_team["lead"] > 48
+    stable, unstable = per_team["cfr"] < 0.08, per_team["cfr"] > 0.15
+    assert (fast & stable)["Payments"] and (fast & unstable)["Checkout"]
+    assert (slow & stable)["Identity"] and (slow & unstable)["Platform"]
+    assert per_team["n"]["Checkout"] > 2 * per_team["n"]["Platform"]
+
+
+def test_restore_times_are_plausible_and_weekly_counts_vary(committed):
+    tickets = committed["incidents"]
+    incidents = tickets[tickets["kind"] == "incident"]
+    hours = (incidents["resolved_at"] - incidents["opened_at"]).dt.total_seconds() / 3600
+    median = hours.groupby(incidents["priority"]).median()
+    assert median[1] < 6 and median[2] < median[3] < median[4] and median[4] > 48
+    assert set(tickets["service"]) == set(demo.SERVICE_NAMES)
+    assert 0.35 < (tickets["kind"] == "request").mean() < 0.55
+    assert 0.05 < tickets["effort_hours"].isna().mean() < 0.2
+    weekly = tickets.set_index("opened_at").resample("W").size().iloc[1:-1]
+    assert weekly.std() / weekly.mean() > 0.1
+    assert np.all(weekly > 0)
