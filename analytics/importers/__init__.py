@@ -1,0 +1,494 @@
+"""Importing real exports: ServiceNow, Jira and any CSV/Excel file through a mapping profile.
+
+``import_paths`` / ``import_sources`` are the one entry point for the CLI and the Data page.
+Each file is read by DuckDB into a raw table, transformed in SQL into a staging table of
+canonical columns (dates as ISO text, enumerations mapped), and handed to the loader's
+``load_staged``; all files of one call share one transaction, so a refused file writes nothing.
+Canonical CSV files go through the loader's own staging exactly as ``load_paths`` does.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import os
+import tempfile
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import duckdb
+
+from analytics import schema
+from analytics.importers.mapping import (
+    MappingProfile,
+    ProfileError,
+    load_profile,
+    mapping_transform,
+    missing_sources,
+    parse_profile,
+)
+from analytics.importers.presets import PRESETS, detect_preset, sprint_id_expr
+from analytics.importers.sniff import (
+    AmbiguousDates,
+    SniffError,
+    date_format_from_pattern,
+    normalise_name,
+    sniff_layout,
+)
+from analytics.importers.source import (
+    RawTable,
+    SourceError,
+    is_excel,
+    read_raw,
+    temp_name,
+)
+from analytics.importers.transform import Cols, StagedTable, Transform, run_transform
+from analytics.loader import FileSummary, LoadError, Source, load_staged
+
+__all__ = [
+    "PRESETS",
+    "FileInfo",
+    "MappingProfile",
+    "Progress",
+    "detect_preset",
+    "import_paths",
+    "import_sources",
+    "inspect_file",
+    "load_profile",
+    "max_upload_bytes",
+    "parse_profile",
+]
+
+DEFAULT_MAX_UPLOAD_MB = 200
+Progress = Callable[[float, str], None]
+RETRY_MESSAGE = "another import is running, please retry"
+
+
+def max_upload_bytes() -> int:
+    """The upload size limit in bytes: ``$CADENCE_MAX_UPLOAD_MB`` (default 200 MB)."""
+    try:
+        mb = float(os.environ.get("CADENCE_MAX_UPLOAD_MB") or DEFAULT_MAX_UPLOAD_MB)
+    except ValueError:
+        mb = DEFAULT_MAX_UPLOAD_MB
+    return int(mb * 1024 * 1024)
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    """What a first look at a file finds (for the Data page's preset and mapping choice)."""
+
+    header: tuple[str, ...]
+    preset: str | None  # detected preset name
+    kind: str | None  # record kind: the preset's, else the canonical header's
+    delimiter: str
+    encoding: str
+
+
+@dataclass
+class _File:
+    name: str  # for messages only
+    path: Path
+    kind: str | None = None
+    preset: str | None = None
+    mapping: MappingProfile | None = None
+
+
+@dataclass
+class _Planned:
+    """A staged file: the table ``load_staged`` reads and how to log it."""
+
+    name: str
+    sha256: str
+    staged: StagedTable
+    preset: str | None = None
+    drop: list[tuple[str, str]] = field(default_factory=list)  # ("TABLE"/"VIEW", name)
+
+
+# --- public entry points ----------------------------------------------------------------------
+
+
+def import_paths(
+    con: duckdb.DuckDBPyConnection,
+    paths: Sequence[str | Path],
+    *,
+    preset: str | None | Sequence[str | None] = None,
+    mapping: MappingProfile | str | Path | None | Sequence = None,
+    kind: str | None = None,
+    replace: bool = False,
+    date_format: str | None = None,
+    progress: Progress | None = None,
+) -> list[FileSummary]:
+    """Import files in one transaction; return one summary per loaded table.
+
+    ``preset`` forces a preset (one for all files, or one per file; None = detect from the
+    header), ``mapping`` a mapping profile (object or JSON path), ``kind`` the kind of canonical
+    files, ``date_format`` a strptime pattern for ambiguous dates. Raises ``LoadError`` (and
+    writes nothing) when any file is refused.
+    """
+    presets = _per_file(preset, len(paths), "preset")
+    mappings = [_profile(m) for m in _per_file(mapping, len(paths), "mapping")]
+    files = [
+        _File(str(p), Path(p), kind, pr, m)
+        for p, pr, m in zip(paths, presets, mappings, strict=True)
+    ]
+    return _import(con, files, replace, date_format, progress)
+
+
+def import_sources(
+    con: duckdb.DuckDBPyConnection,
+    sources: Sequence[Source],
+    *,
+    preset: str | None | Sequence[str | None] = None,
+    mapping: MappingProfile | str | Path | None | Sequence = None,
+    replace: bool = False,
+    date_format: str | None = None,
+    progress: Progress | None = None,
+    max_bytes: int | None = None,
+) -> list[FileSummary]:
+    """Import uploaded files (bytes); same rules as ``import_paths``.
+
+    Each upload is written to a temp file with a generated name (the uploaded name is only
+    shown in messages). Files over ``max_bytes`` (default ``max_upload_bytes()``) are refused.
+    """
+    limit = max_upload_bytes() if max_bytes is None else max_bytes
+    for source in sources:
+        if len(source.data) > limit:
+            raise LoadError(
+                f"{source.name}: {len(source.data) / 1048576:.1f} MB is over the upload limit "
+                f"of {limit / 1048576:.0f} MB (set CADENCE_MAX_UPLOAD_MB to change it)"
+            )
+    presets = _per_file(preset, len(sources), "preset")
+    mappings = [_profile(m) for m in _per_file(mapping, len(sources), "mapping")]
+    with tempfile.TemporaryDirectory(prefix="cadence-upload-") as tmp:
+        files = []
+        for i, (source, pr, m) in enumerate(zip(sources, presets, mappings, strict=True)):
+            excel = is_excel(source.name) or source.data[:4] == b"PK\x03\x04"
+            path = Path(tmp) / f"upload-{i}{'.xlsx' if excel else '.csv'}"
+            path.write_bytes(source.data)
+            files.append(_File(source.name, path, source.kind, pr, m))
+        return _import(con, files, replace, date_format, progress)
+
+
+def inspect_file(path: str | Path, name: str | None = None) -> FileInfo:
+    """Header, detected preset and kind of a file, from its first rows only."""
+    path = Path(path)
+    name = name or path.name
+    try:
+        if is_excel(name) or is_excel(str(path)) or _starts_with_zip(path):
+            con = duckdb.connect()
+            try:
+                raw = read_raw(con, path, "file.xlsx")
+            finally:
+                con.close()
+            header, delimiter, encoding = raw.header, "", "xlsx"
+        else:
+            layout = sniff_layout(path)
+            header, delimiter, encoding = layout.header, layout.delimiter, layout.encoding
+    except (SniffError, SourceError) as exc:
+        raise LoadError(f"{name}: {exc}") from None
+    preset = _canonical_or_preset(header)[1]
+    kind = PRESETS[preset].kind if preset else schema.detect_kind(list(header))
+    return FileInfo(tuple(header), preset, kind, delimiter, encoding)
+
+
+# --- one transaction over several files -------------------------------------------------------
+
+
+def _import(
+    con: duckdb.DuckDBPyConnection,
+    files: list[_File],
+    replace: bool,
+    date_format: str | None,
+    progress: Progress | None,
+) -> list[FileSummary]:
+    report = progress or (lambda fraction, message: None)
+    planned: list[_Planned] = []
+    summaries: list[FileSummary] = []
+    try:
+        con.execute("BEGIN TRANSACTION")
+    except duckdb.Error as exc:
+        raise LoadError(_duckdb_message(exc)) from None
+    try:
+        for i, f in enumerate(files):
+            report(0.5 * i / len(files), f"reading {f.name}")
+            planned.append(_stage(con, f, date_format))
+        planned = _add_jira_sprints(con, planned)
+        replaced: set[str] = set()
+        for j, p in enumerate(planned):
+            report(0.5 + 0.5 * j / len(planned), f"loading {p.name}")
+            summaries.append(
+                load_staged(
+                    con,
+                    p.staged.kind,
+                    p.staged.table,
+                    file_name=p.name,
+                    sha256=p.sha256,
+                    replace=replace and p.staged.kind not in replaced,
+                    warnings=p.staged.warnings,
+                )
+            )
+            if replace:
+                replaced.add(p.staged.kind)
+        con.execute("COMMIT")
+    except BaseException as exc:
+        _rollback(con)
+        if isinstance(exc, duckdb.Error):
+            raise LoadError(_duckdb_message(exc)) from None
+        raise
+    finally:
+        _drop(con, planned)
+    report(1.0, "done")
+    return summaries
+
+
+def _stage(con: duckdb.DuckDBPyConnection, f: _File, date_format: str | None) -> _Planned:
+    """Read one file and build its staging table (or the loader's, for canonical CSV)."""
+    sha256 = _sha256(f)
+    excel = is_excel(f.name) or is_excel(str(f.path)) or _starts_with_zip(f.path)
+    preset, mapping = f.preset, f.mapping
+    if preset is not None and preset not in PRESETS:
+        raise LoadError(f"unknown preset {preset!r}; expected one of {', '.join(PRESETS)}")
+    if preset is None and mapping is None and not excel:
+        try:
+            layout = sniff_layout(f.path)
+        except SniffError as exc:
+            raise LoadError(f"{f.name}: {exc}") from None
+        canonical_kind, preset = _canonical_or_preset(layout.header, f.kind)
+        if preset is None and layout.delimiter == "," and layout.encoding == "utf-8":
+            # A canonical CSV: the loader's own staging, exactly as load_paths reads it.
+            from analytics.loader import _stage_file
+
+            staged = _stage_file(con, f.name, f.path, canonical_kind or f.kind)
+            table = StagedTable(staged.kind, staged.view, staged.warnings)
+            drop = [("VIEW", staged.view), ("TABLE", staged.table)]
+            return _Planned(f.name, sha256, table, drop=drop)
+    try:
+        raw = read_raw(con, f.path, "upload.xlsx" if excel else f.name)
+    except SourceError as exc:
+        raise LoadError(f"{f.name}: {exc}") from None
+    drop = [("TABLE", raw.table)]
+    try:
+        if raw.rows == 0:
+            raise LoadError(f"{f.name}: has a header but no data rows")
+        transform, preset = _transform_for(f, raw, preset, mapping)
+        pattern = date_format or (mapping.date_format if mapping else None)
+        fmt = date_format_from_pattern(pattern) if pattern else None
+        try:
+            staged = run_transform(con, raw, transform, fmt)
+        except AmbiguousDates as exc:
+            raise LoadError(f"{f.name}: {exc}") from None
+        drop += [("TABLE", t) for t in (staged.table, staged.helper_table) if t]
+        return _Planned(f.name, sha256, staged, preset=preset, drop=drop)
+    except BaseException:
+        _drop_tables(con, drop)
+        raise
+
+
+def _transform_for(
+    f: _File, raw: RawTable, preset: str | None, mapping: MappingProfile | None
+) -> tuple[Transform, str | None]:
+    """The Transform for a raw file (its mapping, its forced or detected preset, or identity)
+    and the preset used."""
+    cols = Cols(raw.header)
+    if mapping is not None:
+        missing = missing_sources(mapping, raw.header)
+        if missing:
+            label = f" {mapping.name}" if mapping.name else ""
+            raise LoadError(
+                f"{f.name}: column(s) {', '.join(repr(m) for m in missing)} of mapping{label} "
+                f"not in the file; found: {_shown(raw.header)}"
+            )
+        return mapping_transform(mapping, cols), None
+    canonical_kind = None
+    if preset is None:
+        canonical_kind, preset = _canonical_or_preset(raw.header, f.kind)
+    if preset is not None:
+        p = PRESETS[preset]
+        if not cols.names().intersection(p.id_names):
+            raise LoadError(
+                f"{f.name}: not a {p.title} export: no column {' / '.join(p.id_names)}; "
+                f"found: {_shown(raw.header)}"
+            )
+        return p.build(cols), preset
+    if canonical_kind is None:
+        raise LoadError(
+            f"{f.name}: cannot tell what the file holds (found: {_shown(raw.header)}); "
+            f"use --preset {'|'.join(PRESETS)}, --mapping FILE or --kind"
+        )
+    return canonical_transform(canonical_kind, cols), None
+
+
+def canonical_transform(kind_name: str, cols: Cols) -> Transform:
+    """Identity mapping for a canonical header read with quirks (semicolons, Excel, cp1252)."""
+    kind = schema.KINDS[kind_name]
+    names = cols.names()
+    columns: dict[str, str] = {}
+    for c in kind.columns:
+        if c.name not in names:
+            continue
+        if c.sql_type in ("TIMESTAMP", "DATE"):
+            columns[c.name] = cols.date(c.name, date_only=c.sql_type == "DATE")
+        elif c.sql_type in ("DOUBLE", "INTEGER"):
+            columns[c.name] = cols.number(c.name)
+        else:
+            columns[c.name] = cols.text(c.name)
+    missing = [c for c in kind.required if c not in columns]
+    if missing:
+        raise LoadError(f"missing required column(s) {', '.join(missing)} for {kind_name}")
+    return Transform(kind_name, columns, cols)
+
+
+def _canonical_or_preset(
+    header: Sequence[str], kind_hint: str | None = None
+) -> tuple[str | None, str | None]:
+    """(canonical kind, None) for a canonical header, else (None, detected preset or None)."""
+    names = [normalise_name(h) for h in header]
+    canonical = kind_hint if kind_hint in schema.KINDS else schema.detect_kind(names)
+    if canonical and schema.KINDS[canonical].id_column in names:
+        return canonical, None
+    return None, detect_preset(tuple(header))
+
+
+# --- Jira: sprints from the issues, teams for a sprints file ----------------------------------
+
+
+def _add_jira_sprints(con: duckdb.DuckDBPyConnection, planned: list[_Planned]) -> list[_Planned]:
+    """Complete Jira imports: fill a sprints file's missing teams from the issues, and derive
+    sprints (min created .. max resolved) for issue sprints that no sprints file covers."""
+    issues = [p for p in planned if p.preset == "jira-issues" and p.staged.helper_table]
+    sprint_files = [p for p in planned if p.preset == "jira-sprints" and p.staged.helper_table]
+    if not issues and not sprint_files:
+        return planned
+    teams_sql = " UNION ".join(
+        [f"SELECT team, __sprint_name AS name FROM {x.staged.helper_table}" for x in issues]
+        + ["SELECT DISTINCT team, name FROM sprints"]
+    )
+    for p in sprint_files:
+        table = temp_name("sprints")
+        team = "coalesce(s.team, t.team)"
+        con.execute(
+            f"""
+            CREATE TEMP TABLE {table} AS
+            SELECT s.__line, s.__raw, {sprint_id_expr(team, "s.name")} AS sprint_id,
+                   {team} AS team, s.name, s.start_date, s.end_date,
+                   s.committed_points, s.completed_points
+            FROM {p.staged.helper_table} s
+            LEFT JOIN ({teams_sql}) t ON s.team IS NULL AND t.name = s.name AND t.team IS NOT NULL
+            """
+        )
+        p.drop.append(("TABLE", table))
+        p.staged.table = table
+    covered = " UNION ".join(
+        [f"SELECT sprint_id FROM {p.staged.table}" for p in sprint_files]
+        + ["SELECT sprint_id FROM sprints"]
+    )
+    derived: list[_Planned] = []
+    for p in issues:
+        table = temp_name("derived")
+        con.execute(
+            f"""
+            CREATE TEMP TABLE {table} AS
+            SELECT min(__line) AS __line, 'derived from ' || count(*) || ' issues' AS __raw,
+                   sprint_id, any_value(team) AS team, any_value(__sprint_name) AS name,
+                   CAST(min(try_cast(left(created_at, 10) AS DATE)) AS VARCHAR) AS start_date,
+                   CAST(max(coalesce(try_cast(left(resolved_at, 10) AS DATE),
+                                     try_cast(left(created_at, 10) AS DATE))) AS VARCHAR)
+                       AS end_date,
+                   CAST(coalesce(sum(try_cast(story_points AS DOUBLE)), 0) AS VARCHAR)
+                       AS committed_points,
+                   CAST(coalesce(sum(try_cast(story_points AS DOUBLE))
+                                 FILTER (resolved_at IS NOT NULL), 0) AS VARCHAR)
+                       AS completed_points
+            FROM {p.staged.helper_table}
+            WHERE sprint_id IS NOT NULL AND sprint_id NOT IN ({covered})
+            GROUP BY sprint_id
+            """
+        )
+        p.drop.append(("TABLE", table))
+        names = [r[0] for r in con.execute(f"SELECT name FROM {table} ORDER BY name").fetchall()]
+        if names:
+            shown = ", ".join(names[:5]) + (f" and {len(names) - 5} more" if len(names) > 5 else "")
+            warning = (
+                f"sprint dates derived from issue dates (created .. resolved) for {len(names)} "
+                f"sprint(s) without a sprints file: {shown}; import a sprints file for exact dates"
+            )
+            p.staged.warnings.append(warning)
+            staged = StagedTable("sprints", table, [warning])
+            derived.append(_Planned(f"{p.name} (derived sprints)", p.sha256, staged))
+    # Sprints first, so a summary lists them before the work items that name them.
+    return derived + planned
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+
+def _per_file(value, n: int, what: str) -> list:
+    if isinstance(value, list | tuple):
+        if len(value) != n:
+            raise LoadError(f"{len(value)} {what}s for {n} files")
+        return list(value)
+    return [value] * n
+
+
+def _profile(mapping) -> MappingProfile | None:
+    if mapping is None or isinstance(mapping, MappingProfile):
+        return mapping
+    try:
+        if isinstance(mapping, dict):
+            return parse_profile(mapping)
+        return load_profile(mapping)
+    except ProfileError as exc:
+        raise LoadError(str(exc)) from None
+
+
+def _sha256(f: _File) -> str:
+    digest = hashlib.sha256()
+    try:
+        with open(f.path, "rb") as fh:
+            while block := fh.read(1 << 20):
+                digest.update(block)
+    except IsADirectoryError:
+        raise LoadError(f"{f.name}: is a directory, not a file") from None
+    except OSError as exc:
+        raise LoadError(f"{f.name}: cannot read the file ({exc.strerror or exc})") from None
+    return digest.hexdigest()
+
+
+def _starts_with_zip(path: Path) -> bool:
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(4) == b"PK\x03\x04"
+    except OSError:
+        return False
+
+
+def _shown(header: Sequence[str]) -> str:
+    shown = ", ".join(h.strip() for h in header[:20])
+    return shown + (f", ... ({len(header)} columns)" if len(header) > 20 else "")
+
+
+def _duckdb_message(exc: duckdb.Error) -> str:
+    """A DuckDB error as one line; a write conflict means a concurrent import."""
+    text = str(exc)
+    if isinstance(exc, duckdb.TransactionException) or "onflict" in text:
+        return RETRY_MESSAGE
+    first = next((ln.strip() for ln in text.splitlines() if ln.strip()), type(exc).__name__)
+    return f"import failed: {first[:200]}"
+
+
+def _rollback(con: duckdb.DuckDBPyConnection) -> None:
+    with contextlib.suppress(duckdb.Error):  # the transaction may already be aborted
+        con.execute("ROLLBACK")
+
+
+def _drop(con: duckdb.DuckDBPyConnection, planned: list[_Planned]) -> None:
+    for p in planned:
+        _drop_tables(con, p.drop)
+
+
+def _drop_tables(con: duckdb.DuckDBPyConnection, objects: list[tuple[str, str]]) -> None:
+    # Views first: a loader view reads its raw table.
+    for what, name in sorted(objects, key=lambda o: o[0] != "VIEW"):
+        with contextlib.suppress(duckdb.Error):  # e.g. gone with a rolled-back transaction
+            con.execute(f"DROP {what} IF EXISTS {name}")

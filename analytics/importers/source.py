@@ -1,0 +1,184 @@
+"""Reading one export (CSV or Excel) into a DuckDB temp table of text cells.
+
+The raw table has one VARCHAR column per source column, named by position (``c0``, ``c1``, …,
+so header text never becomes SQL), plus ``__line`` (row number in the file, header = 1) and
+``__raw`` (the row's cells joined by the delimiter). Rows whose cells are all empty are dropped
+(Excel "used range" padding, trailing separators-only lines).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+import tempfile
+import uuid
+from dataclasses import dataclass
+from pathlib import Path
+
+import duckdb
+import pandas as pd
+
+from analytics.importers.sniff import SniffError, sniff_layout, transcode_to_utf8
+
+EXCEL_SUFFIXES = (".xlsx", ".xlsm")
+MAX_COLUMNS = 500
+
+
+class SourceError(ValueError):
+    """The file cannot be read as a table; the message (without the file name) says why."""
+
+
+@dataclass(frozen=True)
+class RawTable:
+    """A file read into a temp table; ``header`` holds the source names of ``c0``, ``c1``, …."""
+
+    table: str
+    header: tuple[str, ...]
+    delimiter: str
+    encoding: str
+    rows: int
+
+    def column(self, index: int) -> str:
+        return f"c{index}"
+
+
+def temp_name(prefix: str) -> str:
+    """A fresh temp-table name (never derived from user input)."""
+    return f"__{prefix}_{uuid.uuid4().hex[:12]}"
+
+
+def is_excel(name: str) -> bool:
+    return name.lower().endswith(EXCEL_SUFFIXES)
+
+
+def read_raw(con: duckdb.DuckDBPyConnection, path: Path, display_name: str) -> RawTable:
+    """Read a CSV or Excel file into a raw temp table; raise SourceError when it is unreadable."""
+    if is_excel(display_name) or is_excel(str(path)):
+        return _read_excel(con, path)
+    return _read_csv(con, path)
+
+
+def _read_csv(con: duckdb.DuckDBPyConnection, path: Path) -> RawTable:
+    try:
+        layout = sniff_layout(path)
+    except SniffError as exc:
+        raise SourceError(str(exc)) from exc
+    header = _unique_header(layout.header)
+    with tempfile.TemporaryDirectory(prefix="cadence-import-") as tmp:
+        read_path = path
+        if layout.encoding != "utf-8":
+            read_path = Path(tmp) / "utf8.csv"
+            transcode_to_utf8(path, read_path, layout.encoding)
+        table = temp_name("raw")
+        columns = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(header)))
+        cells = ", ".join(f"c{i}" for i in range(len(header)))
+        raw_text = ", ".join(f"coalesce(c{i}, '')" for i in range(len(header)))
+        # Parallel scanning cannot pad short rows when quoted fields contain newlines.
+        sql = f"""
+            CREATE TEMP TABLE {table} AS
+            SELECT {cells}, __line, concat_ws($delimiter, {raw_text}) AS __raw
+            FROM (
+                SELECT *, row_number() OVER () + 1 AS __line
+                FROM read_csv($path, delim = $delimiter, header = true, auto_detect = false,
+                              columns = {{{columns}}}, quote = '"', escape = '"',
+                              null_padding = true, parallel = false)
+            )
+            WHERE coalesce({cells}) IS NOT NULL
+        """
+        try:
+            con.execute(sql, {"path": str(read_path), "delimiter": layout.delimiter})
+        except duckdb.Error as exc:
+            raise SourceError(csv_error_message(str(exc))) from exc
+    rows = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
+    return RawTable(table, layout.header, layout.delimiter, layout.encoding, rows)
+
+
+def csv_error_message(message: str) -> str:
+    """DuckDB's multi-line CSV error as one line: where it happened and what was wrong."""
+    line = re.search(r"CSV Error on Line:\s*(\d+)", message)
+    detail = next(
+        (
+            ln.strip()
+            for ln in message.splitlines()[1:]
+            if ln.strip() and not ln.startswith(("Original Line", "Possible fixes", "*", "  "))
+        ),
+        "",
+    )
+    if not detail:
+        detail = message.splitlines()[0] if message else "unreadable"
+    detail = detail[:200]
+    return f"line {line.group(1)}: {detail}" if line else f"cannot read as CSV: {detail}"
+
+
+def _unique_header(header: tuple[str, ...]) -> tuple[str, ...]:
+    if len(header) > MAX_COLUMNS:
+        raise SourceError(f"{len(header)} columns; at most {MAX_COLUMNS} are supported")
+    return header
+
+
+def _read_excel(con: duckdb.DuckDBPyConnection, path: Path) -> RawTable:
+    import openpyxl
+
+    try:
+        book = openpyxl.load_workbook(path, read_only=True, data_only=True)
+    except Exception as exc:  # openpyxl raises many types for a damaged or foreign file
+        raise SourceError(f"not a readable Excel workbook ({type(exc).__name__})") from exc
+    try:
+        sheet = book.worksheets[0]
+        rows = sheet.iter_rows(values_only=True)
+        header: tuple[str, ...] | None = None
+        header_line = 0
+        lines: list[int] = []
+        records: list[list[str | None]] = []
+        for number, values in enumerate(rows, start=1):
+            cells = [_cell_text(v) for v in values]
+            if header is None:
+                if any(cells):
+                    header = tuple((c or "").strip() for c in cells)
+                    header_line = number
+                continue
+            if any(c is not None and c.strip() for c in cells):
+                lines.append(number)
+                records.append(cells)
+    finally:
+        book.close()
+    if header is None:
+        raise SourceError("the workbook's first sheet is empty")
+    header = _unique_header(header)
+    width = len(header)
+    frame = pd.DataFrame(
+        {
+            f"c{i}": pd.array([r[i] if i < len(r) else None for r in records], dtype="string")
+            for i in range(width)
+        }
+    )
+    frame["__line"] = pd.array([line - header_line + 1 for line in lines], dtype="Int64")
+    frame["__raw"] = pd.array(["\t".join(c or "" for c in r) for r in records], dtype="string")
+    table = temp_name("raw")
+    view = temp_name("frame")
+    con.register(view, frame)
+    try:
+        cells = ", ".join(f"CAST(c{i} AS VARCHAR) AS c{i}" for i in range(width))
+        con.execute(
+            f"CREATE TEMP TABLE {table} AS "
+            f"SELECT {cells}, CAST(__line AS BIGINT) AS __line, CAST(__raw AS VARCHAR) AS __raw "
+            f"FROM {view}"
+        )
+    finally:
+        con.unregister(view)
+    return RawTable(table, header, "\t", "xlsx", len(records))
+
+
+def _cell_text(value) -> str | None:
+    """An Excel cell as text: dates in ISO form, whole numbers without ".0"."""
+    if value is None:
+        return None
+    if isinstance(value, dt.datetime):
+        return value.isoformat(sep=" ")
+    if isinstance(value, dt.date | dt.time):
+        return value.isoformat()
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float) and value.is_integer():
+        return str(int(value))
+    return str(value)
