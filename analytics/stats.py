@@ -70,10 +70,10 @@ def weekly_counts(timestamps, start: dt.date, end: dt.date) -> pd.DataFrame:
     Only events inside the window count, so the first and last weeks may be partial.
     """
     weeks = pd.date_range(week_start(start), week_start(end), freq="7D")
-    ts = pd.to_datetime(pd.Series(timestamps, dtype="object"), errors="coerce").dropna()
+    ts = pd.to_datetime(pd.Series(timestamps, dtype="object"), format="ISO8601").dropna()
     lo, hi = pd.Timestamp(start), pd.Timestamp(end) + pd.Timedelta(days=1)
     ts = ts[(ts >= lo) & (ts < hi)]
-    mondays = (ts.dt.normalize() - pd.to_timedelta(ts.dt.weekday, unit="D")).value_counts()
+    mondays = (ts.dt.normalize() - pd.to_timedelta(ts.dt.day_of_week, unit="D")).value_counts()
     counts = mondays.reindex(weeks, fill_value=0).astype(int)
     return pd.DataFrame({"week": [w.date() for w in weeks], "count": counts.to_numpy()})
 
@@ -425,7 +425,8 @@ def frontier_rows(df: pd.DataFrame, speed_col: str, stability_col: str, **kwargs
 
 WHAT_IF_ASSUMPTIONS = (
     "Candidates are deployments approved by the CAB with low or medium risk.",
-    "Moved changes are picked at random; each bootstrap run picks again.",
+    "Moved changes are picked at random: the same share of the candidates in every bootstrap "
+    "resample of the deployments.",
     "A moved change's lead time is drawn from the lead times of delegated "
     "(pre-approved or product-owner) deployments.",
 )
@@ -513,7 +514,7 @@ def what_if_delegation(
         sim_lead = lead[sample].copy()
         sim_failed = failed[sample].copy()
         pool = np.flatnonzero(candidate[sample])
-        pick = rng.choice(pool, size=min(moved, len(pool)), replace=False)
+        pick = rng.choice(pool, size=round(share * len(pool)), replace=False)
         sim_lead[pick] = rng.choice(delegated_lead, size=len(pick))
         if failure_assumption == "delegated":
             sim_failed[pick] = rng.random(len(pick)) < delegated_cfr
