@@ -29,25 +29,54 @@ def _db_arg(parser: argparse.ArgumentParser) -> None:
 
 
 def add_load(sub) -> None:
+    from analytics.importers.presets import PRESETS
+
     p = sub.add_parser(
         "load",
-        help="Load CSV exports into the database",
-        description="Load one or more CSV files into the database in one transaction. "
-        "The record kind is detected from each header unless --kind is given.",
+        help="Load CSV/Excel exports (canonical, ServiceNow, Jira or mapped) into the database",
+        description="Load one or more CSV or Excel files into the database in one transaction. "
+        "The format (canonical kind, ServiceNow or Jira export) is detected from each header "
+        "unless --kind, --preset or --mapping is given.",
     )
     _db_arg(p)
     p.add_argument("--kind", choices=["sprints", "work_items", "changes", "incidents"])
     p.add_argument("--replace", action="store_true", help="replace all rows of that kind")
+    p.add_argument(
+        "--preset",
+        choices=sorted(PRESETS),
+        help="read the files as this export format (default: detected from each header)",
+    )
+    p.add_argument(
+        "--mapping", metavar="PROFILE.json", help="map the files' columns with this profile"
+    )
+    p.add_argument(
+        "--date-format", metavar="PATTERN", help="strptime pattern for dates, e.g. %%d/%%m/%%Y"
+    )
     p.add_argument("files", nargs="+", metavar="FILE")
 
 
 def run_load(args) -> int:
-    from analytics.loader import LoadError, format_summary, load_paths
+    import duckdb
+
+    from analytics.importers import import_paths
+    from analytics.loader import LoadError, format_summary
     from analytics.store import connect
 
-    con = connect(args.db)
     try:
-        summaries = load_paths(con, args.files, kind=args.kind, replace=args.replace)
+        con = connect(args.db)
+    except duckdb.IOException as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise UsageError(f"cannot open {args.db} (in use by another process?): {first}") from exc
+    try:
+        summaries = import_paths(
+            con,
+            args.files,
+            kind=args.kind,
+            replace=args.replace,
+            preset=args.preset,
+            mapping=args.mapping,
+            date_format=args.date_format,
+        )
     except LoadError as exc:
         raise UsageError(str(exc)) from exc
     finally:
