@@ -275,11 +275,14 @@ def cadence_timeline(
     sprints: pd.DataFrame | None = None,
     *,
     title: str = "Deployments and incidents per week",
+    shift_week=None,
+    shift_label: str = "",
 ) -> go.Figure:
     """Weekly deployments (bars) with incidents and P1–P2 incidents (lines) on one time axis.
 
     ``weekly`` has ``bucket`` (week start), ``deployments``, ``incidents``, ``incidents_p1_p2``;
-    every other sprint in ``sprints`` (``start_date``, ``end_date``, ``name``) is shaded.
+    every other sprint in ``sprints`` (``start_date``, ``end_date``) is shaded, so sprint
+    boundaries show as band edges. ``shift_week`` marks a change point with a labelled line.
     """
     fig = go.Figure()
     fig.add_trace(
@@ -316,6 +319,15 @@ def cadence_timeline(
                 line_width=0,
                 layer="below",
             )
+    if shift_week is not None:
+        fig.add_vline(
+            x=pd.Timestamp(shift_week),
+            line={"color": INK, "dash": "dash", "width": 1.5},
+        )
+        fig.add_annotation(
+            x=pd.Timestamp(shift_week), y=1, xref="x", yref="y domain", text=shift_label,
+            showarrow=False, xanchor="left", yanchor="top", font={"color": INK, "size": 12},
+        )  # fmt: skip
     _style(fig, title, "", "Count per week")
     fig.update_layout(bargap=0.1, hovermode="x unified", height=420)
     return fig

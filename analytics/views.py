@@ -62,3 +62,52 @@ def rejected_rows(con: duckdb.DuckDBPyConnection, load_ids: tuple[int, ...]) -> 
         """,
         {"load_ids": list(load_ids)},
     )
+
+
+_FREQS = {"week": "week", "month": "month", "quarter": "quarter"}
+
+
+def _over_deployments(
+    con: duckdb.DuckDBPyConnection, flt, attribution, sql: str, params: dict
+) -> pd.DataFrame:
+    """Run ``sql`` over the window's deployments (``metrics.deployments_frame``, so the
+    definition of a deployment stays in one place), registered as the view ``deployments``."""
+    from analytics.metrics import deployments_frame
+
+    frame = deployments_frame(con, flt, attribution)
+    con.register("deployments", frame)
+    try:
+        return query_df(con, sql, params)
+    finally:
+        con.unregister("deployments")
+
+
+def approval_mix(con: duckdb.DuckDBPyConnection, flt, attribution, freq: str = "month"):
+    """Deployments per period and approval path: ``[bucket (date), approval, deployments,
+    share]`` with ``share`` the path's fraction of the period's deployments."""
+    unit = _FREQS[freq]  # our own constant, never user text
+    sql = f"""
+        WITH counts AS (
+            SELECT CAST(date_trunc('{unit}', implemented_at) AS DATE) AS bucket, approval,
+                   count(*) AS deployments
+            FROM deployments GROUP BY ALL
+        )
+        SELECT bucket, approval, deployments,
+               deployments / sum(deployments) OVER (PARTITION BY bucket) AS share
+        FROM counts ORDER BY bucket, approval
+    """
+    return _over_deployments(con, flt, attribution, sql, {})
+
+
+def emergency_ratio(con: duckdb.DuckDBPyConnection, flt, attribution, freq: str = "month"):
+    """Share of deployments that were emergency changes, per period: ``[bucket (date),
+    deployments, emergency, emergency_ratio (fraction)]``."""
+    unit = _FREQS[freq]
+    sql = f"""
+        SELECT CAST(date_trunc('{unit}', implemented_at) AS DATE) AS bucket,
+               count(*) AS deployments,
+               count(*) FILTER (change_type = 'emergency') AS emergency,
+               count(*) FILTER (change_type = 'emergency') / count(*) AS emergency_ratio
+        FROM deployments GROUP BY ALL ORDER BY bucket
+    """
+    return _over_deployments(con, flt, attribution, sql, {})

@@ -1,5 +1,162 @@
-"""cadence page (under construction)."""
+"""Cadence vs incidents (continual service improvement): do release rhythm and sprint length go
+with more or fewer incidents, and did a change of sprint length make a difference?"""
 
+from __future__ import annotations
+
+import pandas as pd
 import streamlit as st
 
-st.title("cadence")
+from analytics import charts, insights, narrative
+from analytics.metrics import sprints_frame
+from analytics.stats import ALPHA
+from ui import components as ui
+from ui import format as fmt
+from ui.context import page_context
+from ui.data import fetch
+
+ui.header(
+    "Cadence vs incidents",
+    "Do weeks with more releases bring more incidents, now or a few weeks later?",
+)
+ctx = page_context()
+
+weekly = fetch(insights.weekly_series, ctx.flt, ctx.attribution)
+sprints = fetch(sprints_frame, ctx.flt)
+if weekly.empty or not weekly["deployments"].sum() and not weekly["incidents"].sum():
+    ui.empty("No changes or incidents in this window — widen the dates or clear the filters.")
+    st.stop()
+
+trend = fetch(insights.incident_trend, ctx.flt)
+shift = fetch(insights.incident_change_point, ctx.flt)
+cp = shift.change_point
+significant_shift = cp.p_value is not None and cp.p_value < ALPHA
+
+# --- weekly timeline with sprint boundaries -----------------------------------------------------
+teams_with_sprints = sorted(sprints["team"].dropna().unique())
+shade_team = st.selectbox(
+    "Shade the sprints of",
+    ["(none)", *teams_with_sprints],
+    index=1 if teams_with_sprints else 0,
+    key="cadence_team",
+)
+team_sprints = sprints[sprints["team"] == shade_team] if shade_team != "(none)" else None
+fig = charts.cadence_timeline(
+    weekly.rename(columns={"week": "bucket"}),
+    team_sprints,
+    title="Deployments and incidents per week"
+    + (f" — grey bands: every other sprint of {shade_team}" if team_sprints is not None else ""),
+    shift_week=shift.week if significant_shift else None,
+    shift_label=f"shift: {fmt.number(cp.mean_before)} → {fmt.number(cp.mean_after)} incidents/week",
+)
+ui.chart(fig, weekly, "weekly-deployments-incidents")
+
+# --- sprint length ------------------------------------------------------------------------------
+left, right = st.columns(2)
+with left:
+    if sprints.empty:
+        ui.empty("No sprints end in this window — widen the dates.")
+    else:
+        fig = charts.trend_chart(
+            sprints,
+            x="start_date",
+            y="length_days",
+            color="team",
+            title="Sprint length over time",
+            y_title="Sprint length (days)",
+            x_title="Sprint start",
+        )
+        fig.update_traces(line_shape="hv")
+        ui.chart(fig, sprints[["team", "sprint_id", "start_date", "length_days"]], "sprint-length")
+
+# --- lagged correlation -------------------------------------------------------------------------
+lags = pd.DataFrame(fetch(insights.cadence_incident_correlation, ctx.flt, 8, ctx.attribution))
+lags["significant"] = lags["p_value"].lt(ALPHA)
+with right:
+    fig = charts.lag_correlation_chart(
+        lags.astype({"spearman_r": float, "p_value": float}).fillna({"spearman_r": 0.0}),
+        lag="lag_weeks",
+        rho="spearman_r",
+        title="Weekly deployments vs incidents k weeks later",
+    )
+    ui.chart(fig, lags, "lagged-correlation")
+    st.caption(
+        f"Bars: Spearman ρ between deployments in a week and incidents k weeks later. Coloured "
+        f"bars have p < {ALPHA} before correcting for the 9 lags tested (red: more incidents)."
+    )
+
+# --- before / after a change of sprint length ---------------------------------------------------
+st.subheader("Before and after a change of sprint length")
+changes = fetch(insights.sprint_length_changes, ctx.flt)
+ba = None
+if changes.empty:
+    ui.empty("No team changed its sprint length for good in this window.")
+else:
+    options = list(changes.index)
+
+    def _label(i: int) -> str:
+        row = changes.loc[i]
+        return (
+            f"{row['team']}: {row['length_before_days']:.0f} → {row['length_after_days']:.0f} "
+            f"days on {row['change_date']}"
+        )
+
+    pick, span = st.columns([2, 1])
+    choice = pick.selectbox("Change", options, format_func=_label, index=len(options) - 1)
+    weeks = span.slider("Weeks on each side", 4, 16, 8, key="cadence_weeks")
+    row = changes.loc[choice]
+    ba = fetch(
+        insights.cadence_before_after, ctx.flt, row["team"], weeks, row["change_date"],
+        ctx.attribution,
+    )  # fmt: skip
+    if ba.reason:
+        ui.empty(f"No comparison possible: {ba.reason}.")
+    else:
+        inc, fail = ba.incidents, ba.failure
+        cards = st.columns(4)
+        cards[0].metric("Incidents/week before", fmt.number(inc.a_mean))
+        cards[1].metric(
+            "Incidents/week after",
+            fmt.number(inc.b_mean),
+            fmt.change(inc.b_mean, inc.a_mean),
+            delta_color="inverse",
+        )
+        cards[2].metric("Change failure rate before", fmt.percent(fail.a_rate))
+        cards[3].metric(
+            "Change failure rate after",
+            fmt.percent(fail.b_rate),
+            fmt.change(fail.b_rate, fail.a_rate, "percent"),
+            delta_color="inverse",
+        )
+        rates = pd.DataFrame(
+            {
+                "period": [f"{ba.weeks} weeks before", f"{ba.weeks} weeks after"],
+                "rate": [fail.a_rate, fail.b_rate],
+                "low": [(fail.a_ci95 or (None, None))[0], (fail.b_ci95 or (None, None))[0]],
+                "high": [(fail.a_ci95 or (None, None))[1], (fail.b_ci95 or (None, None))[1]],
+                "deployments": [fail.a_total, fail.b_total],
+            }
+        ).astype({"rate": float, "low": float, "high": float})
+        fig = charts.rate_interval_chart(
+            rates, category="period", rate="rate", low="low", high="high", n="deployments",
+            title=f"{ba.team}: change failure rate around the change (95 % intervals)",
+            y_title="Change failure rate",
+            colors={rates["period"][0]: charts.SERIES_COLORS["neutral"],
+                    rates["period"][1]: charts.SERIES_COLORS["deployments"]},
+        )  # fmt: skip
+        ui.chart(fig, rates, "before-after")
+
+# --- reading ------------------------------------------------------------------------------------
+full_weeks = weekly[weekly["days"] == 7]["week"].tolist()
+sentences = [
+    narrative.lagged_correlation_sentence(
+        list(lags.drop(columns="significant").T.to_dict().values())
+    ),
+    narrative.trend_sentence(trend),
+    narrative.change_point_sentence(cp, full_weeks if cp.index is not None else None),
+]
+if ba is not None:
+    sentences.append(narrative.before_after_sentence(ba))
+sentences.append(
+    "Correlation is not causation: busy weeks may simply be weeks with more work of every kind."
+)
+ui.reading(sentences, ui.small_sample_caveat({"whole weeks": len(full_weeks)}, threshold=12))
