@@ -413,7 +413,6 @@ def _add_jira_sprints(con: duckdb.DuckDBPyConnection, planned: list[_Planned]) -
                 f"sprint dates derived from issue dates (created .. resolved) for {len(names)} "
                 f"sprint(s) without a sprints file: {shown}; import a sprints file for exact dates"
             )
-            p.staged.warnings.append(warning)
             staged = StagedTable("sprints", table, [warning])
             derived.append(_Planned(f"{p.name} (derived sprints)", p.sha256, staged))
     # Sprints first, so a summary lists them before the work items that name them.

@@ -153,4 +153,7 @@ def mapping_transform(profile: MappingProfile, cols: Cols) -> Transform:
             # The target at the position of the (lower-cased) source value, else the value itself.
             expr = f"coalesce(${targets}[list_position(${keys}, lower({expr}))], {expr})"
         columns[dst] = expr
-    return Transform(profile.kind, columns, cols, params=params)
+    mapped = {normalise_name(src) for src in profile.columns}
+    unmapped = [h for h in cols.header if normalise_name(h) not in mapped and h.strip()]
+    warnings = [f"columns not in the mapping, ignored: {', '.join(unmapped)}"] if unmapped else []
+    return Transform(profile.kind, columns, cols, params=params, warnings=warnings)

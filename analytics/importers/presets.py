@@ -215,7 +215,7 @@ def jira_issues(c: Cols) -> Transform:
     label_list = (
         "list_filter(flatten(["
         + ", ".join(f"coalesce(string_split_regex(lower({x}), '[\\s,;]+'), [])" for x in labels)
-        + "]), x -> x <> '')"
+        + "]), lambda x: x <> '')"
         if labels
         else "[]::VARCHAR[]"
     )
@@ -229,7 +229,7 @@ def jira_issues(c: Cols) -> Transform:
             f"CASE WHEN list_has_any({label_list}, $warranty_labels) THEN 'warranty' "
             "ELSE 'utility' END"
         ),
-        "warranty_aspect": f"list_filter({label_list}, x -> list_contains($aspects, x))[1]",
+        "warranty_aspect": f"list_filter({label_list}, lambda x: list_contains($aspects, x))[1]",
         "story_points": c.number(*JIRA_POINTS),
         "status": c.text("status"),
         "created_at": c.date("created"),

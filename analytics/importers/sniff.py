@@ -246,7 +246,8 @@ def detect_date_format(values: Iterable[str]) -> DateFormat:
         for digits in year_digits
         for sep in separators
     ]
-    label = ("DD" if day_first else "MM") + "/" + ("MM" if day_first else "DD") + "/YYYY"
+    sep = separators[0]
+    label = sep.join(("DD", "MM") if day_first else ("MM", "DD")) + sep + "YYYY"
     return DateFormat(label, _with_times(dates))
 
 
