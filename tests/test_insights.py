@@ -1,0 +1,263 @@
+"""Insights on tiny hand-made databases (real DuckDB, rows inserted with bound parameters)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+
+import pytest
+from builders import change, incident, sprint, work_item
+from scipy import stats as sps
+
+from analytics import insights, narrative
+from analytics.filters import Filter
+
+# Four whole ISO weeks: Monday 2026-11-02 .. Sunday 2026-11-29.
+FOUR_WEEKS = Filter(dt.date(2026, 11, 2), dt.date(2026, 11, 29))
+MONDAYS = [dt.date(2026, 11, 2) + dt.timedelta(weeks=i) for i in range(4)]
+
+
+def _at(day: dt.date, hour: int = 10, offset: int = 0) -> str:
+    return f"{day + dt.timedelta(days=offset)} {hour:02d}:00"
+
+
+def _weekly(con, deploys, incidents, start=MONDAYS[0], team="alpha", prefix=""):
+    """``deploys[i]`` changes and ``incidents[i]`` incidents in week i (Tuesdays/Wednesdays)."""
+    for week, (n_dep, n_inc) in enumerate(zip(deploys, incidents, strict=True)):
+        monday = start + dt.timedelta(weeks=week)
+        for j in range(n_dep):
+            change(con, f"{prefix}C{week}-{j}", _at(monday, 9 + j, 1), team=team)
+        for j in range(n_inc):
+            incident(con, f"{prefix}I{week}-{j}", _at(monday, 9 + j, 2), team=team)
+
+
+def test_weekly_series_is_zero_filled_and_knows_partial_weeks(con):
+    _weekly(con, [2, 0, 1, 0], [0, 3, 0, 1])
+    # Wednesday 2026-11-04 .. Monday 2026-11-30 overlaps 5 weeks: 5 days, 7, 7, 7, 1
+    flt = Filter(dt.date(2026, 11, 4), dt.date(2026, 11, 30))
+    got = insights.weekly_series(con, flt)
+    assert got["week"].tolist() == [*MONDAYS, dt.date(2026, 11, 30)]
+    assert got["days"].tolist() == [5, 7, 7, 7, 1]
+    # week 0's changes were on Tuesday 11-03, before the window
+    assert got["deployments"].tolist() == [0, 0, 1, 0, 0]
+    assert got["incidents"].tolist() == [0, 3, 0, 1, 0]
+
+
+def test_cadence_incident_correlation_lags(con):
+    _weekly(con, [1, 2, 3, 4], [0, 1, 2, 3])
+    rows = insights.cadence_incident_correlation(con, FOUR_WEEKS, max_lag=3)
+    # lag 0: 4 weeks, perfectly ordered -> r = 1, exact p = 2/4! = 1/12
+    assert rows[0] == {
+        "lag_weeks": 0,
+        "n": 4,
+        "spearman_r": pytest.approx(1.0),
+        "p_value": pytest.approx(1 / 12),
+        "reason": None,
+    }
+    # lag 1: deployments 1,2,3 with incidents 1,2,3 -> r = 1, p = 2/3! = 1/3
+    assert rows[1]["n"] == 3 and rows[1]["p_value"] == pytest.approx(1 / 3)
+    assert rows[2]["n"] == 2 and rows[2]["spearman_r"] is None
+    assert rows[3]["n"] == 1
+
+
+def test_cadence_incident_correlation_without_data(con):
+    rows = insights.cadence_incident_correlation(con, FOUR_WEEKS)
+    assert len(rows) == 9
+    assert all(r["spearman_r"] is None for r in rows)
+    assert "constant" in rows[0]["reason"]
+
+
+def test_change_failure_rate_ci95(con):
+    change(con, "C1", "2026-11-03 10:00", outcome="failed")
+    change(con, "C2", "2026-11-04 10:00")
+    change(con, "C3", "2026-11-05 10:00")
+    change(con, "C4", "2026-11-06 10:00")
+    incident(con, "I1", "2026-11-06 12:00", caused_by_change="C4")
+    change(con, "C5", "2026-11-07 10:00", outcome="cancelled")
+    got = insights.change_failure_rate_ci95(con, FOUR_WEEKS)
+    # C1 failed, C4 caused an incident; C5 cancelled is no deployment -> 2 of 4
+    assert (got.deployments, got.failed, got.rate) == (4, 2, 0.5)
+    ref = sps.binomtest(2, 4).proportion_ci(0.95, method="wilson")
+    assert got.ci95 == (pytest.approx(ref.low), pytest.approx(ref.high))
+
+
+def test_change_failure_rate_ci95_without_deployments(con):
+    got = insights.change_failure_rate_ci95(con, FOUR_WEEKS)
+    assert (got.deployments, got.rate, got.ci95) == (0, None, None)
+
+
+def test_cab_vs_delegated(con):
+    # CAB: lead 48 h (failed) and 72 h; delegated: 1, 2, 3 h; emergency left out
+    change(con, "K1", "2026-11-05 10:00", "2026-11-03 10:00", approval="cab", outcome="failed")
+    change(con, "K2", "2026-11-06 10:00", "2026-11-03 10:00", approval="cab")
+    change(con, "D1", "2026-11-05 11:00", "2026-11-05 10:00", approval="pre-approved")
+    change(con, "D2", "2026-11-05 12:00", "2026-11-05 10:00", change_type="standard")
+    change(con, "D3", "2026-11-05 13:00", "2026-11-05 10:00", approval="product-owner")
+    change(con, "E1", "2026-11-05 13:00", change_type="emergency", outcome="failed")
+    got = insights.cab_vs_delegated(con, FOUR_WEEKS)
+    # D2 has no approval: a standard change defaults to pre-approved
+    assert (got.failure.a_failed, got.failure.a_total) == (1, 2)
+    assert (got.failure.b_failed, got.failure.b_total) == (0, 3)
+    # one failure among 5: lands in CAB with probability 2/5 -> two-sided Fisher p = 0.4
+    assert got.failure.fisher_p == pytest.approx(0.4)
+    assert (got.lead_time_hours.a_median, got.lead_time_hours.b_median) == (60.0, 2.0)
+    # fully separated 2 vs 3: exact Mann-Whitney p = 2 / C(5,2) = 0.2
+    assert got.lead_time_hours.p_value == pytest.approx(0.2)
+    text = narrative.cab_sentence(got)
+    # medians 60 h (shown as 2.5 days) and 2 h; Mann-Whitney p = 0.2 is not significant
+    assert "fail about as often as delegated ones (50 % vs 0 %, Fisher p = 0.40)" in text
+    assert "do not differ significantly (2.5 days vs 2.0 hours" in text
+
+
+def test_approval_failure_rates_adds_wilson_bounds(con):
+    change(con, "K1", "2026-11-05 10:00", approval="cab", outcome="failed")
+    got = insights.approval_failure_rates(con, FOUR_WEEKS).set_index("approval")
+    ref = sps.binomtest(1, 1).proportion_ci(0.95, method="wilson")
+    assert got.loc["cab", "ci_low"] == pytest.approx(ref.low)
+    assert got.loc["cab", "ci_high"] == pytest.approx(1.0)
+    assert got["ci_low"].isna().sum() == 3  # the three paths without deployments
+
+
+def test_incident_trend_and_change_point_use_whole_weeks(con):
+    # weeks of Oct 26 (partial: the window starts Thursday Oct 29) .. Nov 23
+    incident(con, "I-early", "2026-10-30 10:00")
+    _weekly(con, [0, 0, 0, 0], [1, 1, 4, 4])
+    flt = Filter(dt.date(2026, 10, 29), dt.date(2026, 11, 29))
+    trend = insights.incident_trend(con, flt)
+    ref = sps.theilslopes([1, 1, 4, 4], [0, 1, 2, 3])
+    assert trend.n == 4
+    assert trend.slope == pytest.approx(ref.slope)
+    assert (trend.low, trend.high) == (pytest.approx(ref.low_slope), pytest.approx(ref.high_slope))
+    shift = insights.incident_change_point(con, flt, permutations=99)
+    # best split of 1, 1 | 4, 4: means 1 and 4, starting the week of Nov 16
+    assert shift.week == dt.date(2026, 11, 16)
+    assert (shift.change_point.mean_before, shift.change_point.mean_after) == (1.0, 4.0)
+
+
+def _cadence_team(con):
+    """Team alpha: four 14-day sprints from Mon 2026-01-05, then four 7-day sprints from
+    Mon 2026-03-02. Weekly incidents 0, 1, 2, 3 in the 4 weeks before, 4, 5, 6, 7 after.
+    Deployments: 1 of 4 failed before, 3 of 4 after."""
+    start = dt.date(2026, 1, 5)
+    for i in range(4):
+        first = start + dt.timedelta(days=14 * i)
+        sprint(con, f"S{i}", first, first + dt.timedelta(days=13))
+    pivot = dt.date(2026, 3, 2)
+    for i in range(4):
+        first = pivot + dt.timedelta(days=7 * i)
+        sprint(con, f"T{i}", first, first + dt.timedelta(days=6))
+    _weekly(con, [1, 1, 1, 1], [0, 1, 2, 3], start=pivot - dt.timedelta(weeks=4), prefix="b")
+    _weekly(con, [1, 1, 1, 1], [4, 5, 6, 7], start=pivot, prefix="a")
+    con.execute("UPDATE changes SET outcome = 'failed' WHERE change_id IN ('bC0-0', 'aC0-0')")
+    con.execute("UPDATE changes SET outcome = 'failed' WHERE change_id IN ('aC1-0', 'aC2-0')")
+    # another team's incidents must not count
+    incident(con, "other", "2026-02-10 10:00", team="beta")
+
+
+def test_sprint_length_changes_and_before_after(con):
+    _cadence_team(con)
+    flt = Filter(dt.date(2026, 1, 1), dt.date(2026, 3, 31))
+    changes = insights.sprint_length_changes(con, flt)
+    assert changes.to_dict("records") == [
+        {
+            "team": "alpha",
+            "sprint_id": "T0",
+            "change_date": dt.date(2026, 3, 2),
+            "length_before_days": 14.0,
+            "length_after_days": 7.0,
+        }
+    ]
+    got = insights.cadence_before_after(con, flt, "alpha", weeks=8)
+    # data runs 2026-01-05 .. 2026-03-29: 8 whole weeks before the change, 4 after -> 4 each
+    assert got.weeks == 4
+    assert (got.incidents.a_mean, got.incidents.b_mean) == (1.5, 5.5)
+    # fully separated 4 vs 4: exact Mann-Whitney p = 2 / C(8,4) = 2/70
+    assert got.incidents.p_value == pytest.approx(2 / 70)
+    assert got.incidents.rank_biserial == 1.0
+    assert (got.failure.a_failed, got.failure.a_total) == (1, 4)
+    assert (got.failure.b_failed, got.failure.b_total) == (3, 4)
+    assert got.failure.fisher_p == pytest.approx(sps.fisher_exact([[1, 3], [3, 1]]).pvalue)
+    assert narrative.before_after_sentence(got) == (
+        "After team alpha moved from 14-day to 7-day sprints on 2026-03-02, its weekly "
+        "incidents rose (mean 1.5 vs 5.5 a week, Mann–Whitney p = 0.029, 4 weeks each side) "
+        "— only 4 weeks each side, treat with caution."
+    )
+
+
+def test_before_after_without_a_change(con):
+    sprint(con, "S1", "2026-01-05", "2026-01-18")
+    got = insights.cadence_before_after(con, FOUR_WEEKS, "alpha")
+    assert got.reason == "no lasting change of sprint length in the window"
+    assert got.incidents.p_value is None
+    json.dumps(got.to_dict(), allow_nan=False)
+    assert "no comparison is possible" in narrative.before_after_sentence(got)
+
+
+def test_what_if_delegation_from_the_database(con):
+    # three CAB low-risk changes waiting 100 h, three product-owner changes waiting 10 h
+    for i in range(3):
+        change(con, f"K{i}", "2026-11-09 14:00", "2026-11-05 10:00", approval="cab", risk="low")
+        change(con, f"P{i}", "2026-11-05 20:00", "2026-11-05 10:00", approval="product-owner")
+    change(con, "H1", "2026-11-09 14:00", "2026-11-05 10:00", approval="cab", risk="high")
+    got = insights.what_if_delegation(con, FOUR_WEEKS, 1.0, bootstraps=100)
+    assert (got.candidates, got.moved, got.deployments) == (3, 3, 7)
+    # before: 100 x4, 10 x3 -> median 100; after moving all low-risk CAB: 10 x6, 100 x1 -> 10
+    assert got.baseline_lead_time_hours_median == 100.0
+    assert got.projected_lead_time_hours_median == 10.0
+
+
+def test_warranty_vs_incidents(con):
+    # warranty shares 10 %, 50 %, 90 %; P1/P2 incidents in the 4 weeks: 8, 4, 0
+    for team, warranty in (("a", 1), ("b", 5), ("c", 9)):
+        sprint(con, f"{team}-S", "2026-11-02", "2026-11-13", team=team)
+        work_item(con, f"{team}-w", f"{team}-S", team=team, story_points=warranty,
+                  requirement_type="warranty")  # fmt: skip
+        work_item(con, f"{team}-u", f"{team}-S", team=team, story_points=10 - warranty)
+    for team, count in (("a", 8), ("b", 4)):
+        for j in range(count):
+            incident(con, f"{team}-{j}", _at(MONDAYS[j % 4], 10 + j), team=team, priority=2)
+    incident(con, "c-p3", "2026-11-03 10:00", team="c", priority=3)
+    got = insights.warranty_vs_incidents(con, FOUR_WEEKS)
+    rows = got.per_team.to_dict("records")
+    assert [r["team"] for r in rows] == ["a", "b", "c"]
+    assert [r["warranty_share"] for r in rows] == pytest.approx([0.1, 0.5, 0.9])
+    # 8, 4, 0 incidents over 4 weeks
+    assert [r["incidents_p1_p2_per_week"] for r in rows] == pytest.approx([2.0, 1.0, 0.0])
+    # perfectly reversed ranks of 3 teams: r = -1, exact p = 2/3! = 1/3
+    assert got.correlation.spearman_r == pytest.approx(-1.0)
+    assert got.correlation.p_value == pytest.approx(1 / 3)
+    assert narrative.warranty_sentence(got.correlation).startswith(
+        "No significant link between a team's warranty share"
+    )
+
+
+def test_team_frontier(con):
+    # a: 2 deployments, 1 failed; b: 1 deployment, none failed; c: 1 deployment, failed
+    change(con, "a1", "2026-11-03 10:00", team="a", outcome="failed")
+    change(con, "a2", "2026-11-04 10:00", team="a")
+    change(con, "b1", "2026-11-03 10:00", team="b")
+    change(con, "c1", "2026-11-03 10:00", team="c", outcome="failed")
+    got = insights.team_frontier(con, FOUR_WEEKS).set_index("team")
+    # a is fastest, b most stable, c is beaten by b on both
+    assert got["on_frontier"].to_dict() == {"a": True, "b": True, "c": False}
+
+
+def test_statistics_for_report_on_an_empty_database_is_json_safe(con):
+    got = insights.statistics_for_report(con, FOUR_WEEKS)
+    json.dumps(got, allow_nan=False)
+    assert got["change_failure_rate_ci95"] is None
+    assert [r["lag_weeks"] for r in got["cadence_incident_correlation"]] == list(range(9))
+    assert set(got["cadence_incident_correlation"][0]) == {"lag_weeks", "n", "spearman_r",
+                                                           "p_value"}  # fmt: skip
+    assert got["cab_vs_delegated"] == {"cab_cfr": None, "delegated_cfr": None, "fisher_p": None}
+    # four weeks without incidents: flat
+    assert got["incident_trend"] == {"theil_sen_slope_per_week": 0.0, "low": 0.0, "high": 0.0}
+
+
+def test_statistics_for_report_values(con):
+    _weekly(con, [1, 2, 3, 4], [0, 1, 2, 3])
+    got = insights.statistics_for_report(con, FOUR_WEEKS)
+    # 10 deployments, none failed: Wilson upper bound z^2/(n + z^2) = 3.8416/13.8416
+    assert got["change_failure_rate_ci95"] == [0.0, pytest.approx(3.8416 / 13.8416, rel=1e-4)]
+    assert got["cadence_incident_correlation"][0]["spearman_r"] == pytest.approx(1.0)
+    assert got["incident_trend"]["theil_sen_slope_per_week"] == 1.0
