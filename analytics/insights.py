@@ -56,6 +56,41 @@ def _full_weeks(weekly: pd.DataFrame) -> pd.DataFrame:
     return weekly[weekly["days"] == 7].reset_index(drop=True)
 
 
+# --- review windows ------------------------------------------------------------------------------
+
+
+def quarter_filter(
+    con: duckdb.DuckDBPyConnection,
+    quarter: str | None = None,
+    teams: tuple[str, ...] = (),
+    services: tuple[str, ...] = (),
+) -> Filter | None:
+    """The filter for a calendar quarter (``"2026-Q2"``) or, by default, for the last quarter
+    the data covers completely (the last one ending on or before the latest day with data).
+    None for an empty database when no quarter is named."""
+    if quarter is None:
+        extent = data_range(con)
+        if extent is None:
+            return None
+        last = extent[1]
+        # the quarter of the day after the last day starts after the last full quarter ends
+        day_after = last + dt.timedelta(days=1)
+        quarter_start = dt.date(day_after.year, 3 * ((day_after.month - 1) // 3) + 1, 1)
+        end = quarter_start - dt.timedelta(days=1)
+    else:
+        try:
+            year, q = quarter.upper().split("-Q")
+            end_month = 3 * int(q)
+            if not 1 <= int(q) <= 4:
+                raise ValueError
+        except ValueError:
+            raise ValueError(f"quarter must look like 2026-Q2, not {quarter!r}") from None
+        next_start = dt.date(int(year) + end_month // 12, end_month % 12 + 1, 1)
+        end = next_start - dt.timedelta(days=1)
+    start = dt.date(end.year, end.month - 2, 1)
+    return Filter(start, end, teams, services)
+
+
 # --- cadence vs incidents -----------------------------------------------------------------------
 
 

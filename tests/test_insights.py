@@ -261,3 +261,20 @@ def test_statistics_for_report_values(con):
     assert got["change_failure_rate_ci95"] == [0.0, pytest.approx(3.8416 / 13.8416, rel=1e-4)]
     assert got["cadence_incident_correlation"][0]["spearman_r"] == pytest.approx(1.0)
     assert got["incident_trend"]["theil_sen_slope_per_week"] == 1.0
+
+
+def test_quarter_filter(con):
+    assert insights.quarter_filter(con) is None  # empty database
+    change(con, "C1", "2026-06-30 10:00")
+    # the data ends on 2026-06-30, the last day of Q2: Q2 is complete
+    assert insights.quarter_filter(con, teams=("alpha",)) == Filter(
+        dt.date(2026, 4, 1), dt.date(2026, 6, 30), ("alpha",)
+    )
+    incident(con, "I1", "2026-07-01 10:00")
+    # one day into Q3: Q3 is not complete, Q2 still is the last full quarter
+    assert insights.quarter_filter(con).end == dt.date(2026, 6, 30)
+    assert insights.quarter_filter(con, "2025-q4") == Filter(
+        dt.date(2025, 10, 1), dt.date(2025, 12, 31)
+    )
+    with pytest.raises(ValueError, match="2026-Q2"):
+        insights.quarter_filter(con, "2025-Q5")
