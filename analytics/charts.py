@@ -27,7 +27,7 @@ APPROVAL_COLORS = {
     "ecab": "#d64545",
 }
 APPROVAL_LABELS = {
-    "pre-approved": "Pre-approved (standard)",
+    "pre-approved": "Pre-approved",
     "product-owner": "Product owner",
     "cab": "CAB",
     "ecab": "Emergency CAB",
@@ -72,10 +72,19 @@ def _style(fig: go.Figure, title: str, x_title: str = "", y_title: str = "") -> 
     """Shared look: white template, readable fonts, legend above the plot, unified margins."""
     fig.update_layout(
         template="plotly_white",
-        title={"text": title, "x": 0, "xanchor": "left", "font": {"size": 16, "color": INK}},
+        title={
+            "text": title,
+            "x": 0,
+            "xanchor": "left",
+            "y": 0.985,
+            "yref": "container",
+            "yanchor": "top",
+            "font": {"size": 16, "color": INK},
+        },
         font={"family": FONT, "size": 13, "color": INK},
-        margin={"l": 10, "r": 10, "t": 60, "b": 10},
-        legend={"orientation": "h", "yanchor": "bottom", "y": 1.0, "xanchor": "right", "x": 1},
+        # room for the title and up to two rows of legend above the plot
+        margin={"l": 10, "r": 10, "t": 92, "b": 10},
+        legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "xanchor": "left", "x": 0},
         hoverlabel={"font": {"family": FONT, "size": 13}},
         height=380,
     )
@@ -401,7 +410,7 @@ def box_by_category(
     _style(fig, title, "", y_title)
     fig.update_layout(showlegend=False)
     if log_y:
-        fig.update_yaxes(type="log")
+        fig.update_yaxes(type="log", dtick=1)  # gridlines at 1, 10, 100, ... only
     return fig
 
 

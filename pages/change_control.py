@@ -31,9 +31,9 @@ COLORS = charts.APPROVAL_COLORS
 # --- approval mix and emergency ratio -----------------------------------------------------------
 mix = fetch(views.approval_mix, ctx.flt, ctx.attribution, "month")
 emergency = fetch(views.emergency_ratio, ctx.flt, ctx.attribution, "month")
+as_share = st.toggle("Approval mix as share of deployments", key="cc_share")
 left, right = st.columns(2)
 with left:
-    as_share = st.toggle("Show as share of deployments", key="cc_share")
     fig = charts.stacked_bar_chart(
         mix, x="bucket", y="share" if as_share else "deployments", color="approval",
         title="Approval path of deployments per month",
@@ -51,9 +51,9 @@ with right:
 
 # --- lead time and failure rate per path --------------------------------------------------------
 rates = fetch(insights.approval_failure_rates, ctx.flt, ctx.attribution)
+log_y = st.toggle("Lead time on a logarithmic scale", value=True, key="cc_log")
 left, right = st.columns(2)
 with left:
-    log_y = st.toggle("Logarithmic scale", value=True, key="cc_log")
     fig = charts.box_by_category(
         deployments, category="approval", value="lead_time_hours",
         title="Lead time per approval path", y_title="Lead time (hours)",

@@ -22,22 +22,22 @@ ctx = page_context()
 
 STABILITY = {
     "change_failure_rate": ("Change failure rate", True, fmt.percent),
-    "lead_time_hours_median": ("Lead time, median (hours)", False, fmt.hours),
-    "time_to_restore_hours_median": ("Time to restore, median (hours)", False, fmt.hours),
+    "lead_time_hours_median": ("Lead time (median hours)", False, fmt.hours),
+    "time_to_restore_hours_median": ("Time to restore (median hours)", False, fmt.hours),
 }
-left, mid, right = st.columns([2, 1, 1])
+left, mid, right = st.columns([3, 1, 1], vertical_alignment="bottom")
 y_metric = (
     left.segmented_control(
         "Stability measure (lower is better)",
         list(STABILITY),
-        format_func=lambda k: STABILITY[k][0],
+        format_func=lambda k: STABILITY[k][0].split(" (")[0],
         default="change_failure_rate",
         key="flex_y",
     )
     or "change_failure_rate"
 )
 per_quarter = mid.toggle("One point per team-quarter", key="flex_quarters")
-show_paths = right.toggle("Show each team's path", value=True, key="flex_paths")
+show_paths = right.toggle("Each team's path over quarters", key="flex_paths")
 y_title, y_percent, y_show = STABILITY[y_metric]
 X, X_TITLE = "deployments_per_week", "Deployments per week"
 
@@ -92,6 +92,11 @@ st.dataframe(
     table,
     hide_index=True,
     column_config={
+        "team": "Team",
+        "quarter": "Quarter",
+        "deployments": "Deployments",
+        "failed_deployments": "Failed",
+        "incidents": "Incidents",
         "deployments_per_week": st.column_config.NumberColumn("Deploys/week", format="%.2f"),
         "lead_time_hours_median": st.column_config.NumberColumn("Lead time (h)", format="%.1f"),
         "change_failure_rate": st.column_config.NumberColumn("CFR", format="percent"),
@@ -137,12 +142,6 @@ if len(plotted) >= 3:
         )
 ui.reading(
     sentences,
-    ui.small_sample_caveat(
-        {
-            "points": len(plotted),
-            "deployments for the smallest point": int(plotted["deployments"].min()),
-        },
-        threshold=5 if per_quarter else 5,
-    )
-    or ui.small_sample_caveat({"deployments in total": int(plotted["deployments"].sum())}),
+    ui.small_sample_caveat({"points": len(plotted)}, threshold=5)
+    or ui.small_sample_caveat({"deployments": int(plotted["deployments"].sum())}),
 )

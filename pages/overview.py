@@ -19,6 +19,8 @@ ui.header(
 ctx = page_context()
 now = fetch(report, ctx.flt, ctx.cost, ctx.attribution)
 before = fetch(report, ctx.flt.previous_period(), ctx.cost, ctx.attribution)
+# Without any record in the previous period, "changes" against it would be meaningless.
+has_before = bool(before["deployments"] or before["incidents"] or before["requests"])
 
 # (report key, series metric, label, formatter, delta kind, lower is better, DORA key, help)
 KPIS = [
@@ -55,15 +57,20 @@ for i, (key, metric, label, show, kind, lower, dora_key, help_text) in enumerate
         ui.kpi(
             label,
             show(now[key]),
-            fmt.change(now[key], before[key], kind),
+            fmt.change(now[key], before[key], kind) if has_before else None,
             lower_is_better=lower,
             tier=now["dora"].get(dora_key) if dora_key else None,
             help=help_text,
             trend=trends[metric]["value"].tolist(),
         )
 st.caption(
-    f"Changes are against the previous {ctx.flt.window_days} days "
-    f"({before['from']} – {before['to']}). Badges: DORA 2023 performance tiers."
+    (
+        f"Changes are against the previous {ctx.flt.window_days} days "
+        f"({before['from']} – {before['to']})."
+        if has_before
+        else f"No data in the previous {ctx.flt.window_days} days to compare with."
+    )
+    + " Badges: DORA 2023 performance tiers."
 )
 
 st.subheader("Monthly trends")
@@ -87,30 +94,31 @@ for i, (_key, metric, label, *_rest) in enumerate(KPIS):
         ui.chart(fig, series.rename(columns={"bucket": "month", "value": metric}), label)
 
 
-def _direction(key: str, lower_is_better: bool) -> str:
+def _versus(key: str, show, lower_is_better: bool) -> str:
+    """'up from X, an improvement' style comparison with the previous period."""
     a, b = now[key], before[key]
-    if a is None or b is None or a == b:
-        return "unchanged"
-    better = (a < b) == lower_is_better
-    return "better" if better else "worse"
+    if not has_before or a is None or b is None:
+        return ""
+    if show(a) == show(b):
+        return f", the same as in the previous period ({show(b)})"
+    word = "up" if a > b else "down"
+    verdict = "an improvement" if (a < b) == lower_is_better else "a deterioration"
+    return f", {word} from {show(b)} in the previous period ({verdict})"
 
 
 tiers = now["dora"]
 sentences = [
-    f"Teams in this selection deployed {fmt.number(now['deployments_per_week'])} times a week "
-    f"({now['deployments']:,} deployments), DORA tier "
-    f"{tiers.get('deployment_frequency') or 'unknown'}; that is "
-    f"{_direction('deployments_per_week', False)} than the previous period "
-    f"({fmt.number(before['deployments_per_week'])} a week).",
+    f"The selected teams deployed {fmt.number(now['deployments_per_week'])} times a week "
+    f"({now['deployments']:,} deployments; DORA {tiers.get('deployment_frequency') or 'n/a'})"
+    f"{_versus('deployments_per_week', fmt.number, False)}.",
     f"A change took a median {fmt.hours(now['lead_time_hours_median'])} from request to "
-    f"production and {fmt.percent(now['change_failure_rate'])} of deployments failed "
-    f"({now['failed_deployments']:,}); the failure rate is "
-    f"{_direction('change_failure_rate', True)} than before "
-    f"({fmt.percent(before['change_failure_rate'])}).",
-    f"Incidents took a median {fmt.hours(now['time_to_restore_hours_median'])} to restore, "
-    f"and support cost {fmt.money(now['support_cost'])} "
-    f"({fmt.number(now['support_hours'], 0)} hours for {now['incidents']:,} incidents and "
-    f"{now['requests']:,} requests).",
+    f"production{_versus('lead_time_hours_median', fmt.hours, True)}.",
+    f"{fmt.percent(now['change_failure_rate'])} of deployments failed "
+    f"({now['failed_deployments']:,}){_versus('change_failure_rate', fmt.percent, True)}.",
+    f"Incidents took a median {fmt.hours(now['time_to_restore_hours_median'])} to restore"
+    f"{_versus('time_to_restore_hours_median', fmt.hours, True)}; support cost "
+    f"{fmt.money(now['support_cost'])} ({fmt.number(now['support_hours'], 0)} hours for "
+    f"{now['incidents']:,} incidents and {now['requests']:,} requests).",
 ]
 ui.reading(
     sentences,

@@ -104,8 +104,9 @@ def browser():
 CHARTS_DRAWN = """() => !document.querySelector('[data-testid="stSkeleton"]') &&
     [...document.querySelectorAll('[data-testid="stPlotlyChart"]')]
         .every(c => c.querySelector('.main-svg'))"""
+# The tallest scrolling area (Streamlit scrolls inside its own containers, not the body).
 CONTENT_HEIGHT = """() => Math.min(12000, 80 + Math.max(1000, ...[...document.querySelectorAll(
-    '[data-testid="stMain"], [data-testid="stMainBlockContainer"]')].map(e => e.scrollHeight)))"""
+    'section, [data-testid]')].map(e => e.scrollHeight)))"""
 
 
 def render(page, url: str, heading: str, timeout_ms: int = 45_000) -> None:

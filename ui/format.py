@@ -42,6 +42,8 @@ def change(current, previous, kind: str = "number") -> str | None:
     if _missing(current) or _missing(previous):
         return None
     diff = current - previous
+    if abs(diff) < 1e-9 or (kind == "percent" and abs(diff) < 0.0005):
+        return None  # "+0.0" would still get a coloured arrow
     if kind == "percent":
         return f"{100 * diff:+.1f} pp"
     if kind == "hours":
