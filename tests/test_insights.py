@@ -278,3 +278,26 @@ def test_quarter_filter(con):
     )
     with pytest.raises(ValueError, match="2026-Q2"):
         insights.quarter_filter(con, "2025-Q5")
+
+
+def test_report_json_carries_the_statistics(tmp_path, capsys):
+    from analytics.cli import main
+    from analytics.store import connect
+
+    path = tmp_path / "tiny.duckdb"
+    db = connect(path)
+    _weekly(db, [1, 2, 3, 4], [0, 1, 2, 3])
+    db.close()
+    status = main(
+        ["report", "--db", str(path), "--from", "2026-11-02", "--to", "2026-11-29",
+         "--format", "json"]
+    )  # fmt: skip
+    assert status == 0
+    out = json.loads(capsys.readouterr().out)
+    # 10 deployments, none failed
+    assert out["change_failure_rate_ci95"] == [0.0, pytest.approx(3.8416 / 13.8416, rel=1e-4)]
+    assert out["cadence_incident_correlation"][0] == {
+        "lag_weeks": 0, "n": 4, "spearman_r": pytest.approx(1.0), "p_value": pytest.approx(1 / 12)
+    }  # fmt: skip
+    assert out["cab_vs_delegated"]["cab_cfr"] == 0.0  # normal changes default to the CAB
+    assert out["incident_trend"]["theil_sen_slope_per_week"] == 1.0
