@@ -81,18 +81,19 @@ def _constant_params() -> dict:
     }
 
 
-def _window_links_cte(name: str, incident_condition: str = "") -> str:
-    """CTE ``name(incident_id, change_id)``: window attribution of incidents without a cause.
+def _window_links_cte() -> str:
+    """CTE ``window_links(incident_id, change_id)``: window attribution of the incidents in the
+    database that name no cause.
 
-    ASOF join: each such incident goes to the latest deployment (not cancelled) on its service
-    implemented at or before it opened, if that was at most ``$window_hours`` hours before.
+    ASOF join: each goes to the latest deployment (not cancelled) on its service implemented at
+    or before it opened, if that was at most ``$window_hours`` hours before. Materialized because
+    the deployments and the tickets both read it (one pass over the incidents, not two).
     """
-    return f"""{name} AS (
+    return f"""window_links AS MATERIALIZED (
     SELECT i.incident_id, d.change_id
     FROM (
         SELECT incident_id, service, opened_at FROM incidents
         WHERE caused_by_change IS NULL AND service IS NOT NULL AND {_is_incident()}
-            {incident_condition}
     ) AS i
     ASOF JOIN (
         SELECT change_id, service, implemented_at FROM changes
@@ -118,7 +119,7 @@ def _deployments_ctes(attribution: Attribution) -> str:
     window = ""
     window_union = ""
     if attribution.by_window:
-        window = f"\n{_window_links_cte('window_links')},"
+        window = f"\n{_window_links_cte()},"
         window_union = "UNION ALL SELECT change_id FROM window_links"
     return f"""{window}
 caused_changes AS (
@@ -157,24 +158,15 @@ def _tickets_ctes(attribution: Attribution) -> str:
     """CTEs ending in ``tickets``: one row per incident or request opened in the window.
 
     ``restore_hours`` is null while unresolved; ``effort_hours`` falls back on the cost model's
-    default; ``linked_by_window`` is true only with window attribution.
+    default; ``linked_by_window`` is true only with window attribution, which needs the
+    ``window_links`` CTE of :func:`_deployments_ctes` before this one.
     """
-    window_links = ""
     join = ""
     by_window = "FALSE"
     if attribution.by_window:
-        # Only the incidents opened in the window need their window link here.
-        # Only the incidents opened in the window need their window link here.
-        window_links = (
-            "\n"
-            + _window_links_cte(
-                "ticket_links", "AND opened_at >= $start_ts AND opened_at < $end_ts"
-            )
-            + ","
-        )
-        join = "LEFT JOIN ticket_links AS tl ON tl.incident_id = i.incident_id"
-        by_window = "tl.change_id IS NOT NULL"
-    return f"""{window_links}
+        join = "LEFT JOIN window_links AS wl ON wl.incident_id = i.incident_id"
+        by_window = "wl.change_id IS NOT NULL"
+    return f"""
 tickets AS (
     SELECT
         i.incident_id, i.team, i.service, coalesce(i.kind, 'incident') AS kind, i.priority,

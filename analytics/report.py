@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import os
+import sys
 from pathlib import Path
 
 import duckdb
@@ -64,6 +66,19 @@ def _connect(path: str) -> duckdb.DuckDBPyConnection:
     return con
 
 
+def _check_names(con, column: str, wanted: list[str], tables: tuple[str, ...]) -> None:
+    """Refuse a --team/--service that no record has: almost always a typo (names are
+    case-sensitive), and a report of zeros would hide it."""
+    if not wanted:
+        return
+    union = " UNION ".join(f"SELECT DISTINCT {column} AS name FROM {t}" for t in tables)
+    known = {r[0] for r in con.execute(union).fetchall() if r[0] is not None}
+    unknown = [name for name in wanted if name not in known]
+    if unknown:
+        listed = ", ".join(sorted(known)[:12]) + (", ..." if len(known) > 12 else "")
+        raise _usage_error(f"unknown {column} {unknown[0]!r} (known: {listed or 'none'})")
+
+
 def run_report_command(args) -> int:
     """Run ``python -m analytics report``: print the report for the arguments; exit status 0.
 
@@ -90,14 +105,23 @@ def run_report_command(args) -> int:
             end = end or extent[1]
             if start > end:
                 raise _usage_error(f"--from {start} is after the last day with data ({end})")
+        _check_names(con, "team", args.team, ("sprints", "work_items", "changes", "incidents"))
+        _check_names(con, "service", args.service, ("changes", "incidents"))
         flt = Filter(start, end, tuple(args.team), tuple(args.service))
         result = report(con, flt, cost, attribution)
+        if args.format == "json":
+            # the statistical keys (intervals, correlations, tests) only in the full JSON report
+            from analytics.insights import statistics_for_report
+
+            result.update(statistics_for_report(con, flt, attribution))
     finally:
         con.close()
-    if args.format == "json":
-        print(json.dumps(result))
-    else:
-        print(format_table(result))
+    text = json.dumps(result) if args.format == "json" else format_table(result)
+    try:
+        print(text)
+    except BrokenPipeError:
+        # e.g. piped into `head`: not an error; keep Python from complaining at exit
+        sys.stdout = open(os.devnull, "w")  # noqa: SIM115
     return 0
 
 
@@ -170,14 +194,19 @@ def format_table(r: dict) -> str:
                     _number(r["failed_deployment_recovery_hours_median"], 1, "h"),
                     tier("failed_deployment_recovery"),
                 ),
-                (
-                    "Incident attribution",
-                    f"{att['incidents_linked_explicitly']} explicit, "
-                    f"{att['incidents_linked_by_window']} by window, "
-                    f"{att['incidents_unattributed']} unattributed",
-                    att["mode"]
-                    + (f" ({att['window_hours']:g} h)" if att["window_hours"] is not None else ""),
-                ),
+            ],
+        ),
+        (
+            "Incident attribution: "
+            + (
+                f"explicit links and deployments up to {att['window_hours']:g} h before"
+                if att["window_hours"] is not None
+                else "explicit caused_by_change links only"
+            ),
+            [
+                ("Linked explicitly", _number(att["incidents_linked_explicitly"]), ""),
+                ("Linked by window", _number(att["incidents_linked_by_window"]), ""),
+                ("Unattributed", _number(att["incidents_unattributed"]), ""),
             ],
         ),
         (

@@ -130,6 +130,8 @@ def test_table_output(org_db, capsys):
         (["--window-hours", "3"], "only applies with --attribution window"),
         (["--attribution", "window", "--window-hours", "-1"], "--window-hours must be"),
         (["--hourly-rate", "-5"], "--hourly-rate must be"),
+        (["--team", "Alpha"], "unknown team 'Alpha' (known: alpha, beta)"),
+        (["--service", "www"], "unknown service 'www' (known: api, db, web)"),
     ],
 )
 def test_bad_arguments_exit_2_with_one_line(org_db, capsys, argv, message):
