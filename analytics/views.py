@@ -111,3 +111,50 @@ def emergency_ratio(con: duckdb.DuckDBPyConnection, flt, attribution, freq: str 
         FROM deployments GROUP BY ALL ORDER BY bucket
     """
     return _over_deployments(con, flt, attribution, sql, {})
+
+
+def _over_tickets(con: duckdb.DuckDBPyConnection, flt, cost, sql: str) -> pd.DataFrame:
+    """Run ``sql`` over the window's incidents and requests with their cost
+    (``metrics.tickets_frame``, where effort and cost are defined), registered as ``tickets``."""
+    from analytics.metrics import tickets_frame
+
+    con.register("tickets", tickets_frame(con, flt, cost))
+    try:
+        return query_df(con, sql)
+    finally:
+        con.unregister("tickets")
+
+
+# Requests are their own category; incidents are grouped by priority.
+_IS_REQUEST = "coalesce(kind, 'incident') = 'request'"  # an empty kind is an incident
+_TICKET_CATEGORY = f"CASE WHEN {_IS_REQUEST} THEN 'Request' ELSE 'P' || priority END"
+
+
+def cost_by_month(con: duckdb.DuckDBPyConnection, flt, cost) -> pd.DataFrame:
+    """Support cost per calendar month and category (P1..P4 incidents, Request):
+    ``[bucket (month start), category, tickets, hours, cost]`` in currency units."""
+    sql = f"""
+        SELECT CAST(date_trunc('month', opened_at) AS DATE) AS bucket,
+               {_TICKET_CATEGORY} AS category,
+               count(*) AS tickets, sum(effort_hours) AS hours, sum(cost) AS cost
+        FROM tickets GROUP BY ALL ORDER BY bucket, category
+    """
+    return _over_tickets(con, flt, cost, sql)
+
+
+def cost_breakdown(con: duckdb.DuckDBPyConnection, flt, cost) -> dict:
+    """Totals over the window: ``cost``, ``incident_cost``, ``request_cost`` and
+    ``change_caused_cost`` (incidents with a ``caused_by_change``), in currency units, plus
+    ``change_caused_incidents`` (count)."""
+    sql = f"""
+        SELECT coalesce(sum(cost), 0) AS cost,
+               coalesce(sum(cost) FILTER (NOT {_IS_REQUEST}), 0) AS incident_cost,
+               coalesce(sum(cost) FILTER ({_IS_REQUEST}), 0) AS request_cost,
+               coalesce(sum(cost) FILTER (NOT {_IS_REQUEST} AND caused_by_change IS NOT NULL),
+                        0) AS change_caused_cost,
+               count(*) FILTER (NOT {_IS_REQUEST} AND caused_by_change IS NOT NULL)
+                   AS change_caused_incidents
+        FROM tickets
+    """
+    row = _over_tickets(con, flt, cost, sql).iloc[0]
+    return {k: (int(v) if k == "change_caused_incidents" else float(v)) for k, v in row.items()}

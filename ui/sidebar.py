@@ -135,3 +135,31 @@ def attribution():
     from analytics.metrics import Attribution
 
     return Attribution()
+
+
+COST_FIELDS = {
+    "hourly_rate": ("Hourly rate (currency units)", 5.0),
+    "p1_hours": ("P1 incident (hours)", 0.5),
+    "p2_hours": ("P2 incident (hours)", 0.5),
+    "p3_hours": ("P3 incident (hours)", 0.25),
+    "p4_hours": ("P4 incident (hours)", 0.25),
+    "request_hours": ("Service request (hours)", 0.25),
+}
+
+
+def _store_cost_model() -> None:
+    # Widget values vanish when another page is shown; the model itself is kept in session_state.
+    values = {f: st.session_state[f"cost_{f}"] for f in COST_FIELDS}
+    st.session_state[K_COST] = CostModel(**values)
+
+
+def cost_model_editor() -> CostModel:
+    """Number inputs for the cost model; changes apply at once, on every page of the session."""
+    model = cost_model()
+    cols = st.columns(len(COST_FIELDS))
+    for col, (field, (label, step)) in zip(cols, COST_FIELDS.items(), strict=True):
+        col.number_input(
+            label, min_value=0.0, value=float(getattr(model, field)), step=step,
+            key=f"cost_{field}", on_change=_store_cost_model,
+        )  # fmt: skip
+    return cost_model()
