@@ -212,19 +212,22 @@ def cadence_before_after(
     """A team's weekly incidents and change failure rate in equal windows of up to ``weeks``
     whole weeks before and after its sprint length changed.
 
-    The change is ``change_date`` or else the team's last sprint-length change in the window.
+    The change is ``change_date`` or else the team's last sprint-length change in the window
+    (the sprint lengths are filled in when ``change_date`` is one of the detected changes).
     The comparison windows reach outside the filter's dates when needed (they stop where the
     data stops, both shrinking to the same length); the filter's services still apply.
     """
     lengths = (None, None)
-    if change_date is None:
-        changes = sprint_length_changes(con, replace(flt, teams=(team,)))
-        if changes.empty:
-            empty = stats.compare_samples([], [])
-            return stats.BeforeAfter(
-                team, flt.end, None, None, 0, empty, stats.compare_rates(0, 0, 0, 0),
-                "no lasting change of sprint length in the window",
-            )  # fmt: skip
+    changes = sprint_length_changes(con, replace(flt, teams=(team,)))
+    if change_date is not None:
+        changes = changes[changes["change_date"] == change_date]
+    elif changes.empty:
+        empty = stats.compare_samples([], [])
+        return stats.BeforeAfter(
+            team, flt.end, None, None, 0, empty, stats.compare_rates(0, 0, 0, 0),
+            "no lasting change of sprint length in the window",
+        )  # fmt: skip
+    if not changes.empty:
         last = changes.iloc[-1]
         change_date = last["change_date"]
         lengths = (float(last["length_before_days"]), float(last["length_after_days"]))

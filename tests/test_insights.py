@@ -177,6 +177,7 @@ def test_sprint_length_changes_and_before_after(con):
     assert (got.failure.a_failed, got.failure.a_total) == (1, 4)
     assert (got.failure.b_failed, got.failure.b_total) == (3, 4)
     assert got.failure.fisher_p == pytest.approx(sps.fisher_exact([[1, 3], [3, 1]]).pvalue)
+    assert insights.cadence_before_after(con, flt, "alpha", 8, dt.date(2026, 3, 2)) == got
     assert narrative.before_after_sentence(got) == (
         "After team alpha moved from 14-day to 7-day sprints on 2026-03-02, its weekly "
         "incidents rose (mean 1.5 vs 5.5 a week, Mann–Whitney p = 0.029, 4 weeks each side) "
