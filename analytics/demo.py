@@ -101,8 +101,8 @@ class TeamProfile:
 # Fast and stable, fast but unstable, slow and stable, the cadence switcher, slow and unstable,
 # and a middle-of-the-road team: the six archetypes every larger spec cycles through.
 ARCHETYPES = (
-    TeamProfile("Payments", "PAY", (2, 2), 7, 1.3, 0.7, 0.05, 0.30, 0.75, 0.35, 0.8, 0.90),
-    TeamProfile("Checkout", "CHK", (1, 1), 8, 1.9, 0.5, 0.19, 0.08, 1.35, 0.15, 1.0, 0.80),
+    TeamProfile("Payments", "PAY", (2, 2), 7, 1.3, 0.7, 0.05, 0.30, 0.75, 0.20, 0.8, 0.90),
+    TeamProfile("Checkout", "CHK", (1, 1), 8, 1.9, 0.5, 0.19, 0.08, 1.35, 0.35, 1.0, 0.80),
     TeamProfile("Identity", "IDN", (3, 3), 5, 0.6, 1.7, 0.05, 0.27, 0.65, 0.90, 0.9, 0.92),
     TeamProfile("Search", "SRC", (4, 2), 6, 0.9, 1.0, 0.09, 0.18, 1.0, 0.60, 1.0, 0.85),
     TeamProfile("Platform", "PLT", (4, 4), 6, 0.6, 1.8, 0.17, 0.10, 1.3, 0.90, 1.4, 0.75),
@@ -131,7 +131,7 @@ ITEM_TYPES = np.array(["story", "bug", "task", "spike"])
 ASPECTS = np.array(["availability", "capacity", "security", "continuity"])
 STATUSES = np.array(["done", "in progress", "to do", "backlog"])
 # Median lead time request -> implementation in hours, by approval path (before team factor).
-LEAD_HOURS = np.array([18.0, 26.0, 170.0, 3.0])
+LEAD_HOURS = np.array([20.0, 30.0, 170.0, 3.0])
 # Median time to restore in hours: incidents P1..P4, then requests P1..P4.
 RESTORE_HOURS = np.array([[2.5, 8.0, 30.0, 90.0], [4.0, 8.0, 24.0, 60.0]])
 EFFORT_HOURS = np.array([[10.0, 5.0, 2.0, 1.0], [1.0, 1.0, 0.5, 0.5]])
@@ -258,10 +258,6 @@ def _sprint_at(sprints: pd.DataFrame, team: np.ndarray, day: np.ndarray) -> np.n
     return np.where(ok, idx_safe, -1)
 
 
-def _quarter(day: np.ndarray, start: int) -> np.ndarray:
-    return (day - start) // 91
-
-
 def _allocate(total: int, weights: np.ndarray) -> np.ndarray:
     """Split an integer total proportionally to weights (largest remainder, deterministic)."""
     share = total * weights / weights.sum()
@@ -276,21 +272,73 @@ def _allocate(total: int, weights: np.ndarray) -> np.ndarray:
 
 @dataclass
 class _Context:
+    """Everything the generators share: the spec, teams, services, sprints and derived arrays."""
+
     spec: DemoSpec
     teams: list[TeamProfile]
+    services: list[str]
     sprints: pd.DataFrame
-    n_services: int
-    start: int  # first day (days since epoch)
+    sprint_ids: pd.Series  # id per sprints row
+    start: int  # first day of the window (days since epoch)
     end: int  # last day
-    warranty: np.ndarray  # planned warranty share per team x quarter
+    switch_day: np.ndarray  # per team: first day of its shorter sprints, -1 if it never switches
+    warranty: np.ndarray  # planned warranty share per team x calendar quarter of the window
+
+    @property
+    def team_names(self) -> list[str]:
+        return [t.name for t in self.teams]
 
     def param(self, name: str) -> np.ndarray:
+        """One TeamProfile field for every team, as an array indexed by team number."""
         return np.array([getattr(t, name) for t in self.teams], dtype=float)
+
+    def quarter(self, day: np.ndarray) -> np.ndarray:
+        """Calendar quarter of a day, counted from the window's first quarter (clipped)."""
+        q = _calendar_quarter(day) - _calendar_quarter(np.array(self.start))
+        return np.clip(q, 0, self.warranty.shape[1] - 1)
+
+
+def _calendar_quarter(day: np.ndarray) -> np.ndarray:
+    """Quarters since 1970 of days since 1970."""
+    return np.asarray(day).astype("datetime64[D]").astype("datetime64[M]").astype(np.int64) // 3
+
+
+def _context(spec: DemoSpec) -> _Context:
+    teams = team_profiles(spec)
+    sprints = build_sprints(spec, teams)
+    start, end = _days(spec.start), _days(spec.end)
+    switch_day = (
+        sprints.groupby("team")["switch_day"]
+        .first()
+        .reindex(range(len(teams)), fill_value=-1)
+        .to_numpy()
+    )
+    sprint_ids = (
+        pd.Series([t.code for t in teams])[sprints["team"]].reset_index(drop=True)
+        + "-"
+        + sprints["number"].astype(str).str.zfill(3)
+    )
+    n_quarters = int(_calendar_quarter(np.array(end)) - _calendar_quarter(np.array(start))) + 1
+    rng = np.random.default_rng([spec.seed, 3])
+    # Each team's warranty planning drifts from quarter to quarter around its usual share.
+    drift = rng.normal(0, 0.06, (len(teams), n_quarters))
+    planned = np.array([t.warranty_share for t in teams])[:, None] + drift
+    return _Context(
+        spec=spec,
+        teams=teams,
+        services=service_names(spec),
+        sprints=sprints,
+        sprint_ids=sprint_ids,
+        start=start,
+        end=end,
+        switch_day=switch_day,
+        warranty=np.clip(planned, 0.02, 0.6),
+    )
 
 
 def _service_for(ctx: _Context, rng: np.random.Generator, team: np.ndarray) -> np.ndarray:
     """Each team works mostly on its own service, sometimes its second one or a neighbour's."""
-    n_teams, n_services = len(ctx.teams), ctx.n_services
+    n_teams, n_services = len(ctx.teams), len(ctx.services)
     service = team % n_services
     u = rng.random(len(team))
     second = team + n_teams
@@ -299,11 +347,26 @@ def _service_for(ctx: _Context, rng: np.random.Generator, team: np.ndarray) -> n
     return np.where(u > 0.93, other, service)
 
 
-def _weekday_time(rng: np.random.Generator, day: np.ndarray, first: int, last: int) -> np.ndarray:
-    """Seconds since epoch on working days between 08:00 and 18:00 (weekends -> Friday)."""
+def _weekday_time(
+    rng: np.random.Generator, day: np.ndarray, first: int | None = None, last: int | None = None
+) -> np.ndarray:
+    """Seconds since epoch on working days between 08:00 and 18:00 (weekends -> Friday),
+    with the day clipped to [first, last]."""
     wd = _weekday(day)
     day = np.where(wd >= 5, day - (wd - 4), day).clip(first, last)
     return day * DAY + rng.integers(8 * HOUR, 18 * HOUR, len(day))
+
+
+def _office_hours_before(rng, seconds: np.ndarray, limit: np.ndarray) -> np.ndarray:
+    """A random office-hours moment (Monday-Friday 08:00-18:00) on the day of ``seconds``
+    (weekends: the Friday before), at least 15 minutes before ``limit``."""
+    moved = _weekday_time(rng, seconds // DAY)
+    latest = limit - 15 * 60
+    # Too late that day: shortly before the limit, but not before 08:00 when possible.
+    early = np.maximum(
+        (latest // DAY) * DAY + 8 * HOUR, latest - rng.integers(0, 3 * HOUR, len(limit))
+    )
+    return np.where(moved <= latest, moved, np.minimum(early, latest))
 
 
 def _regular_changes(ctx: _Context, rng: np.random.Generator, team_ids: np.ndarray, n: int):
@@ -322,7 +385,7 @@ def _regular_changes(ctx: _Context, rng: np.random.Generator, team_ids: np.ndarr
     ctype = _pick(rng, np.column_stack([p_standard, 1 - p_emergency, np.ones(n)]))
     to_cab = rng.random(n) < ctx.param("cab_share")[team]
     approval = np.select([ctype == 0, ctype == 2, to_cab], [0, 3, 2], 1)
-    risk_cum = np.array([[0.75, 1.0, 1.0], [0.40, 0.85, 1.0], [0.10, 0.50, 1.0]])
+    risk_cum = np.array([[0.70, 1.0, 1.0], [0.45, 0.90, 1.0], [0.10, 0.50, 1.0]])
     risk = _pick(rng, risk_cum[ctype])
 
     # Releases cluster on the last two working days of a sprint (the sprint review).
@@ -357,14 +420,11 @@ def _regular_changes(ctx: _Context, rng: np.random.Generator, team_ids: np.ndarr
     lead = _lognormal_hours(rng, LEAD_HOURS[approval], 0.6)
     lead = np.where(approval == 3, lead, lead * ctx.param("lead_factor")[team])
     requested = implemented - (lead * HOUR).astype(np.int64)
+    # People raise changes in office hours; only emergency requests come at any time.
+    requested = np.where(ctype == 2, requested, _office_hours_before(rng, requested, implemented))
 
     # Outcome: failure depends on team, risk and emergency, never on the approval path.
-    switch = (
-        ctx.sprints.groupby("team")["switch_day"]
-        .first()
-        .reindex(range(len(ctx.teams)), fill_value=-1)
-        .to_numpy()[team]
-    )
+    switch = ctx.switch_day[team]
     after_switch = (switch >= 0) & (day >= switch) & (day < switch + 42)
     p_fail = fail_base * np.array([0.7, 1.0, 2.0])[risk] * np.where(ctype == 2, 2.0, 1.0)
     p_fail = np.minimum(p_fail * np.where(after_switch, 2.0, 1.0), 0.85)
@@ -418,12 +478,7 @@ def _background_tickets(ctx: _Context, rng, team_ids: np.ndarray, n_incidents: i
         team_noise = rng.gamma(10, 1 / 10, (len(team_ids), n_weeks))[:, weeks]
         lam = rate * daily[None, :] * team_noise
         if kind == 0:
-            switch = (
-                ctx.sprints.groupby("team")["switch_day"]
-                .first()
-                .reindex(range(len(ctx.teams)), fill_value=-1)
-                .to_numpy()[team_ids][:, None]
-            )
+            switch = ctx.switch_day[team_ids][:, None]
             since = days[None, :] - switch
             bump = np.where((switch >= 0) & (since >= 0) & (since < 63), 2.0, 0.0)
             lam = lam * (1 + bump * np.exp(-np.clip(since, 0, None) / 14))
@@ -443,6 +498,13 @@ def _background_tickets(ctx: _Context, rng, team_ids: np.ndarray, n_incidents: i
             second = rng.integers(8 * HOUR, 18 * HOUR, len(day))
         frames.append(pd.DataFrame({"team": team, "kind": kind, "opened": day * DAY + second}))
     return pd.concat(frames, ignore_index=True)
+
+
+def _fix_outcome(ctx: _Context, rng, team: np.ndarray, emergency: np.ndarray) -> np.ndarray:
+    """Fixes fail like other changes of their type (emergency 1.5x the team's base rate);
+    a failed fix is rolled back and the incident is resolved some other way."""
+    p_fail = ctx.param("fail_rate")[team] * np.where(emergency, 1.5, 1.0)
+    return np.where(rng.random(len(team)) < p_fail, 2, 0)
 
 
 def _chunk(ctx: _Context, rng, team_ids: np.ndarray, n_changes: int, n_tickets: int):
@@ -480,8 +542,8 @@ def _chunk(ctx: _Context, rng, team_ids: np.ndarray, n_changes: int, n_tickets: 
     opened = tickets["opened"].to_numpy()
 
     # Planned warranty work lowers the share of P1/P2 incidents (per team and quarter).
-    q = np.minimum(_quarter(opened // DAY, ctx.start), ctx.warranty.shape[1] - 1)
-    p12 = np.clip(0.14 * np.exp(-7 * (ctx.warranty[team, q] - 0.2)), 0.02, 0.5)
+    p12 = 0.14 * np.exp(-7 * (ctx.warranty[team, ctx.quarter(opened // DAY)] - 0.2))
+    p12 = np.clip(p12, 0.02, 0.5)
     p12 = np.where(tickets["caused_by"].to_numpy() >= 0, 0.45, p12)
     priority = _ticket_priority(rng, kind, p12)
     restore = _lognormal_hours(
@@ -523,7 +585,7 @@ def _chunk(ctx: _Context, rng, team_ids: np.ndarray, n_changes: int, n_tickets: 
             "risk": np.where(emergency, _pick(rng, np.tile([[0.0, 0.6, 1.0]], (n_fix, 1))), 0),
             "requested": f_requested,
             "implemented": f_implemented,
-            "outcome": 0,
+            "outcome": _fix_outcome(ctx, rng, f_team, emergency),
         }
     )
     resolved_by = np.full(n, -1)
@@ -563,9 +625,8 @@ def _work_items(ctx: _Context, rng, team_ids: np.ndarray, n: int) -> pd.DataFram
     plan_day = np.concatenate([s_start, backlog_day])
     in_sprint = np.arange(n) < n_sprint
 
-    q = np.clip(_quarter(plan_day, ctx.start), 0, ctx.warranty.shape[1] - 1)
     # Backlogs hold proportionally more warranty work than gets planned.
-    p_warranty = ctx.warranty[team, q] * np.where(in_sprint, 1.0, 1.5)
+    p_warranty = ctx.warranty[team, ctx.quarter(plan_day)] * np.where(in_sprint, 1.0, 1.5)
     warranty = rng.random(n) < p_warranty
     item_type = _pick(rng, np.tile([[0.55, 0.75, 0.95, 1.0]], (n, 1)))
     aspect = rng.choice(4, n, p=[0.4, 0.25, 0.25, 0.1])
@@ -605,23 +666,28 @@ def _work_items(ctx: _Context, rng, team_ids: np.ndarray, n: int) -> pd.DataFram
 
 def _timestamps(seconds: np.ndarray) -> np.ndarray:
     """Seconds since epoch (-1 = missing) as datetime64[s] with NaT."""
-    out = seconds.astype("datetime64[s]")
-    out[seconds < 0] = np.datetime64("NaT")
+    out = np.asarray(seconds).astype("datetime64[s]")
+    out[np.asarray(seconds) < 0] = np.datetime64("NaT")
     return out
 
 
-def _category(codes: np.ndarray, labels) -> pd.Categorical:
+def _category(codes, labels) -> pd.Categorical:
+    """Labels from integer codes (-1 = missing); DuckDB writes them as plain text."""
     return pd.Categorical.from_codes(np.asarray(codes, dtype=np.int64), categories=list(labels))
 
 
-def _ids(prefix: str, numbers: np.ndarray, width: int) -> pd.Series:
-    text = pd.Series(numbers, dtype="int64").astype(str).str.zfill(width)
-    out = prefix + text
-    return out.where(pd.Series(numbers) >= 0)
+def _ids(prefix, numbers: np.ndarray, width: int) -> pd.Series:
+    """Ids such as CHG-000042 from numbers (-1 = missing); prefix may be an array."""
+    text = pd.Series(np.maximum(numbers, 0), dtype="int64").astype(str).str.zfill(width)
+    return (prefix + text).where(pd.Series(numbers) >= 0)
+
+
+def _width(total: int, least: int) -> int:
+    return max(least, len(str(total)))
 
 
 class _CsvWriter:
-    """Appends DataFrames to one CSV file via DuckDB (header once, fixed formats)."""
+    """Appends DataFrames to one CSV file through DuckDB (header once, fixed formats)."""
 
     def __init__(self, path: Path, kind: str):
         self.path = path
@@ -631,8 +697,7 @@ class _CsvWriter:
         self.con = duckdb.connect()
 
     def write(self, df: pd.DataFrame) -> None:
-        rel = self.con.from_df(df[self.columns])
-        rel.write_csv(
+        self.con.from_df(df[self.columns]).write_csv(
             str(self.part),
             header=self.first,
             date_format="%Y-%m-%d",
@@ -647,8 +712,128 @@ class _CsvWriter:
         self.con.close()
 
 
-def _float(values: np.ndarray) -> pd.Series:
-    return pd.Series(values, dtype="Float64").where(~np.isnan(values))
+def _change_rows(ctx: _Context, rng, changes: pd.DataFrame, number: np.ndarray) -> pd.DataFrame:
+    """Canonical changes rows; ``number`` is each change's id number."""
+    team = changes["team"].to_numpy()
+    sprint = _sprint_at(ctx.sprints, team, changes["implemented"].to_numpy() // DAY)
+    # Emergency changes and some others are not tied to a sprint.
+    planned = changes["change_type"].to_numpy() != 2
+    sprint = np.where(planned & (rng.random(len(changes)) < 0.85), sprint, -1)
+    cancelled = changes["outcome"].to_numpy() == 3
+    return pd.DataFrame(
+        {
+            "change_id": _ids("CHG-", number, _width(ctx.spec.changes, 6)),
+            "service": _category(changes["service"], ctx.services),
+            "team": _category(team, ctx.team_names),
+            "change_type": _category(changes["change_type"], CHANGE_TYPES),
+            "approval": _category(changes["approval"], APPROVALS),
+            "risk": _category(changes["risk"], RISKS),
+            "requested_at": _timestamps(changes["requested"].to_numpy()),
+            "implemented_at": _timestamps(np.where(cancelled, -1, changes["implemented"])),
+            "outcome": _category(changes["outcome"], OUTCOMES),
+            "sprint_id": _category(sprint, ctx.sprint_ids),
+        }
+    )
+
+
+def _ticket_rows(
+    ctx: _Context, tickets: pd.DataFrame, first: int, change_number: np.ndarray
+) -> pd.DataFrame:
+    """Canonical incidents rows numbered from ``first``; change links become change ids."""
+    kind = tickets["kind"].to_numpy()
+    caused = tickets["caused_by"].to_numpy()
+    fixed = tickets["resolved_by"].to_numpy()
+    change_width = _width(ctx.spec.changes, 6)
+    return pd.DataFrame(
+        {
+            "incident_id": _ids(
+                np.where(kind == 0, "INC-", "REQ-"),
+                first + np.arange(len(tickets)),
+                _width(ctx.spec.incidents, 6),
+            ),
+            "service": _category(tickets["service"], ctx.services),
+            "team": _category(np.where(tickets["has_team"], tickets["team"], -1), ctx.team_names),
+            "kind": _category(kind, KINDS_OF_TICKET),
+            "priority": tickets["priority"].to_numpy(dtype=np.int64),
+            "opened_at": _timestamps(tickets["opened"].to_numpy()),
+            "resolved_at": _timestamps(tickets["resolved"].to_numpy()),
+            "caused_by_change": _ids(
+                "CHG-", np.where(caused >= 0, change_number[caused], -1), change_width
+            ),
+            "resolved_by_change": _ids(
+                "CHG-", np.where(fixed >= 0, change_number[fixed], -1), change_width
+            ),
+            "effort_hours": pd.Series(tickets["effort"].to_numpy(), dtype="Float64"),
+        }
+    )
+
+
+def _item_rows(ctx: _Context, items: pd.DataFrame, first: int) -> pd.DataFrame:
+    """Canonical work_items rows numbered from ``first``."""
+    points = items["points"].to_numpy()
+    warranty = items["warranty"].to_numpy()
+    return pd.DataFrame(
+        {
+            "item_id": _ids("WI-", first + np.arange(len(items)), _width(ctx.spec.work_items, 5)),
+            "team": _category(items["team"], ctx.team_names),
+            "sprint_id": _category(items["sprint"], ctx.sprint_ids),
+            "item_type": _category(items["item_type"], ITEM_TYPES),
+            "requirement_type": _category(warranty.astype(int), ["utility", "warranty"]),
+            "warranty_aspect": _category(np.where(warranty, items["aspect"], -1), ASPECTS),
+            "story_points": pd.Series(points, dtype="Int64").where(points >= 0),
+            "status": _category(items["status"], STATUSES),
+            "created_at": _timestamps(items["created"].to_numpy()),
+            "resolved_at": _timestamps(items["resolved"].to_numpy()),
+            "origin": _category(items["origin_ops"].astype(int), ["business", "operations"]),
+        }
+    )
+
+
+def _sprint_rows(ctx: _Context, items: pd.DataFrame) -> pd.DataFrame:
+    """Canonical sprints rows; committed/completed points are sums over their work items."""
+    sprints = ctx.sprints
+    items = items[(items["sprint"] >= 0) & (items["points"] >= 0)]
+    index = np.arange(len(sprints))
+    committed = items.groupby("sprint")["points"].sum().reindex(index).to_numpy()
+    done = items[items["status"] == 0]
+    completed = done.groupby("sprint")["points"].sum().reindex(index, fill_value=0).to_numpy()
+    rng = np.random.default_rng([ctx.spec.seed, 4])
+    closed = sprints["end_day"].to_numpy() < ctx.end
+    # A few sprints were never closed properly in the tracker: no completed points.
+    completed = np.where(closed & (rng.random(len(sprints)) >= 0.04), completed, np.nan)
+    team_names = pd.Series(ctx.team_names)[sprints["team"]].reset_index(drop=True)
+    return pd.DataFrame(
+        {
+            "sprint_id": ctx.sprint_ids,
+            "team": _category(sprints["team"], ctx.team_names),
+            "name": team_names + " Sprint " + sprints["number"].astype(str),
+            "start_date": np.datetime_as_string(sprints["start_day"].to_numpy().astype("M8[D]")),
+            "end_date": np.datetime_as_string(sprints["end_day"].to_numpy().astype("M8[D]")),
+            "committed_points": pd.Series(committed, dtype="Float64").astype("Int64"),
+            "completed_points": pd.Series(completed, dtype="Float64").astype("Int64"),
+        }
+    )
+
+
+def _chunks(ctx: _Context) -> list[tuple[np.ndarray, int, int, int]]:
+    """Groups of whole teams of at most about CHUNK_INCIDENTS tickets, with their shares of the
+    spec's changes, tickets and work items (shares proportional to the teams' weights)."""
+    spec = ctx.spec
+    n_chunks = min(max(1, math.ceil(spec.incidents / CHUNK_INCIDENTS)), len(ctx.teams))
+    groups = np.array_split(np.arange(len(ctx.teams)), n_chunks)
+    weights = {
+        "changes": ctx.param("deploy_weight"),
+        "tickets": ctx.param("incident_rate") + ctx.param("size") / 7,
+        "items": ctx.param("size"),
+    }
+
+    def shares(total: int, weight: np.ndarray) -> np.ndarray:
+        return _allocate(total, np.array([weight[g].sum() for g in groups]))
+
+    changes = shares(spec.changes, weights["changes"])
+    tickets = shares(spec.incidents, weights["tickets"])
+    items = shares(spec.work_items, weights["items"])
+    return [(g, int(changes[i]), int(tickets[i]), int(items[i])) for i, g in enumerate(groups)]
 
 
 def generate(out_dir: Path, spec: DemoSpec = DEFAULT_SPEC) -> dict[str, Path]:
@@ -658,183 +843,41 @@ def generate(out_dir: Path, spec: DemoSpec = DEFAULT_SPEC) -> dict[str, Path]:
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
-    teams = team_profiles(spec)
-    services = service_names(spec)
-    team_names = [t.name for t in teams]
-    sprints = build_sprints(spec, teams)
-    start, end = _days(spec.start), _days(spec.end)
-    n_quarters = (end - start) // 91 + 1
-    rng = np.random.default_rng([spec.seed, 3])
-    drift = rng.normal(0, 0.035, (len(teams), n_quarters))
-    planned = np.array([t.warranty_share for t in teams])[:, None] + drift
-    ctx = _Context(spec, teams, sprints, len(services), start, end, np.clip(planned, 0.02, 0.6))
-
-    sprint_ids = (
-        pd.Series([t.code for t in teams])[sprints["team"]].reset_index(drop=True)
-        + "-"
-        + sprints["number"].astype(str).str.zfill(3)
-    )
+    ctx = _context(spec)
     paths = {kind: out_dir / f"{kind}.csv" for kind in KINDS}
     writers = {kind: _CsvWriter(path, kind) for kind, path in paths.items()}
     try:
-        n_chunks = max(1, math.ceil(spec.incidents / CHUNK_INCIDENTS))
-        chunks = np.array_split(np.arange(len(teams)), min(n_chunks, len(teams)))
-        weight_changes = np.array([t.deploy_weight for t in teams])
-        weight_tickets = np.array([t.incident_rate + t.size / 7 for t in teams])
-        weight_items = np.array([t.size for t in teams])
-        per_chunk = [
-            [
-                _allocate(total, np.array([w[c].sum() for c in chunks]))[i]
-                for i in range(len(chunks))
-            ]
-            for total, w in (
-                (spec.changes, weight_changes),
-                (spec.incidents, weight_tickets),
-                (spec.work_items, weight_items),
-            )
-        ]
-        change_width = max(6, len(str(spec.changes)))
-        ticket_width = max(6, len(str(spec.incidents)))
-        item_width = max(5, len(str(spec.work_items)))
-        change_offset = ticket_offset = item_offset = 0
+        done = {"changes": 0, "tickets": 0, "items": 0}
         item_points = []
-        for i, team_ids in enumerate(chunks):
-            chunk_rng = np.random.default_rng([spec.seed, 100 + i])
-            changes, tickets = _chunk(ctx, chunk_rng, team_ids, per_chunk[0][i], per_chunk[1][i])
-            items = _work_items(ctx, chunk_rng, team_ids, per_chunk[2][i])
+        for i, (team_ids, n_changes, n_tickets, n_items) in enumerate(_chunks(ctx)):
+            rng = np.random.default_rng([spec.seed, 100 + i])
+            changes, tickets = _chunk(ctx, rng, team_ids, n_changes, n_tickets)
+            items = _work_items(ctx, rng, team_ids, n_items)
 
-            # Ids follow time order within a chunk; references follow the reordering.
-            c_order = np.lexsort((changes["team"], changes["requested"]))
-            c_number = np.empty(len(changes), dtype=np.int64)
-            c_number[c_order] = change_offset + 1 + np.arange(len(changes))
-            changes = changes.iloc[c_order].reset_index(drop=True)
-            c_team = changes["team"].to_numpy()
-            c_day = changes["implemented"].to_numpy() // DAY
-            c_sprint = _sprint_at(sprints, c_team, c_day)
-            planned_change = changes["change_type"].to_numpy() != 2
-            c_sprint = np.where(
-                planned_change & (chunk_rng.random(len(changes)) < 0.85), c_sprint, -1
-            )
-            cancelled = changes["outcome"].to_numpy() == 3
-            writers["changes"].write(
-                pd.DataFrame(
-                    {
-                        "change_id": _ids("CHG-", c_number[c_order], change_width),
-                        "service": _category(changes["service"], services),
-                        "team": _category(c_team, team_names),
-                        "change_type": _category(changes["change_type"], CHANGE_TYPES),
-                        "approval": _category(changes["approval"], APPROVALS),
-                        "risk": _category(changes["risk"], RISKS),
-                        "requested_at": _timestamps(changes["requested"].to_numpy()),
-                        "implemented_at": _timestamps(
-                            np.where(cancelled, -1, changes["implemented"].to_numpy())
-                        ),
-                        "outcome": _category(changes["outcome"], OUTCOMES),
-                        "sprint_id": _category(c_sprint, sprint_ids),
-                    }
-                )
-            )
+            # Ids follow time order within a chunk; links follow the reordering.
+            order = np.lexsort((changes["team"], changes["requested"]))
+            number = np.empty(len(changes), dtype=np.int64)
+            number[order] = done["changes"] + 1 + np.arange(len(changes))
+            changes = changes.iloc[order].reset_index(drop=True)
+            writers["changes"].write(_change_rows(ctx, rng, changes, number[order]))
 
-            t_order = np.lexsort((tickets["team"], tickets["opened"]))
-            tickets = tickets.iloc[t_order].reset_index(drop=True)
-            number = ticket_offset + 1 + np.arange(len(tickets))
-            kind = tickets["kind"].to_numpy()
-            caused = tickets["caused_by"].to_numpy()
-            fixed = tickets["resolved_by"].to_numpy()
-            writers["incidents"].write(
-                pd.DataFrame(
-                    {
-                        "incident_id": np.where(kind == 0, "INC-", "REQ-")
-                        + pd.Series(number).astype(str).str.zfill(ticket_width),
-                        "service": _category(tickets["service"], services),
-                        "team": _category(
-                            np.where(tickets["has_team"], tickets["team"], -1), team_names
-                        ),
-                        "kind": _category(kind, KINDS_OF_TICKET),
-                        "priority": tickets["priority"].astype("int64"),
-                        "opened_at": _timestamps(tickets["opened"].to_numpy()),
-                        "resolved_at": _timestamps(tickets["resolved"].to_numpy()),
-                        "caused_by_change": _ids(
-                            "CHG-", np.where(caused >= 0, c_number[caused], -1), change_width
-                        ),
-                        "resolved_by_change": _ids(
-                            "CHG-", np.where(fixed >= 0, c_number[fixed], -1), change_width
-                        ),
-                        "effort_hours": _float(tickets["effort"].to_numpy()),
-                    }
-                )
-            )
+            order = np.lexsort((tickets["team"], tickets["opened"]))
+            tickets = tickets.iloc[order].reset_index(drop=True)
+            writers["incidents"].write(_ticket_rows(ctx, tickets, done["tickets"] + 1, number))
 
-            i_order = np.lexsort((items["team"], items["created"]))
-            items = items.iloc[i_order].reset_index(drop=True)
-            points = items["points"].to_numpy()
-            warranty = items["warranty"].to_numpy()
-            writers["work_items"].write(
-                pd.DataFrame(
-                    {
-                        "item_id": "WI-"
-                        + pd.Series(item_offset + 1 + np.arange(len(items)))
-                        .astype(str)
-                        .str.zfill(item_width),
-                        "team": _category(items["team"], team_names),
-                        "sprint_id": _category(items["sprint"], sprint_ids),
-                        "item_type": _category(items["item_type"], ITEM_TYPES),
-                        "requirement_type": _category(
-                            warranty.astype(int), ["utility", "warranty"]
-                        ),
-                        "warranty_aspect": _category(
-                            np.where(warranty, items["aspect"], -1), ASPECTS
-                        ),
-                        "story_points": pd.Series(points, dtype="Int64").where(points >= 0),
-                        "status": _category(items["status"], STATUSES),
-                        "created_at": _timestamps(items["created"].to_numpy()),
-                        "resolved_at": _timestamps(items["resolved"].to_numpy()),
-                        "origin": _category(
-                            items["origin_ops"].astype(int), ["business", "operations"]
-                        ),
-                    }
-                )
-            )
+            order = np.lexsort((items["team"], items["created"]))
+            items = items.iloc[order].reset_index(drop=True)
+            writers["work_items"].write(_item_rows(ctx, items, done["items"] + 1))
             item_points.append(items[["sprint", "points", "status"]])
-            change_offset += len(changes)
-            ticket_offset += len(tickets)
-            item_offset += len(items)
+            done["changes"] += len(changes)
+            done["tickets"] += len(tickets)
+            done["items"] += len(items)
 
-        writers["sprints"].write(_sprint_rows(ctx, sprints, sprint_ids, team_names, item_points))
+        writers["sprints"].write(_sprint_rows(ctx, pd.concat(item_points, ignore_index=True)))
     finally:
         for writer in writers.values():
             writer.close()
     return paths
-
-
-def _sprint_rows(ctx, sprints, sprint_ids, team_names, item_points) -> pd.DataFrame:
-    """Sprint rows with committed/completed points summed from their work items."""
-    items = pd.concat(item_points, ignore_index=True)
-    items = items[(items["sprint"] >= 0) & (items["points"] >= 0)]
-    committed = items.groupby("sprint")["points"].sum()
-    completed = items[items["status"] == 0].groupby("sprint")["points"].sum()
-    index = np.arange(len(sprints))
-    committed = committed.reindex(index).to_numpy()
-    completed = completed.reindex(index, fill_value=0).to_numpy()
-    rng = np.random.default_rng([ctx.spec.seed, 4])
-    closed = sprints["end_day"].to_numpy() < ctx.end
-    # A few sprints were never closed properly in the tracker: no completed points.
-    completed = np.where(closed & (rng.random(len(sprints)) >= 0.04), completed, np.nan)
-    starts = np.datetime_as_string(sprints["start_day"].to_numpy().astype("datetime64[D]"))
-    ends = np.datetime_as_string(sprints["end_day"].to_numpy().astype("datetime64[D]"))
-    return pd.DataFrame(
-        {
-            "sprint_id": sprint_ids,
-            "team": _category(sprints["team"], team_names),
-            "name": pd.Series(team_names)[sprints["team"]].reset_index(drop=True)
-            + " Sprint "
-            + sprints["number"].astype(str),
-            "start_date": starts,
-            "end_date": ends,
-            "committed_points": pd.Series(committed, dtype="Float64").round(0).astype("Int64"),
-            "completed_points": pd.Series(completed, dtype="Float64").round(0).astype("Int64"),
-        }
-    )
 
 
 def main(argv: list[str] | None = None) -> int:

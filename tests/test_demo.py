@@ -260,6 +260,28 @@ def test_more_warranty_work_fewer_p1_p2_incidents(committed):
     assert share.min() < 0.1 and share.max() > 0.25
 
 
+def test_warranty_effect_holds_per_team_quarter(committed):
+    items = committed["work_items"].dropna(subset=["story_points", "sprint_id"])
+    items = items.merge(committed["sprints"][["sprint_id", "start_date"]], on="sprint_id")
+    items["quarter"] = items["start_date"].dt.to_period("Q")
+    items["warranty_points"] = items["story_points"].where(
+        items["requirement_type"] == "warranty", 0
+    )
+    per = items.groupby(["team", "quarter"])[["warranty_points", "story_points"]].sum()
+    per["share"] = per["warranty_points"] / per["story_points"]
+    tickets = committed["incidents"]
+    severe = tickets[(tickets["kind"] == "incident") & (tickets["priority"] <= 2)]
+    per["severe"] = severe.groupby(["team", severe["opened_at"].dt.to_period("Q")]).size()
+    per = per.dropna()
+    assert len(per) > 40
+    assert stats.spearmanr(per["share"], per["severe"]).statistic < -0.6
+    # Within each team too: quarters above the team's usual share have fewer P1/P2 incidents.
+    share_vs_usual = per["share"] - per.groupby("team")["share"].transform("mean")
+    severe_vs_usual = per["severe"] / per.groupby("team")["severe"].transform("mean")
+    within = stats.spearmanr(share_vs_usual, severe_vs_usual)
+    assert within.statistic < -0.25 and within.pvalue < 0.05
+
+
 def test_sprint_switch_brings_a_few_weeks_of_more_incidents(committed):
     sprints = committed["sprints"]
     search = sprints[sprints["team"] == "Search"].sort_values("start_date")
