@@ -7,6 +7,7 @@ import duckdb
 import pandas as pd
 
 from analytics.db import query_df
+from analytics.filters import team_clause
 from analytics.store import row_counts
 
 
@@ -158,3 +159,45 @@ def cost_breakdown(con: duckdb.DuckDBPyConnection, flt, cost) -> dict:
     """
     row = _over_tickets(con, flt, cost, sql).iloc[0]
     return {k: (int(v) if k == "change_caused_incidents" else float(v)) for k, v in row.items()}
+
+
+def sprint_summary_per_team(con: duckdb.DuckDBPyConnection, flt) -> pd.DataFrame:
+    """Per team with sprints ending in the window: ``[team, sprints, sprint_length_days_median,
+    velocity_points_median, say_do_ratio, warranty_share]`` (ratios as fractions), from the same
+    sprint summary as the report, so the numbers match the report for a one-team filter."""
+    from dataclasses import replace
+
+    from analytics.metrics import _sprint_summary  # the one definition of say/do, velocity, ...
+
+    teams = query_df(
+        con,
+        f"""
+        SELECT DISTINCT team FROM sprints
+        WHERE end_date BETWEEN $start_date AND $end_date AND {team_clause("team")}
+        ORDER BY team
+        """,
+        flt.params(),
+    )["team"]
+    rows = [{"team": t, **_sprint_summary(con, replace(flt, teams=(t,)))} for t in teams]
+    columns = ["team", "sprints", "sprint_length_days_median", "velocity_points_median",
+               "say_do_ratio", "warranty_share"]  # fmt: skip
+    return pd.DataFrame(rows, columns=columns)
+
+
+def warranty_aspects(con: duckdb.DuckDBPyConnection, flt) -> pd.DataFrame:
+    """Story points of warranty work per team and aspect (availability, capacity, security,
+    continuity; 'unspecified' when missing) in the sprints ending in the window:
+    ``[team, aspect, items, points]``."""
+    return query_df(
+        con,
+        f"""
+        SELECT s.team, coalesce(w.warranty_aspect, 'unspecified') AS aspect,
+               count(*) AS items, coalesce(sum(w.story_points), 0) AS points
+        FROM work_items AS w JOIN sprints AS s ON s.sprint_id = w.sprint_id
+        WHERE w.requirement_type = 'warranty'
+          AND s.end_date BETWEEN $start_date AND $end_date
+          AND {team_clause("s.team")}
+        GROUP BY ALL ORDER BY s.team, aspect
+        """,
+        flt.params(),
+    )
