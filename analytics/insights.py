@@ -322,9 +322,10 @@ def statistics_for_report(
     (lags 0-8: lag_weeks, n, spearman_r, p_value), ``cab_vs_delegated`` (cab_cfr,
     delegated_cfr, fisher_p) and ``incident_trend`` (theil_sen_slope_per_week, low, high)."""
     cfr = change_failure_rate_ci95(con, flt, attribution)
-    lags = cadence_incident_correlation(con, flt, 8, attribution)
+    weekly = weekly_series(con, flt, attribution)  # once for both the lags and the trend
+    lags = stats.lagged_spearman(weekly["deployments"], weekly["incidents"], 8)
     cab = cab_vs_delegated(con, flt, attribution).failure
-    trend = incident_trend(con, flt)
+    trend = stats.theil_sen(_full_weeks(weekly)["incidents"])
     return stats.json_safe(
         {
             "change_failure_rate_ci95": list(cfr.ci95) if cfr.ci95 else None,
