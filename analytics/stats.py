@@ -165,7 +165,10 @@ def wilson_interval(
     denom = 1 + z**2 / total
     centre = (p + z**2 / (2 * total)) / denom
     half = z * math.sqrt(p * (1 - p) / total + z**2 / (4 * total**2)) / denom
-    return max(0.0, float(centre - half)), min(1.0, float(centre + half))
+    # exact ends at 0 and 1: the formula leaves rounding crumbs there
+    low = 0.0 if failed == 0 else max(0.0, float(centre - half))
+    high = 1.0 if failed == total else min(1.0, float(centre + half))
+    return low, high
 
 
 @dataclass(frozen=True)

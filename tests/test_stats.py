@@ -430,3 +430,29 @@ def test_trend_and_change_point_sentences():
     assert narrative.change_point_sentence(cp, weeks).startswith(
         "Weekly incidents shifted from 1 to 5 a week from the week of 2026-02-02"
     )
+
+
+# --- properties ---------------------------------------------------------------------------------
+
+from hypothesis import given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 500).flatmap(lambda n: st.tuples(st.integers(0, n), st.just(n))))
+def test_wilson_interval_holds_the_observed_rate(case):
+    failed, total = case
+    low, high = stats.wilson_interval(failed, total)
+    assert 0 <= low <= failed / total <= high <= 1
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.tuples(st.integers(0, 5), st.integers(0, 5)), min_size=1, max_size=12))
+def test_pareto_frontier_is_non_empty_and_undominated(points):
+    df = pd.DataFrame(points, columns=["speed", "cfr"]).astype(float)
+    mask = stats.pareto_frontier(df, "speed", "cfr")
+    assert mask.any()
+    for i in df.index[mask]:
+        s, c = df.loc[i, "speed"], df.loc[i, "cfr"]
+        beaten = (df["speed"] >= s) & (df["cfr"] <= c) & ((df["speed"] > s) | (df["cfr"] < c))
+        assert not beaten.any()
