@@ -6,8 +6,8 @@
 
 The data set comes from the demo generator (``analytics.demo.benchmark_spec`` / ``generate``)
 and is cached in ``benchmarks/out/scale-<x>/``; generating it is not timed. Every measured step
-runs in its own subprocess; its wall time is measured here and its peak RSS comes from
-``os.wait4``'s rusage of that one child.
+runs in its own subprocess (``worker.py``); its wall time is measured here and its peak RSS is
+the VmHWM the child reports for itself.
 """
 
 from __future__ import annotations
@@ -54,30 +54,23 @@ class Child:
     stdout: str
 
 
-def run_child(cmd: list[str]) -> Child:
-    """Run ``cmd`` from the project root; time it and read its own peak RSS via ``os.wait4``."""
+def run_worker(step: str, *args: str) -> tuple[dict, Child]:
+    """Run one step of ``worker.py`` from the project root: the JSON it printed, its wall time
+    (process start to exit) and its peak RSS."""
+    cmd = [sys.executable, str(WORKER), step, *args]
     env = dict(os.environ, PYTHONPATH=str(ROOT))
     with tempfile.TemporaryFile("w+") as out, tempfile.TemporaryFile("w+") as err:
         started = time.perf_counter()
-        proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=out, stderr=err)
-        # wait4 (not Popen.wait) because it returns the rusage of this one child.
-        _pid, status, usage = os.wait4(proc.pid, 0)
+        status = subprocess.run(cmd, cwd=ROOT, env=env, stdout=out, stderr=err).returncode
         seconds = time.perf_counter() - started
-        proc.returncode = os.waitstatus_to_exitcode(status)
         out.seek(0)
         err.seek(0)
         stdout, stderr = out.read(), err.read()
-    if proc.returncode != 0:
+    if status != 0:
         tail = stderr.strip().splitlines()[-1:] or ["(no output)"]
-        raise StepFailed(f"{' '.join(cmd[1:3])} exited {proc.returncode}: {tail[0]}")
-    # Linux reports ru_maxrss in KiB.
-    return Child(seconds, usage.ru_maxrss / 1024, stdout)
-
-
-def run_worker(step: str, *args: str) -> tuple[dict, Child]:
-    """Run one step of ``worker.py``; return the JSON it printed and the child's measurements."""
-    child = run_child([sys.executable, str(WORKER), step, *args])
-    return json.loads(child.stdout.strip().splitlines()[-1]), child
+        raise StepFailed(f"worker.py {step} exited {status}: {tail[0]}")
+    result = json.loads(stdout.strip().splitlines()[-1])
+    return result, Child(seconds, result["peak_rss_mb"], stdout)
 
 
 # --- data ---------------------------------------------------------------------------------------
@@ -88,31 +81,22 @@ def scale_dir(out_dir: Path, scale: float) -> Path:
 
 
 def ensure_data(out_dir: Path, scale: float) -> list[Path]:
-    """The canonical CSVs for ``scale``, generated once and reused (sprints first)."""
+    """The four canonical CSVs for ``scale`` in load order, generated once and then reused."""
     from analytics.demo import benchmark_spec, generate
-    from analytics.schema import KINDS, detect_kind
+    from analytics.schema import KINDS
 
     data = scale_dir(out_dir, scale) / "csv"
     done = data / ".complete"
     if not done.exists():
         if data.exists():
             shutil.rmtree(data)
-        data.mkdir(parents=True)
         print(f"generating the scale-{scale:g} data set in {data} (not timed) ...", flush=True)
         started = time.perf_counter()
-        generate(data, benchmark_spec(scale))
-        done.write_text(f"generated in {time.perf_counter() - started:.1f} s\n")
-    order = list(KINDS)
-
-    def kind_rank(path: Path) -> int:
-        with path.open() as f:
-            kind = detect_kind(f.readline().strip().split(","))
-        return order.index(kind) if kind in order else len(order)
-
-    files = sorted(data.glob("*.csv"), key=lambda p: (kind_rank(p), p.name))
-    if not files:
-        raise StepFailed(f"the generator wrote no CSV files to {data}")
-    return files
+        paths = generate(data, benchmark_spec(scale))
+        names = "\n".join(Path(paths[kind]).name for kind in KINDS)
+        done.write_text(f"{names}\n# generated in {time.perf_counter() - started:.1f} s\n")
+    names = [n for n in done.read_text().splitlines() if n and not n.startswith("#")]
+    return [data / n for n in names]
 
 
 def remove_db(path: Path) -> None:
@@ -120,13 +104,27 @@ def remove_db(path: Path) -> None:
         p.unlink(missing_ok=True)
 
 
-def row_counts(db: Path) -> dict[str, int]:
-    from analytics.store import connect
-    from analytics.store import row_counts as counts
+def describe_data(db: Path) -> dict:
+    """Row counts and the filters of the run: whole range, the dashboard's default window
+    (last 12 months of the data) and the team with most changes."""
+    from analytics.metrics import data_range
+    from analytics.store import connect, row_counts
+    from ui.state import FilterState, resolve
 
     con = connect(db, read_only=True)
     try:
-        return counts(con)
+        first, last = data_range(con)
+        default = resolve(FilterState(), (first, last), dt.date.today())
+        team = con.execute(
+            "SELECT team FROM changes WHERE team IS NOT NULL "
+            "GROUP BY team ORDER BY count(*) DESC, team LIMIT 1"
+        ).fetchone()[0]
+        return {
+            "rows": row_counts(con),
+            "whole_range": [first.isoformat(), last.isoformat()],
+            "default_window": [default.start.isoformat(), default.end.isoformat()],
+            "team": team,
+        }
     finally:
         con.close()
 
@@ -138,7 +136,7 @@ def measure_load(db: Path, files: list[Path]) -> dict:
     """``python -m analytics load`` into a new database against DuckDB's bare ``read_csv``."""
     remove_db(db)
     names = [str(f) for f in files]
-    load = run_child([sys.executable, "-m", "analytics", "load", "--db", str(db), *names])
+    _result, load = run_worker("cli", "load", "--db", str(db), *names)
     floor_db = db.with_name("floor.duckdb")
     remove_db(floor_db)
     try:
@@ -154,8 +152,13 @@ def measure_load(db: Path, files: list[Path]) -> dict:
     }
 
 
-def measure_report(db: Path, repeat: int) -> dict:
-    result, child = run_worker("report", "--db", str(db), "--repeat", str(repeat))
+def measure_report(db: Path, data: dict, repeat: int) -> dict:
+    """The full report over the whole range and for the busiest team, in a new process."""
+    start, end = data["whole_range"]
+    result, child = run_worker(
+        "report", "--db", str(db), "--start", start, "--end", end, "--team", data["team"],
+        "--repeat", str(repeat),
+    )  # fmt: skip
     return {
         "cold_seconds": result["cold"],
         "warm_seconds": result["warm"],
@@ -164,20 +167,24 @@ def measure_report(db: Path, repeat: int) -> dict:
     }
 
 
-def measure_pages(db: Path, repeat: int) -> dict:
-    """Each page's analytics in a fresh process: first call (cold) and median warm call."""
+def measure_pages(db: Path, data: dict, repeat: int) -> dict:
+    """Each page's analytics for the dashboard's default filter, each in a fresh process:
+    connect + first call (cold), then the median warm call."""
+    start, end = data["default_window"]
     pages = {}
     for name in PAGES:
         try:
             result, child = run_worker(
-                "page", "--db", str(db), "--page", name, "--repeat", str(repeat)
-            )
+                "page", "--db", str(db), "--page", name, "--start", start, "--end", end,
+                "--repeat", str(repeat),
+            )  # fmt: skip
         except StepFailed as exc:
             pages[name] = {"error": str(exc)}
             continue
         pages[name] = {
             "cold_seconds": result["cold"],
             "warm_seconds": result["warm"],
+            "import_seconds": result["imports"],
             "peak_rss_mb": child.peak_rss_mb,
         }
     return pages
@@ -211,6 +218,12 @@ def format_table(figures: dict) -> str:
         f"duckdb {figures['machine']['duckdb']}, {figures['measured_at']}",
         "rows: " + ", ".join(f"{k} {v:,}" for k, v in figures.get("rows", {}).items()),
     ]
+    if "whole_range" in figures:
+        lines.append(
+            "report over {} .. {} and for team {}; pages over the default window {} .. {}".format(
+                *figures["whole_range"], figures["team"], *figures["default_window"]
+            )
+        )
     load = figures.get("load")
     if load:
         lines.append(
@@ -254,22 +267,22 @@ def run(args) -> dict:
         "files": {f.name: f.stat().st_size for f in files},
         "errors": {},
     }
-    steps = [
-        ("load", lambda: measure_load(db, files)),
-        ("report", lambda: measure_report(db, args.repeat)),
-        ("pages", lambda: measure_pages(db, args.repeat)),
-    ]
     try:
-        for name, measure in steps:
-            print(f"measuring {name} ...", flush=True)
+        print("measuring load ...", flush=True)
+        try:
+            figures["load"] = measure_load(db, files)
+        except StepFailed as exc:
+            figures["errors"]["load"] = str(exc)
+        else:
+            data = describe_data(db)
+            figures.update(data)
+            print("measuring report ...", flush=True)
             try:
-                figures[name] = measure()
+                figures["report"] = measure_report(db, data, args.repeat)
             except StepFailed as exc:
-                figures["errors"][name] = str(exc)
-                if name == "load":
-                    break
-            if name == "load":
-                figures["rows"] = row_counts(db)
+                figures["errors"]["report"] = str(exc)
+            print("measuring pages ...", flush=True)
+            figures["pages"] = measure_pages(db, data, args.repeat)
         for page, result in figures.get("pages", {}).items():
             if "error" in result:
                 figures["errors"][f"page {page}"] = result["error"]

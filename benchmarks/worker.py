@@ -1,7 +1,9 @@
 """One measured step of the benchmark, run in its own process by ``bench.py``.
 
 ``python benchmarks/worker.py STEP --db PATH [...]`` prints one JSON object on its last stdout
-line: the timings in seconds and ``peak_rss_mb`` (VmHWM of this process). Each step runs in a
+line: the timings in seconds and ``peak_rss_mb`` (VmHWM of this process: the rusage of a child
+would also count the parent's memory at fork). ``worker.py cli ARGS`` runs
+``python -m analytics ARGS`` and reports its peak RSS the same way. Each step runs in a
 fresh process so that "cold" really means a new process with a new connection.
 """
 
@@ -53,61 +55,33 @@ def step_floor(args) -> dict:
     return {"seconds": time.perf_counter() - started}
 
 
-# --- the default filter -------------------------------------------------------------------------
+# --- filters: chosen by bench.py once, passed in so that nothing touches the db before timing ---
 
 
-def whole_range_filter(con, teams: tuple[str, ...] = ()):
-    """A Filter over every day that has data (sprints, work items, changes, incidents)."""
+def filter_from(args, teams: tuple[str, ...] = ()):
+    """The Filter given on the command line (``--start``/``--end``, ISO days)."""
+    import datetime as dt
+
     from analytics.filters import Filter
 
-    lo, hi = con.execute(
-        """
-        SELECT min(d)::DATE, max(d)::DATE FROM (
-            SELECT min(start_date) AS d FROM sprints UNION ALL SELECT max(end_date) FROM sprints
-            UNION ALL SELECT min(created_at) FROM work_items
-            UNION ALL SELECT max(created_at) FROM work_items
-            UNION ALL SELECT min(requested_at) FROM changes
-            UNION ALL SELECT max(requested_at) FROM changes
-            UNION ALL SELECT min(opened_at) FROM incidents
-            UNION ALL SELECT max(opened_at) FROM incidents
-        )
-        """
-    ).fetchone()
-    return Filter(lo, hi, teams=teams)
-
-
-def default_filter(con):
-    """The filter a dashboard page opens with: the app's own default when it has one."""
-    try:
-        from analytics.filters import default_filter as app_default
-    except ImportError:
-        return whole_range_filter(con)
-    return app_default(con)
-
-
-def busiest_team(con) -> str:
-    """The team with most changes: the team filter of the benchmark."""
-    return con.execute(
-        "SELECT team FROM changes WHERE team IS NOT NULL GROUP BY team ORDER BY count(*) DESC, "
-        "team LIMIT 1"
-    ).fetchone()[0]
+    return Filter(dt.date.fromisoformat(args.start), dt.date.fromisoformat(args.end), teams)
 
 
 # --- report -------------------------------------------------------------------------------------
 
 
 def step_report(args) -> dict:
-    """The full report over the whole range and for one team: cold, then the median warm."""
+    """The full report for the given range and for one team: cold, then the median warm."""
     from analytics.metrics import report
     from analytics.store import connect
 
+    flt = filter_from(args)
+    team_flt = filter_from(args, teams=(args.team,))
     started = time.perf_counter()
     con = connect(args.db, read_only=True)
-    flt = whole_range_filter(con)
-    report(con, flt)
+    report(con, flt)  # cold: a new process and connection, modules already imported
     cold = time.perf_counter() - started
     warm = statistics.median(timed(lambda: report(con, flt)) for _ in range(args.repeat))
-    team_flt = whole_range_filter(con, teams=(busiest_team(con),))
     report(con, team_flt)
     warm_team = statistics.median(timed(lambda: report(con, team_flt)) for _ in range(args.repeat))
     return {"cold": cold, "warm": warm, "warm_team": warm_team}
@@ -115,47 +89,149 @@ def step_report(args) -> dict:
 
 # --- pages --------------------------------------------------------------------------------------
 
+# The sidebar (run with every page), then the dashboard pages in navigation order.
+PAGES = (
+    "sidebar",
+    "overview",
+    "flexibility",
+    "cadence",
+    "change_control",
+    "support_cost",
+    "backlog",
+)
 
-# The dashboard pages, in navigation order; page_calls has one entry for each.
-PAGES = ("overview",)
+# The metrics whose monthly series the Overview page draws under its KPI cards.
+OVERVIEW_SERIES = (
+    "deployments_per_week",
+    "lead_time_hours_median",
+    "change_failure_rate",
+    "time_to_restore_hours_median",
+    "rework_rate",
+    "support_cost",
+)
 
 
-def page_calls(con, flt) -> dict[str, Callable[[], object]]:
-    """The analytics each dashboard page calls for its default view, one callable per page."""
-    from analytics import metrics
+def page_calls(name: str, con, flt) -> Callable[[], object]:
+    """The analytics calls one page makes for its default view (mirrors its ``fetch`` calls)."""
+    from analytics import insights, metrics, series, views
+    from analytics.cost import DEFAULT_COST_MODEL as cost
+    from analytics.metrics import EXPLICIT as attribution
+
+    def sidebar():
+        metrics.data_range(con)
+        views.filter_choices(con)
+        views.dataset_info(con)
 
     def overview():
-        metrics.report(con, flt)
-        metrics.metric_series(con, flt, freq="month")
+        metrics.report(con, flt, cost, attribution)
+        metrics.report(con, flt.previous_period(), cost, attribution)
+        for metric in OVERVIEW_SERIES:
+            series.metric_series(con, flt, metric, "month", None, cost, attribution)
 
-    return {"overview": overview}
+    def flexibility():
+        metrics.per_team(con, flt, cost, attribution)
+        metrics.per_team_quarter(con, flt, cost, attribution)
+
+    def cadence():
+        insights.weekly_series(con, flt, attribution)
+        metrics.sprints_frame(con, flt)
+        insights.incident_trend(con, flt)
+        insights.incident_change_point(con, flt)
+        insights.cadence_incident_correlation(con, flt, 8, attribution)
+        changes = insights.sprint_length_changes(con, flt)
+        if not changes.empty:  # the page preselects the latest change, 8 weeks each side
+            last = changes.iloc[-1]
+            insights.cadence_before_after(
+                con, flt, last["team"], 8, last["change_date"], attribution
+            )
+
+    def change_control():
+        metrics.deployments_frame(con, flt, attribution)
+        views.approval_mix(con, flt, attribution, "month")
+        views.emergency_ratio(con, flt, attribution, "month")
+        insights.approval_failure_rates(con, flt, attribution)
+        insights.cab_vs_delegated(con, flt, attribution)
+        insights.what_if_delegation(con, flt, 0.5, "own", attribution)
+
+    def support_cost():
+        views.cost_breakdown(con, flt, cost)
+        metrics.report(con, flt, cost, attribution)
+        metrics.sprints_frame(con, flt)
+        views.cost_by_month(con, flt, cost)
+        metrics.per_team(con, flt, cost, attribution)
+
+    def backlog():
+        metrics.sprints_frame(con, flt)
+        views.sprint_summary_per_team(con, flt)
+        views.warranty_aspects(con, flt)
+        insights.warranty_vs_incidents(con, flt)
+
+    calls = {
+        "sidebar": sidebar,
+        "overview": overview,
+        "flexibility": flexibility,
+        "cadence": cadence,
+        "change_control": change_control,
+        "support_cost": support_cost,
+        "backlog": backlog,
+    }
+    assert set(calls) == set(PAGES)
+    return calls[name]
 
 
 def step_page(args) -> dict:
-    """One page's analytics: connect + first call in this new process (cold), then warm."""
+    """One page's analytics: connect + first call in this new process (cold), then warm.
+
+    Modules are imported before the clock starts (a running dashboard has them loaded already);
+    the import time is reported on its own."""
+    started = time.perf_counter()
+    import analytics.insights  # noqa: F401
+    import analytics.series  # noqa: F401
+    import analytics.views  # noqa: F401
     from analytics.store import connect
 
+    imports = time.perf_counter() - started
+    flt = filter_from(args)
     started = time.perf_counter()
-    con = connect(args.db, read_only=True)
-    flt = default_filter(con)
-    run = page_calls(con, flt)[args.page]
+    # Like the dashboard (ui/data.py): one read-write connection, schema checked on open.
+    con = connect(args.db)
+    run = page_calls(args.page, con, flt)
     run()
     cold = time.perf_counter() - started
     warm = statistics.median(timed(run) for _ in range(args.repeat))
-    return {"cold": cold, "warm": warm}
+    con.close()
+    return {"cold": cold, "warm": warm, "imports": imports}
 
 
-STEPS = {"floor": step_floor, "report": step_report, "page": step_page}
+def step_cli(args) -> dict:
+    """``python -m analytics ARGS`` in this process, so that its own peak RSS can be read."""
+    from analytics.cli import main as cli_main
+
+    status = cli_main(args.files)
+    if status:
+        sys.exit(status)
+    return {}
+
+
+STEPS = {"floor": step_floor, "report": step_report, "page": step_page, "cli": step_cli}
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("step", choices=sorted(STEPS))
     parser.add_argument("--db", default=":memory:")
-    parser.add_argument("--page")
+    parser.add_argument("--page", choices=PAGES)
+    parser.add_argument("--start", help="first day of the filter (ISO)")
+    parser.add_argument("--end", help="last day of the filter (ISO)")
+    parser.add_argument("--team", help="the team of the team-filtered report")
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("files", nargs="*")
-    args = parser.parse_intermixed_args(argv)
+    parser.add_argument("files", nargs="*", help="CSV files (floor) or CLI arguments (cli)")
+    if argv is None:
+        argv = sys.argv[1:]
+    if argv[:1] == ["cli"]:  # everything after "cli" belongs to python -m analytics
+        args = argparse.Namespace(step="cli", files=argv[1:])
+    else:
+        args = parser.parse_intermixed_args(argv)
     result = STEPS[args.step](args)
     result["peak_rss_mb"] = peak_rss_mb()
     print(json.dumps(result, default=str))
