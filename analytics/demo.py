@@ -108,6 +108,47 @@ ARCHETYPES = (
     TeamProfile("Platform", "PLT", (4, 4), 6, 0.6, 1.8, 0.17, 0.10, 1.3, 0.90, 1.4, 0.75),
     TeamProfile("Mobile", "MOB", (2, 2), 7, 1.0, 1.1, 0.09, 0.20, 0.9, 0.50, 1.1, 0.85),
 )
+
+
+@dataclass(frozen=True)
+class DemoImprovement:
+    """One entry of the demo's CSI register. From ``day`` on, ``effect`` multiplies the team's
+    quantity behind ``target_metric`` (failure probability, lead time or time to restore), so an
+    improvement with effect 1.0 changed nothing and one below 1.0 really worked."""
+
+    improvement_id: str
+    title: str
+    team: int  # index into the spec's teams
+    day: int  # start: days after the window's first day; negative: days before its last day
+    category: str
+    source: str
+    target_metric: str
+    expected_direction: str
+    owner: str
+    effect: float
+    on_own_service: bool = False  # scoped to the team's own service as well
+
+
+DEMO_IMPROVEMENTS = (
+    DemoImprovement("IMP-01", "Automated regression tests in the release pipeline", 1, 420,
+                    "automation", "retrospective", "change_failure_rate", "down",
+                    "Checkout tech lead", 0.35),
+    DemoImprovement("IMP-02", "Standard-change catalogue for routine releases", 2, 336,
+                    "change-policy", "csi", "lead_time_hours_median", "down",
+                    "Change manager", 0.45),
+    DemoImprovement("IMP-03", "Runbooks and on-call automation", 0, 280, "automation",
+                    "problem", "time_to_restore_hours_median", "down", "Payments SRE", 0.5,
+                    on_own_service=True),
+    DemoImprovement("IMP-04", "Blameless post-incident reviews", 4, 364, "process",
+                    "retrospective", "incidents", "down", "Platform lead", 1.0),
+    DemoImprovement("IMP-05", "Canary releases for the mobile app", 5, 448, "automation", "csi",
+                    "change_failure_rate", "down", "Mobile lead", 1.0, on_own_service=True),
+    DemoImprovement("IMP-06", "CAB meets twice a week instead of weekly", 4, 500,
+                    "change-policy", "csi", "lead_time_hours_median", "down", "Change manager",
+                    1.0),
+    DemoImprovement("IMP-07", "Warranty stories in every sprint", 3, -20, "warranty", "csi",
+                    "incidents_p1_p2", "down", "Search product owner", 1.0),
+)  # fmt: skip
 SERVICE_NAMES = (
     "payments-api",
     "checkout-web",
@@ -336,6 +377,22 @@ def _context(spec: DemoSpec) -> _Context:
     )
 
 
+def _improvement_start(ctx: _Context, imp: DemoImprovement) -> int:
+    """The day (since epoch) an improvement of the register started."""
+    return ctx.start + imp.day if imp.day >= 0 else ctx.end + imp.day
+
+
+def _improvement_factor(ctx: _Context, metric: str, team: np.ndarray, day: np.ndarray):
+    """Per event: the product of the effects of the improvements on ``metric`` that its team
+    had started by ``day`` (1.0 where none applies)."""
+    factor = np.ones(len(team))
+    for imp in DEMO_IMPROVEMENTS:  # a handful of register entries, not rows
+        if imp.target_metric == metric and imp.team < len(ctx.teams):
+            hit = (team == imp.team) & (day >= _improvement_start(ctx, imp))
+            factor = np.where(hit, factor * imp.effect, factor)
+    return factor
+
+
 def _service_for(ctx: _Context, rng: np.random.Generator, team: np.ndarray) -> np.ndarray:
     """Each team works mostly on its own service, sometimes its second one or a neighbour's."""
     n_teams, n_services = len(ctx.teams), len(ctx.services)
@@ -419,6 +476,7 @@ def _regular_changes(ctx: _Context, rng: np.random.Generator, team_ids: np.ndarr
     )
     lead = _lognormal_hours(rng, LEAD_HOURS[approval], 0.6)
     lead = np.where(approval == 3, lead, lead * ctx.param("lead_factor")[team])
+    lead = lead * _improvement_factor(ctx, "lead_time_hours_median", team, day)
     requested = implemented - (lead * HOUR).astype(np.int64)
     # People raise changes in office hours; only emergency requests come at any time.
     requested = np.where(ctype == 2, requested, _office_hours_before(rng, requested, implemented))
@@ -427,6 +485,7 @@ def _regular_changes(ctx: _Context, rng: np.random.Generator, team_ids: np.ndarr
     switch = ctx.switch_day[team]
     after_switch = (switch >= 0) & (day >= switch) & (day < switch + 42)
     p_fail = fail_base * np.array([0.7, 1.0, 2.0])[risk] * np.where(ctype == 2, 2.0, 1.0)
+    p_fail = p_fail * _improvement_factor(ctx, "change_failure_rate", team, day)
     p_fail = np.minimum(p_fail * np.where(after_switch, 2.0, 1.0), 0.85)
     p_cancel = np.array([0.01, 0.03, 0.09, 0.01])[approval]
     u = rng.random(n)
@@ -548,6 +607,9 @@ def _chunk(ctx: _Context, rng, team_ids: np.ndarray, n_changes: int, n_tickets: 
     priority = _ticket_priority(rng, kind, p12)
     restore = _lognormal_hours(
         rng, RESTORE_HOURS[kind, priority - 1] * ctx.param("restore_factor")[team], 0.8
+    )
+    restore = restore * _improvement_factor(
+        ctx, "time_to_restore_hours_median", team, opened // DAY
     )
     resolved = opened + (restore * HOUR).astype(np.int64) + 60
 
@@ -720,6 +782,7 @@ def _change_rows(ctx: _Context, rng, changes: pd.DataFrame, number: np.ndarray) 
     planned = changes["change_type"].to_numpy() != 2
     sprint = np.where(planned & (rng.random(len(changes)) < 0.85), sprint, -1)
     cancelled = changes["outcome"].to_numpy() == 3
+    planned_start, planned_end = _planned_windows(ctx, changes, number)
     return pd.DataFrame(
         {
             "change_id": _ids("CHG-", number, _width(ctx.spec.changes, 6)),
@@ -732,6 +795,56 @@ def _change_rows(ctx: _Context, rng, changes: pd.DataFrame, number: np.ndarray) 
             "implemented_at": _timestamps(np.where(cancelled, -1, changes["implemented"])),
             "outcome": _category(changes["outcome"], OUTCOMES),
             "sprint_id": _category(sprint, ctx.sprint_ids),
+            "planned_start": _timestamps(planned_start),
+            "planned_end": _timestamps(planned_end),
+        }
+    )
+
+
+def _planned_windows(ctx: _Context, changes: pd.DataFrame, number: np.ndarray):
+    """Planned start and end (seconds since epoch, -1 = none) of each change.
+
+    Most standard and normal changes book a window of 1-4 hours that holds their implementation;
+    about 4 % are implemented a day or more outside it; emergency changes mostly book none. Own
+    random stream, so the other columns do not change with it.
+    """
+    rng = np.random.default_rng([ctx.spec.seed, 7, int(number.min(initial=0))])
+    n = len(changes)
+    implemented = changes["implemented"].to_numpy()
+    hour = implemented // HOUR * HOUR
+    start = hour - rng.integers(0, 2, n) * HOUR
+    end = start + rng.integers(2, 5, n) * HOUR  # at least an hour past the implementation
+    outside = rng.random(n) < 0.04
+    shift = np.where(rng.random(n) < 0.5, -1, 1) * rng.integers(1, 4, n) * DAY
+    start, end = np.where(outside, start + shift, start), np.where(outside, end + shift, end)
+    emergency = changes["change_type"].to_numpy() == 2
+    booked = rng.random(n) < np.where(emergency, 0.1, 0.92)
+    return np.where(booked, start, -1), np.where(booked, end, -1)
+
+
+def _improvement_rows(ctx: _Context) -> pd.DataFrame:
+    """Canonical improvements rows: the register entries whose team the spec has."""
+    register = [imp for imp in DEMO_IMPROVEMENTS if imp.team < len(ctx.teams)]
+    days = np.array([_improvement_start(ctx, imp) for imp in register], dtype=np.int64)
+    return pd.DataFrame(
+        {
+            "improvement_id": [imp.improvement_id for imp in register],
+            "title": [imp.title for imp in register],
+            "started_on": np.datetime_as_string(days.astype("M8[D]")),
+            "team": [ctx.team_names[imp.team] for imp in register],
+            "service": [
+                ctx.services[imp.team % len(ctx.services)] if imp.on_own_service else None
+                for imp in register
+            ],
+            "category": [imp.category for imp in register],
+            "source": [imp.source for imp in register],
+            "target_metric": [imp.target_metric for imp in register],
+            "expected_direction": [imp.expected_direction for imp in register],
+            "owner": [imp.owner for imp in register],
+            "notes": [
+                "Demo: built into the data" if imp.effect != 1.0 else "Demo: no effect in the data"
+                for imp in register
+            ],
         }
     )
 
@@ -874,6 +987,7 @@ def generate(out_dir: Path, spec: DemoSpec = DEFAULT_SPEC) -> dict[str, Path]:
             done["items"] += len(items)
 
         writers["sprints"].write(_sprint_rows(ctx, pd.concat(item_points, ignore_index=True)))
+        writers["improvements"].write(_improvement_rows(ctx))
     finally:
         for writer in writers.values():
             writer.close()

@@ -49,12 +49,13 @@ ORDER_RULES = (
     ("work_items", "resolved_at", "created_at"),
     ("changes", "implemented_at", "requested_at"),
     ("incidents", "resolved_at", "opened_at"),
+    ("changes", "planned_end", "planned_start"),
 )
 # Enumerations with a plain default when the cell is empty.
 ENUM_DEFAULTS = {("work_items", "origin"): "business", ("incidents", "kind"): "incident"}
 # Dependency order: sprints before the work items and changes that name them, changes before
-# the incidents that name them.
-LOAD_ORDER = ("sprints", "work_items", "changes", "incidents")
+# the incidents that name them; the improvements register names none of them.
+LOAD_ORDER = ("sprints", "work_items", "changes", "incidents", "improvements")
 
 
 class LoadError(Exception):

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 # Bump when the DDL changes; ``store.migrate`` upgrades older databases step by step.
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -42,6 +42,23 @@ APPROVALS = ("pre-approved", "product-owner", "cab", "ecab")
 DELEGATED_APPROVALS = ("pre-approved", "product-owner")
 WARRANTY_ASPECTS = ("availability", "capacity", "security", "continuity")
 FAILED_OUTCOMES = ("failed", "rolled_back")
+IMPROVEMENT_SOURCES = ("retrospective", "csi", "problem")
+IMPROVEMENT_DIRECTIONS = ("up", "down")
+# Weekly metrics an improvement can target: a subset of analytics.series.SERIES_METRICS.
+IMPROVEMENT_METRICS = (
+    "deployments",
+    "deployments_per_week",
+    "lead_time_hours_median",
+    "failed_deployments",
+    "change_failure_rate",
+    "rework_rate",
+    "incidents",
+    "incidents_p1_p2",
+    "requests",
+    "time_to_restore_hours_median",
+    "support_hours",
+    "support_cost",
+)
 
 # When a change has no approval, it follows from its type (ITIL's default routes).
 DEFAULT_APPROVAL = {"standard": "pre-approved", "normal": "cab", "emergency": "ecab"}
@@ -93,6 +110,9 @@ KINDS: dict[str, Kind] = {
                 "outcome", "VARCHAR", True, ("successful", "failed", "rolled_back", "cancelled")
             ),
             Column("sprint_id", "VARCHAR"),
+            # schema v2: the forward schedule next to the actual record (both optional)
+            Column("planned_start", "TIMESTAMP"),
+            Column("planned_end", "TIMESTAMP"),
         ),
     ),
     "incidents": Kind(
@@ -109,6 +129,24 @@ KINDS: dict[str, Kind] = {
             Column("caused_by_change", "VARCHAR"),
             Column("resolved_by_change", "VARCHAR"),
             Column("effort_hours", "DOUBLE"),
+        ),
+    ),
+    # schema v2: the CSI register, one row per improvement whose effect Cadence measures
+    "improvements": Kind(
+        "improvements",
+        "improvement_id",
+        (
+            Column("improvement_id", "VARCHAR", True),
+            Column("title", "VARCHAR", True),
+            Column("started_on", "DATE", True),
+            Column("team", "VARCHAR"),
+            Column("service", "VARCHAR"),
+            Column("category", "VARCHAR"),  # open list: change-policy, automation, warranty, ...
+            Column("source", "VARCHAR", enum=IMPROVEMENT_SOURCES),
+            Column("target_metric", "VARCHAR", enum=IMPROVEMENT_METRICS),
+            Column("expected_direction", "VARCHAR", enum=IMPROVEMENT_DIRECTIONS),
+            Column("owner", "VARCHAR"),
+            Column("notes", "VARCHAR"),
         ),
     ),
 }

@@ -41,7 +41,27 @@ def schema_version(con: duckdb.DuckDBPyConnection) -> int | None:
 
 
 # Each entry upgrades a database from version N to N + 1; later issues append here.
-MIGRATIONS: dict[int, list[str]] = {}
+# The DDL is spelled out (not taken from schema.py) so a step stays what it was when written.
+MIGRATIONS: dict[int, list[str]] = {
+    # v2: planned windows on changes, and the CSI improvements register
+    1: [
+        "ALTER TABLE changes ADD COLUMN planned_start TIMESTAMP",
+        "ALTER TABLE changes ADD COLUMN planned_end TIMESTAMP",
+        """CREATE TABLE IF NOT EXISTS improvements (
+    improvement_id VARCHAR PRIMARY KEY,
+    title VARCHAR NOT NULL,
+    started_on DATE NOT NULL,
+    team VARCHAR,
+    service VARCHAR,
+    category VARCHAR,
+    source VARCHAR,
+    target_metric VARCHAR,
+    expected_direction VARCHAR,
+    owner VARCHAR,
+    notes VARCHAR
+);""",
+    ],
+}
 
 
 def ensure_schema(con: duckdb.DuckDBPyConnection) -> None:

@@ -28,7 +28,7 @@ SMALL = demo.DemoSpec(
 )
 TIMESTAMPS = {
     "work_items": ["created_at", "resolved_at"],
-    "changes": ["requested_at", "implemented_at"],
+    "changes": ["requested_at", "implemented_at", "planned_start", "planned_end"],
     "incidents": ["opened_at", "resolved_at"],
 }
 
@@ -58,7 +58,9 @@ def assert_valid(directory, spec: demo.DemoSpec) -> dict[str, pd.DataFrame]:
             if c.enum is not None:
                 assert set(df[c.name].dropna()) <= set(c.enum), (kind, c.name)
         data[kind] = df
-    sprints, items, changes, tickets = (data[k] for k in KINDS)
+    sprints, items, changes, tickets = (
+        data[k] for k in ("sprints", "work_items", "changes", "incidents")
+    )
     assert (len(changes), len(tickets), len(items)) == (
         spec.changes,
         spec.incidents,
@@ -68,6 +70,7 @@ def assert_valid(directory, spec: demo.DemoSpec) -> dict[str, pd.DataFrame]:
     assert not (items["resolved_at"] < items["created_at"]).any()
     assert not (changes["implemented_at"] < changes["requested_at"]).any()
     assert not (tickets["resolved_at"] < tickets["opened_at"]).any()
+    assert not (changes["planned_end"] < changes["planned_start"]).any()
     cancelled = changes["outcome"] == "cancelled"
     assert changes.loc[cancelled, "implemented_at"].isna().all()
     assert changes.loc[~cancelled, "implemented_at"].notna().all()
