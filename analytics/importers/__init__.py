@@ -255,7 +255,8 @@ def _stage(con: duckdb.DuckDBPyConnection, f: _File, date_format: str | None) ->
         except SniffError as exc:
             raise LoadError(f"{f.name}: {exc}") from None
         canonical_kind, preset = _canonical_or_preset(layout.header, f.kind)
-        if preset is None and layout.delimiter == "," and layout.encoding == "utf-8":
+        canonical = canonical_kind is not None or f.kind is not None
+        if canonical and layout.delimiter == "," and layout.encoding == "utf-8":
             # A canonical CSV: the loader's own staging, exactly as load_paths reads it.
             from analytics.loader import _stage_file
 

@@ -92,8 +92,8 @@ def _parse_rows(text: str, delimiter: str, limit: int = 50) -> list[list[str]]:
                 rows.append(row)
             if len(rows) > limit:
                 return rows[:limit]
-    except csv.Error:
-        return rows[:-1]
+    except csv.Error:  # e.g. a NUL byte: judge by the rows before it
+        return rows
     if rows and not text.endswith(("\n", "\r")):
         rows = rows[:-1] if len(rows) > 1 else rows
     return rows
@@ -109,6 +109,8 @@ def sniff_layout(path: Path) -> TextLayout:
     if b"\x00" in sample[:4096]:
         raise SniffError("the file is not a text (CSV) file")
     encoding = sniff_encoding(sample, complete)
+    if encoding == "utf-8" and not complete and not is_utf8(path):
+        encoding = "cp1252"  # non-UTF-8 bytes only after the sample
     text = decode_sample(sample, encoding)
     delimiter = sniff_delimiter(text)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=False)
@@ -117,6 +119,19 @@ def sniff_layout(path: Path) -> TextLayout:
     except (StopIteration, csv.Error) as exc:
         raise SniffError("no header row found") from exc
     return TextLayout(encoding, delimiter, tuple(h.strip() for h in header))
+
+
+def is_utf8(path: Path) -> bool:
+    """Whether the whole file is valid UTF-8, checked chunk by chunk (stops at the first error)."""
+    decoder = codecs.getincrementaldecoder("utf-8")()
+    try:
+        with open(path, "rb") as fh:
+            while chunk := fh.read(TRANSCODE_CHUNK_BYTES):
+                decoder.decode(chunk)
+        decoder.decode(b"", final=True)
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def transcode_to_utf8(src: Path, dst: Path, encoding: str) -> None:

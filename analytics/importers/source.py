@@ -73,7 +73,8 @@ def _read_csv(con: duckdb.DuckDBPyConnection, path: Path) -> RawTable:
         columns = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(header)))
         cells = ", ".join(f"c{i}" for i in range(len(header)))
         raw_text = ", ".join(f"coalesce(c{i}, '')" for i in range(len(header)))
-        # Parallel scanning cannot pad short rows when quoted fields contain newlines.
+        # Strict: a short row is an error (padding it would also drop an unterminated last
+        # quoted field without a word).
         sql = f"""
             CREATE TEMP TABLE {table} AS
             SELECT {cells}, __line, concat_ws($delimiter, {raw_text}) AS __raw
@@ -81,7 +82,7 @@ def _read_csv(con: duckdb.DuckDBPyConnection, path: Path) -> RawTable:
                 SELECT *, row_number() OVER () + 1 AS __line
                 FROM read_csv($path, delim = $delimiter, header = true, auto_detect = false,
                               columns = {{{columns}}}, quote = '"', escape = '"',
-                              null_padding = true, parallel = false)
+                              strict_mode = true, null_padding = false)
             )
             WHERE coalesce({cells}) IS NOT NULL
         """
@@ -93,20 +94,22 @@ def _read_csv(con: duckdb.DuckDBPyConnection, path: Path) -> RawTable:
     return RawTable(table, layout.header, layout.delimiter, layout.encoding, rows)
 
 
+# Lines of DuckDB's CSV error that say what is wrong (other lines quote the row itself).
+_CSV_PROBLEMS = ("expected number of columns", "invalid unicode", "value with unterminated quote")
+
+
 def csv_error_message(message: str) -> str:
-    """DuckDB's multi-line CSV error as one line: where it happened and what was wrong."""
+    """DuckDB's multi-line CSV error as one line: where it happened and what was wrong
+    (never the offending row itself, which may be huge)."""
     line = re.search(r"CSV Error on Line:\s*(\d+)", message)
+    lines = [ln.strip() for ln in message.splitlines() if not ln.startswith("Original Line")]
     detail = next(
-        (
-            ln.strip()
-            for ln in message.splitlines()[1:]
-            if ln.strip() and not ln.startswith(("Original Line", "Possible fixes", "*", "  "))
-        ),
-        "",
+        (ln for p in _CSV_PROBLEMS for ln in lines if ln.lower().startswith(p)),
+        "invalid CSV quoting (a stray quote inside an unquoted field?)"
+        if "invalid state" in message
+        else "the row is not valid CSV",
     )
-    if not detail:
-        detail = message.splitlines()[0] if message else "unreadable"
-    detail = detail[:200]
+    detail = detail[:160].rstrip(".")
     return f"line {line.group(1)}: {detail}" if line else f"cannot read as CSV: {detail}"
 
 
