@@ -24,7 +24,7 @@ import duckdb
 import pandas as pd
 
 from analytics.cost import DEFAULT_COST_MODEL, CostModel, effort_sql
-from analytics.db import query_df, query_one
+from analytics.db import bind, query_df
 from analytics.filters import Filter, service_clause, team_clause
 from analytics.schema import APPROVALS, DEFAULT_APPROVAL, FAILED_OUTCOMES
 
@@ -81,6 +81,10 @@ def _constant_params() -> dict:
     }
 
 
+# The attribution window as an INTERVAL.
+_WINDOW = "to_microseconds(CAST(round($window_hours * 3600e6) AS BIGINT))"
+
+
 def _window_links_cte() -> str:
     """CTE ``window_links(incident_id, change_id)``: window attribution of the incidents in the
     database that name no cause.
@@ -88,16 +92,24 @@ def _window_links_cte() -> str:
     ASOF join: each goes to the latest deployment (not cancelled) on its service implemented at
     or before it opened, if that was at most ``$window_hours`` hours before. Materialized because
     the deployments and the tickets both read it (one pass over the incidents, not two).
+
+    Only links the filter can see are computed, and exactly: a deployment in the window can only
+    be linked by an incident opened before ``end + H``, and an incident opened in the window only
+    to a deployment from ``start - H`` on; both ends of a link share one service, so the service
+    filter applies to both sides. (The team filter does not: team may differ across a link.)
     """
     return f"""window_links AS MATERIALIZED (
     SELECT i.incident_id, d.change_id
     FROM (
         SELECT incident_id, service, opened_at FROM incidents
         WHERE caused_by_change IS NULL AND service IS NOT NULL AND {_is_incident()}
+            AND opened_at >= $start_ts AND opened_at < $end_ts + {_WINDOW}
+            AND {service_clause()}
     ) AS i
     ASOF JOIN (
         SELECT change_id, service, implemented_at FROM changes
-        WHERE outcome <> 'cancelled' AND implemented_at IS NOT NULL
+        WHERE outcome <> 'cancelled' AND implemented_at >= $start_ts - {_WINDOW}
+            AND {service_clause()}
     ) AS d
         ON i.service = d.service AND i.opened_at >= d.implemented_at
     WHERE {hours_between("d.implemented_at", "i.opened_at")} <= $window_hours
@@ -111,9 +123,10 @@ def _deployments_ctes(attribution: Attribution) -> str:
     """CTEs ending in ``deployments``: one row per deployment in the filter's window.
 
     ``failed``: outcome failed/rolled_back, or named as cause by any incident in the database
-    (whenever it opened, whatever the filter), or — with window attribution — the latest deployment
-    on an incident's service within ``$window_hours`` before it opened. Semi-joins (IN) keep each
-    deployment once however many incidents name it, so the failure rate never exceeds 1.
+    (whenever it opened, whatever the filter), or — with window attribution — the latest
+    deployment on the service of an incident opened at most ``$window_hours`` after it.
+    Semi-joins (IN) keep each deployment once however many incidents name it, so the failure
+    rate never exceeds 1.
     ``rework``: named in ``resolved_by_change`` of any incident.
     """
     window = ""
@@ -265,27 +278,40 @@ _OUTER = {
     "incidents_linked_by_window": "coalesce(t.n_linked_by_window, 0)",
 }
 
+_APPROVAL_COLUMNS = (
+    "approval",
+    "deployments",
+    "failed_deployments",
+    "change_failure_rate",
+    "lead_time_hours_median",
+)
+
+# ``approval_rows``: the deployment metrics per approval path, all paths in schema order.
+_BY_APPROVAL_CTES = f"""
+approval_paths AS (
+    SELECT unnest($approvals) AS approval, generate_subscripts($approvals, 1) AS position
+),
+approval_aggregates AS (
+    SELECT approval, {_DEPLOYMENT_AGGREGATES}
+    FROM deployments GROUP BY approval
+),
+approval_rows AS (
+    SELECT p.approval, p.position,
+        {", ".join(f"{_OUTER[c]} AS {c}" for c in _APPROVAL_COLUMNS[1:])}
+    FROM approval_paths AS p LEFT JOIN approval_aggregates AS d ON d.approval = p.approval
+)"""
+
 # Bucket start per frequency (date_trunc unit) and bucket length (an interval, not a value).
 _FREQ = {"week": ("week", "INTERVAL 1 WEEK"), "month": ("month", "INTERVAL 1 MONTH")}
 _FREQ_ALL = {**_FREQ, "quarter": ("quarter", "INTERVAL 3 MONTH")}
 _GROUPS = ("team", "service")
 
 
-def _aggregate(
-    con: duckdb.DuckDBPyConnection,
-    flt: Filter,
-    freq: str | None = None,
-    by: str | None = None,
-    cost: CostModel = DEFAULT_COST_MODEL,
-    attribution: Attribution = EXPLICIT,
-) -> pd.DataFrame:
-    """Every deployment and ticket metric per bucket (and group).
-
-    Returns columns ``bucket`` (first day of the bucket; the window's start when ``freq`` is None),
-    ``bucket_days`` (days of the bucket inside the window), ``grp`` (the team/service when ``by``
-    is set) and one column per key of ``_OUTER``. Every bucket overlapping the window appears,
-    crossed with every group that has data in the window.
-    """
+def _aggregate_sql(
+    freq: str | None, by: str | None, attribution: Attribution, extra_ctes: str = ""
+) -> tuple[str, str]:
+    """The WITH clause and the final SELECT of :func:`_aggregate`, apart so that the report can
+    add CTEs (``extra_ctes``, which may read ``deployments`` and ``tickets``) and columns."""
     if freq is None:
         buckets = """buckets AS (
     SELECT $start_date AS bucket, date_diff('day', $start_date, $end_date) + 1 AS bucket_days
@@ -317,7 +343,7 @@ buckets AS (
     UNION SELECT {by} FROM tickets WHERE {by} IS NOT NULL
 )"""
     outer = ",\n    ".join(f"{expr} AS {name}" for name, expr in _OUTER.items())
-    sql = f"""
+    with_clause = f"""
 WITH {_deployments_ctes(attribution)},
 {_tickets_ctes(attribution)},
 {buckets},
@@ -329,14 +355,37 @@ d AS (
 t AS (
     SELECT {t_bucket} AS bucket, {grp} AS grp, {_TICKET_AGGREGATES}
     FROM tickets GROUP BY ALL
-)
+){"," if extra_ctes else ""}
+{extra_ctes}"""
+    select = f"""
 SELECT g.bucket, g.bucket_days, g.grp,
-    {outer}
+    {outer}"""
+    rest = """
 FROM (SELECT * FROM buckets CROSS JOIN groups) AS g
 LEFT JOIN d ON d.bucket = g.bucket AND d.grp = g.grp
 LEFT JOIN t ON t.bucket = g.bucket AND t.grp = g.grp
 ORDER BY g.bucket, g.grp
 """
+    return with_clause, select + "{extra_columns}" + rest
+
+
+def _aggregate(
+    con: duckdb.DuckDBPyConnection,
+    flt: Filter,
+    freq: str | None = None,
+    by: str | None = None,
+    cost: CostModel = DEFAULT_COST_MODEL,
+    attribution: Attribution = EXPLICIT,
+) -> pd.DataFrame:
+    """Every deployment and ticket metric per bucket (and group).
+
+    Returns columns ``bucket`` (first day of the bucket; the window's start when ``freq`` is None),
+    ``bucket_days`` (days of the bucket inside the window), ``grp`` (the team/service when ``by``
+    is set) and one column per key of ``_OUTER``. Every bucket overlapping the window appears,
+    crossed with every group that has data in the window.
+    """
+    with_clause, select = _aggregate_sql(freq, by, attribution)
+    sql = with_clause + select.format(extra_columns="")
     return query_df(con, sql, flt.params(), cost.params(), attribution.params(), _constant_params())
 
 
@@ -348,30 +397,30 @@ def _to_dates(series: pd.Series) -> pd.Series:
 # --- the report -------------------------------------------------------------------------------
 
 
-def _sprint_summary(con: duckdb.DuckDBPyConnection, flt: Filter) -> dict:
-    sql = f"""
-WITH {_SPRINTS_CTES}
-SELECT
-    count(*) AS sprints,
-    median(length_days) AS sprint_length_days_median,
-    median(velocity_points) AS velocity_points_median,
-    sum(completed_points) FILTER (WHERE completed_points IS NOT NULL
-                                    AND committed_points IS NOT NULL)
-        / nullif(sum(committed_points) FILTER (WHERE completed_points IS NOT NULL
-                                                 AND committed_points IS NOT NULL), 0)
-        AS say_do_ratio,
-    sum(warranty_points) / nullif(sum(total_points), 0) AS warranty_share
-FROM sprint_rows
-"""
-    row = query_one(con, sql, flt.params())
-    names = [
-        "sprints",
-        "sprint_length_days_median",
-        "velocity_points_median",
-        "say_do_ratio",
-        "warranty_share",
-    ]
-    return {n: _plain(v) for n, v in zip(names, row, strict=True)}
+_SPRINT_SUMMARY_COLUMNS = (
+    "sprints",
+    "sprint_length_days_median",
+    "velocity_points_median",
+    "say_do_ratio",
+    "warranty_share",
+)
+
+# ``sprint_summary``: one row of sprint metrics over ``sprint_rows`` (see ``_SPRINTS_CTES``).
+_SPRINT_SUMMARY_CTE = """
+sprint_summary AS (
+    SELECT
+        count(*) AS sprints,
+        median(length_days) AS sprint_length_days_median,
+        median(velocity_points) AS velocity_points_median,
+        -- say/do only over sprints that have both numbers
+        sum(completed_points) FILTER (WHERE has_both) / nullif(sum(committed_points)
+            FILTER (WHERE has_both), 0) AS say_do_ratio,
+        sum(warranty_points) / nullif(sum(total_points), 0) AS warranty_share
+    FROM (
+        SELECT *, completed_points IS NOT NULL AND committed_points IS NOT NULL AS has_both
+        FROM sprint_rows
+    )
+)"""
 
 
 def _plain(value):
@@ -406,7 +455,21 @@ def report(
     """
     from analytics.dora import dora_tiers
 
-    row = _aggregate(con, flt, cost=cost, attribution=attribution).iloc[0]
+    # One statement: the window attribution and the deployments are computed once.
+    with_clause, select = _aggregate_sql(
+        None, None, attribution, f"{_BY_APPROVAL_CTES},\n{_SPRINTS_CTES},\n{_SPRINT_SUMMARY_CTE}"
+    )
+    approval_struct = ", ".join(f"'{c}': {c}" for c in _APPROVAL_COLUMNS)
+    extra = f""",
+    (SELECT list({{{approval_struct}}} ORDER BY position) FROM approval_rows) AS by_approval,
+    """ + ",\n    ".join(
+        f"(SELECT {c} FROM sprint_summary) AS {c}" for c in _SPRINT_SUMMARY_COLUMNS
+    )
+    sql = with_clause + select.format(extra_columns=extra)
+    params = bind(sql, flt.params(), cost.params(), attribution.params(), _constant_params())
+    cursor = con.execute(sql, params)
+    names = [d[0] for d in cursor.description]
+    row = dict(zip(names, cursor.fetchone(), strict=True))
     out: dict = {
         "from": flt.start.isoformat(),
         "to": flt.end.isoformat(),
@@ -428,18 +491,12 @@ def report(
         "failed_deployment_recovery_hours_median",
         "support_hours",
         "support_cost",
+        *_SPRINT_SUMMARY_COLUMNS,
     ):
         out[key] = _plain(row[key])
-    out.update(_sprint_summary(con, flt))
-    approval = by_approval(con, flt, attribution)
     out["by_approval"] = {
-        r["approval"]: {
-            "deployments": _plain(r["deployments"]),
-            "failed_deployments": _plain(r["failed_deployments"]),
-            "change_failure_rate": _plain(r["change_failure_rate"]),
-            "lead_time_hours_median": _plain(r["lead_time_hours_median"]),
-        }
-        for r in approval.to_dict("records")
+        path["approval"]: {c: _plain(path[c]) for c in _APPROVAL_COLUMNS[1:]}
+        for path in row["by_approval"]
     }
     out["dora"] = dora_tiers(
         deployments_per_week=out["deployments_per_week"],
@@ -514,21 +571,8 @@ def by_approval(
     A change without an approval takes its type's default route (schema.DEFAULT_APPROVAL)."""
     sql = f"""
 WITH {_deployments_ctes(attribution)},
-paths AS (
-    SELECT unnest($approvals) AS approval, generate_subscripts($approvals, 1) AS position
-),
-agg AS (
-    SELECT approval, {_DEPLOYMENT_AGGREGATES}
-    FROM deployments GROUP BY approval
-)
-SELECT
-    p.approval,
-    coalesce(a.n_deployments, 0) AS deployments,
-    coalesce(a.n_failed, 0) AS failed_deployments,
-    a.n_failed / nullif(a.n_deployments, 0) AS change_failure_rate,
-    a.lead_time_median AS lead_time_hours_median
-FROM paths AS p LEFT JOIN agg AS a ON a.approval = p.approval
-ORDER BY p.position
+{_BY_APPROVAL_CTES}
+SELECT {", ".join(_APPROVAL_COLUMNS)} FROM approval_rows ORDER BY position
 """
     return query_df(con, sql, flt.params(), attribution.params(), _constant_params())
 

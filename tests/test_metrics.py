@@ -383,6 +383,30 @@ def test_window_attribution_takes_only_the_latest_deployment(con):
     assert not deployments_frame(con, WINDOW)["failed"].any()  # explicit mode
 
 
+def test_window_links_cross_the_window_edges(con):
+    change(con, "D0", "2026-01-04 23:30")  # the day before the window
+    incident(con, "N0", "2026-01-05 00:30")  # in the window, 1 h after D0
+    change(con, "D1", "2026-01-18 23:00")  # the window's last hour
+    incident(con, "N1", "2026-01-19 00:30")  # after the window, 1.5 h after D1
+    change(con, "D2", "2026-01-10 00:00", service="api")
+    incident(con, "N2", "2026-01-10 03:00", service="api")  # 3 h after D2: too late
+    r = report(con, WINDOW, attribution=Attribution("window", 2))
+    # deployments D1 D2; D1 failed through N1 although N1 opened after the window
+    assert (r["deployments"], r["failed_deployments"], r["change_failure_rate"]) == (2, 1, 0.5)
+    # incidents in the window: N0 (linked to D0, before the window), N2 (not linked)
+    assert r["attribution"]["incidents_linked_by_window"] == 1
+    assert r["attribution"]["incidents_unattributed"] == 1
+    web = report(
+        con,
+        Filter(WINDOW.start, WINDOW.end, services=("web",)),
+        attribution=Attribution("window", 2),
+    )
+    assert (web["deployments"], web["failed_deployments"], web["incidents"]) == (1, 1, 1)
+    assert web["attribution"]["incidents_linked_by_window"] == 1  # N0
+    series = metric_series(con, WINDOW, "failed_deployments", attribution=Attribution("window", 2))
+    assert series["value"].tolist() == [0, 1]  # D2 | D1
+
+
 def test_attribution_rejects_bad_settings():
     with pytest.raises(ValueError):
         Attribution("window")
