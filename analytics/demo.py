@@ -23,6 +23,7 @@ import numpy as np
 import pandas as pd
 
 from analytics.schema import KINDS
+from analytics.store import DEMO_DIR
 
 DAY = 86_400  # seconds
 HOUR = 3_600
@@ -771,6 +772,7 @@ class _CsvWriter:
         self.first = False
 
     def close(self) -> None:
+        self.part.unlink(missing_ok=True)  # left over only when writing failed
         self.con.close()
 
 
@@ -1006,14 +1008,18 @@ def main(argv: list[str] | None = None) -> int:
         help="benchmark size instead of the demo (1.0 = 1M incidents)",
     )
     args = parser.parse_args(argv)
-    from analytics.store import DEMO_DIR
-
     if args.scale is not None and args.scale <= 0:
         print("error: --scale must be positive", file=sys.stderr)
         return 2
     spec = DEFAULT_SPEC if args.scale is None else benchmark_spec(args.scale)
     out = Path(args.out) if args.out else DEMO_DIR
-    for kind, path in generate(out, spec).items():
+    try:
+        paths = generate(out, spec)
+    except (OSError, duckdb.IOException) as exc:
+        reason = getattr(exc, "strerror", None) or str(exc).splitlines()[0]
+        print(f"error: cannot write to {out}: {reason}", file=sys.stderr)
+        return 2
+    for kind, path in paths.items():
         print(f"{kind}: {path} ({path.stat().st_size / 1e6:.1f} MB)")
     return 0
 

@@ -172,6 +172,14 @@ def test_command_line_refuses_a_non_positive_scale(tmp_path, capsys):
     assert capsys.readouterr().err.strip() == "error: --scale must be positive"
 
 
+def test_command_line_reports_an_unwritable_output_in_one_line(tmp_path, capsys):
+    blocker = tmp_path / "not-a-directory"
+    blocker.write_text("")
+    assert demo.main(["--out", str(blocker), "--scale", "0.005"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: cannot write to {blocker}: ") and err.count("\n") == 1
+
+
 # --- the committed demo set -----------------------------------------------------------------
 
 
