@@ -171,7 +171,7 @@ def stacked_bar_chart(
                 hovertemplate=f"%{{x}}<br>{name}: %{{y{fmt}}}<extra></extra>",
             )
         )
-    fig.update_layout(barmode="stack", bargap=0.15)
+    fig.update_layout(barmode="stack", bargap=0.15, legend_traceorder="normal")
     _style(fig, title, x_title, y_title)
     _y_format(fig, percent)
     return fig

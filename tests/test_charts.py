@@ -1,0 +1,170 @@
+"""The figure builders on tiny frames: traces, their data, colours and shapes."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pandas as pd
+import pytest
+
+from analytics import charts
+
+
+def test_color_map_is_stable_and_sorted():
+    assert charts.color_map(["b", "a", "b", None]) == {
+        "a": charts.PALETTE[0],
+        "b": charts.PALETTE[1],
+    }
+    # the same team gets the same colour whatever order the data comes in
+    assert charts.color_map(["z", "a"])["z"] == charts.color_map(["a", "z", "z"])["z"]
+
+
+TEAMS = pd.DataFrame(
+    {
+        "team": ["A", "B", "C"],
+        "deployments_per_week": [1.0, 4.0, 2.0],
+        "change_failure_rate": [0.30, 0.10, 0.05],
+        "deployments": [10, 40, 20],
+    }
+)
+
+
+def test_quadrant_scatter_points_and_median_lines():
+    fig = charts.quadrant_scatter(
+        TEAMS, x="deployments_per_week", y="change_failure_rate", size="deployments",
+        label="team", title="t", x_title="Deployments per week",
+        y_title="Change failure rate", percent_y=True,
+    )  # fmt: skip
+    points = {t.name: (list(t.x), list(t.y)) for t in fig.data}
+    assert points == {"A": ([1.0], [0.30]), "B": ([4.0], [0.10]), "C": ([2.0], [0.05])}
+    # medians: x of 1, 2, 4 is 2; y of 0.05, 0.10, 0.30 is 0.10
+    lines = [(s.type, s.x0, s.y0) for s in fig.layout.shapes]
+    assert ("line", 2.0, 0) in lines  # vertical line at x = 2 from the bottom of the plot
+    assert ("line", 0, 0.10) in lines  # horizontal line at y = 0.10 from the left
+    assert fig.layout.yaxis.tickformat == ".0%"
+    # bubble size grows with deployments: B (40) is biggest, A (10) smallest
+    sizes = {t.name: t.marker.size for t in fig.data}
+    assert sizes["A"] < sizes["C"] < sizes["B"]
+
+
+def test_quadrant_scatter_frontier_and_paths():
+    frontier = TEAMS.iloc[[2, 1]]  # C (2, 5 %) and B (4, 10 %) are not dominated
+    paths = pd.DataFrame(
+        {
+            "team": ["A", "A", "B"],
+            "quarter": ["2025-Q2", "2025-Q1", "2025-Q1"],
+            "deployments_per_week": [1.5, 0.5, 4.0],
+            "change_failure_rate": [0.2, 0.4, 0.1],
+        }
+    )
+    fig = charts.quadrant_scatter(
+        TEAMS, x="deployments_per_week", y="change_failure_rate", size="deployments",
+        label="team", title="t", x_title="x", y_title="y", frontier=frontier, paths=paths,
+    )  # fmt: skip
+    front = next(t for t in fig.data if t.name == "Pareto frontier")
+    assert list(front.x) == [2.0, 4.0] and list(front.y) == [0.05, 0.10]
+    trail_a = next(t for t in fig.data if t.name == "A over time")
+    assert list(trail_a.x) == [0.5, 1.5]  # sorted by quarter: Q1 then Q2
+    assert trail_a.line.color == charts.color_map(TEAMS["team"])["A"]
+
+
+def test_quadrant_scatter_without_points_has_no_lines():
+    fig = charts.quadrant_scatter(
+        TEAMS.iloc[0:0], x="deployments_per_week", y="change_failure_rate",
+        size="deployments", label="team", title="t", x_title="x", y_title="y",
+    )  # fmt: skip
+    assert len(fig.data) == 0 and len(fig.layout.shapes) == 0
+
+
+def test_cadence_timeline_series_and_every_other_sprint_shaded():
+    weeks = [dt.date(2025, 1, 6), dt.date(2025, 1, 13), dt.date(2025, 1, 20)]
+    weekly = pd.DataFrame(
+        {"bucket": weeks, "deployments": [3, 5, 0], "incidents": [1, 0, 2],
+         "incidents_p1_p2": [0, 0, 1]}
+    )  # fmt: skip
+    sprints = pd.DataFrame(
+        {
+            "start_date": [dt.date(2025, 1, 6), dt.date(2025, 1, 13), dt.date(2025, 1, 20)],
+            "end_date": [dt.date(2025, 1, 12), dt.date(2025, 1, 19), dt.date(2025, 1, 26)],
+        }
+    )
+    fig = charts.cadence_timeline(weekly, sprints, shift_week=weeks[1], shift_label="shift")
+    bars, incidents, serious = fig.data
+    assert bars.type == "bar" and list(bars.y) == [3, 5, 0]
+    assert list(incidents.y) == [1, 0, 2] and list(serious.y) == [0, 0, 1]
+    rects = [s for s in fig.layout.shapes if s.type == "rect"]
+    # sprints 1 and 3 shaded, each to midnight after its last day
+    assert [(pd.Timestamp(r.x0), pd.Timestamp(r.x1)) for r in rects] == [
+        (pd.Timestamp("2025-01-06"), pd.Timestamp("2025-01-13")),
+        (pd.Timestamp("2025-01-20"), pd.Timestamp("2025-01-27")),
+    ]
+    shift_lines = [s for s in fig.layout.shapes if s.type == "line"]
+    assert [pd.Timestamp(s.x0) for s in shift_lines] == [pd.Timestamp("2025-01-13")]
+
+
+def test_lag_correlation_colours_follow_sign_and_significance():
+    lags = pd.DataFrame(
+        {"lag": [0, 1, 2], "rho": [0.5, -0.6, 0.1], "p_value": [0.01, 0.02, 0.6],
+         "significant": [True, True, False]}
+    )  # fmt: skip
+    (bars,) = [t for t in charts.lag_correlation_chart(lags).data if t.type == "bar"]
+    assert list(bars.x) == [0, 1, 2] and list(bars.y) == [0.5, -0.6, 0.1]
+    assert list(bars.marker.color) == [
+        charts.SERIES_COLORS["negative"],  # significant, more incidents
+        charts.SERIES_COLORS["positive"],  # significant, fewer incidents
+        charts.SERIES_COLORS["neutral"],  # not significant
+    ]
+
+
+def test_stacked_bars_follow_the_given_order_and_colours():
+    df = pd.DataFrame(
+        {"month": ["Jan", "Jan", "Feb"], "approval": ["cab", "pre-approved", "cab"],
+         "n": [2, 3, 4]}
+    )  # fmt: skip
+    fig = charts.stacked_bar_chart(
+        df, x="month", y="n", color="approval", title="t", y_title="Deployments",
+        colors=charts.APPROVAL_COLORS, labels=charts.APPROVAL_LABELS, order=charts.APPROVALS,
+    )  # fmt: skip
+    assert fig.layout.barmode == "stack"
+    assert [t.name for t in fig.data] == ["Pre-approved", "CAB"]  # absent paths are skipped
+    cab = fig.data[1]
+    assert list(cab.y) == [4, 2]  # sorted by x: "Feb" < "Jan"
+    assert cab.marker.color == charts.APPROVAL_COLORS["cab"]
+
+
+def test_rate_interval_error_bars_are_distances_to_the_bounds():
+    df = pd.DataFrame(
+        {"approval": ["cab", "pre-approved"], "rate": [0.2, 0.1], "low": [0.1, 0.05],
+         "high": [0.35, 0.2], "n": [20, 40]}
+    )  # fmt: skip
+    fig = charts.rate_interval_chart(
+        df, category="approval", rate="rate", low="low", high="high", n="n", title="t",
+        y_title="Change failure rate", labels=charts.APPROVAL_LABELS, order=charts.APPROVALS,
+    )  # fmt: skip
+    (bar,) = fig.data
+    assert list(bar.x) == ["Pre-approved", "CAB"]  # in the approval order
+    assert list(bar.error_y.array) == pytest.approx([0.1, 0.15])  # 0.2-0.1, 0.35-0.2
+    assert list(bar.error_y.arrayminus) == pytest.approx([0.05, 0.1])  # 0.1-0.05, 0.2-0.1
+
+
+def test_box_per_category_in_order_without_missing_values():
+    df = pd.DataFrame({"approval": ["ecab", "cab", "cab", "cab"], "lead": [1.0, 10.0, None, 30.0]})
+    fig = charts.box_by_category(
+        df, category="approval", value="lead", title="t", y_title="Lead time (hours)",
+        order=charts.APPROVALS, log_y=True,
+    )  # fmt: skip
+    assert [t.name for t in fig.data] == ["cab", "ecab"]
+    assert list(fig.data[0].y) == [10.0, 30.0]
+    assert fig.layout.yaxis.type == "log"
+
+
+def test_trend_chart_one_line_per_group_with_percent_axis():
+    df = pd.DataFrame(
+        {"bucket": [dt.date(2025, 2, 1), dt.date(2025, 1, 1), dt.date(2025, 1, 1)],
+         "team": ["A", "A", "B"], "value": [0.2, 0.1, 0.3]}
+    )  # fmt: skip
+    fig = charts.trend_chart(df, color="team", title="t", y_title="CFR", percent=True)
+    assert [t.name for t in fig.data] == ["A", "B"]
+    assert list(fig.data[0].y) == [0.1, 0.2]  # sorted by month
+    assert fig.layout.yaxis.tickformat == ".0%"
+    assert "%{y:.1%}" in fig.data[0].hovertemplate

@@ -1,0 +1,77 @@
+"""The URL form of the sidebar filters and the date presets (pure functions, no Streamlit)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from analytics.filters import Filter
+from ui.state import DEFAULT_PRESET, FilterState, parse_query, preset_window, resolve, to_query
+
+D = dt.date
+
+
+def test_presets_count_back_from_the_latest_day_of_data():
+    first, last = D(2024, 1, 15), D(2025, 5, 20)
+    # 90 days including both ends: 20 May back 89 days = 20 Feb
+    assert preset_window("last_90_days", first, last) == (D(2025, 2, 20), last)
+    # 12 months: the day after the same date a year earlier
+    assert preset_window("last_12_months", first, last) == (D(2024, 5, 21), last)
+    # 20 May is inside Q2, so the last complete quarter is Q1
+    assert preset_window("last_quarter", first, last) == (D(2025, 1, 1), D(2025, 3, 31))
+    # a last day that closes its quarter makes that quarter the last complete one
+    assert preset_window("last_quarter", first, D(2025, 6, 30)) == (D(2025, 4, 1), D(2025, 6, 30))
+    assert preset_window("all", first, last) == (first, last)
+
+
+def test_twelve_months_back_from_29_february():
+    assert preset_window("last_12_months", D(2020, 1, 1), D(2024, 2, 29)) == (
+        D(2023, 3, 1),
+        D(2024, 2, 29),
+    )
+
+
+def test_custom_window_round_trips_through_the_url():
+    state = FilterState("custom", D(2025, 1, 1), D(2025, 3, 31), ("Payments", "Search"), ("web",))
+    query = to_query(state)
+    assert query == {
+        "preset": "custom",
+        "from": "2025-01-01",
+        "to": "2025-03-31",
+        "team": ["Payments", "Search"],
+        "service": ["web"],
+    }
+    as_lists = {k: v if isinstance(v, list) else [v] for k, v in query.items()}
+    assert parse_query(as_lists) == state
+
+
+def test_preset_urls_carry_no_dates():
+    assert to_query(FilterState("last_90_days")) == {"preset": "last_90_days"}
+    assert parse_query({"preset": ["last_90_days"], "from": ["2025-01-01"]}) == FilterState(
+        "last_90_days"
+    )
+
+
+def test_hand_edited_links_degrade_gracefully():
+    assert parse_query({}) == FilterState(DEFAULT_PRESET)
+    assert parse_query({"preset": ["bogus"]}) == FilterState(DEFAULT_PRESET)
+    # dates without a preset mean a custom window; swapped dates are put in order
+    assert parse_query({"from": ["2025-03-31"], "to": ["2025-01-01"]}) == FilterState(
+        "custom", D(2025, 1, 1), D(2025, 3, 31)
+    )
+    assert parse_query({"from": ["yesterday"], "team": ["A", "A", ""]}) == FilterState(
+        DEFAULT_PRESET, teams=("A",)
+    )
+
+
+def test_resolve_builds_the_filter():
+    span = (D(2024, 1, 1), D(2025, 5, 20))
+    state = FilterState("last_90_days", teams=("B", "A"))
+    assert resolve(state, span, D(2026, 11, 30)) == Filter(
+        D(2025, 2, 20), D(2025, 5, 20), ("A", "B")
+    )
+    custom = FilterState("custom", D(2025, 1, 1), None)
+    assert resolve(custom, span, D(2026, 11, 30)) == Filter(D(2025, 1, 1), D(2025, 5, 20))
+    # an empty database anchors the presets on today
+    assert resolve(FilterState("last_90_days"), None, D(2026, 11, 30)) == Filter(
+        D(2026, 9, 2), D(2026, 11, 30)
+    )
