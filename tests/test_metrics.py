@@ -44,6 +44,8 @@ import math
 
 import pytest
 from builders import change, incident, request, sprint, work_item
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from analytics.cost import CostModel
 from analytics.dora import dora_tiers, tier
@@ -60,6 +62,7 @@ from analytics.metrics import (
     tickets_frame,
 )
 from analytics.series import metric_series
+from analytics.store import connect
 
 D = dt.date
 WINDOW = Filter(D(2026, 1, 5), D(2026, 1, 18))
@@ -632,3 +635,113 @@ def test_sprint_without_items_or_points_has_no_velocity(con):
 def test_data_range(org):
     # earliest: S4 starts 2026-01-01 (work items created then too); latest: I9 opens 2026-03-01
     assert data_range(org) == (D(2026, 1, 1), D(2026, 3, 1))
+
+
+# --- properties against a plain-Python reading of the definitions ------------------------------
+
+START = dt.datetime(2026, 1, 1)
+minutes = st.integers(min_value=0, max_value=31 * 24 * 60)
+
+
+@st.composite
+def small_orgs(draw):
+    """Random changes and incidents in January 2026 (distinct minutes, so no as-of ties)."""
+    times = draw(st.lists(minutes, min_size=1, max_size=24, unique=True))
+    n_changes = draw(st.integers(min_value=0, max_value=len(times)))
+    changes = []
+    for n, t in enumerate(times[:n_changes]):
+        changes.append(
+            {
+                "change_id": f"C{n}",
+                "implemented_at": START + dt.timedelta(minutes=t),
+                "requested_at": START + dt.timedelta(minutes=t - draw(st.integers(0, 5000))),
+                "service": draw(st.sampled_from(["web", "api", None])),
+                "team": draw(st.sampled_from(["alpha", "beta", None])),
+                "outcome": draw(st.sampled_from(["successful", "failed", "cancelled"])),
+            }
+        )
+    ids = [c["change_id"] for c in changes] + [None, None]
+    incidents = []
+    for n, t in enumerate(times[n_changes:]):
+        incidents.append(
+            {
+                "incident_id": f"I{n}",
+                "opened_at": START + dt.timedelta(minutes=t),
+                "service": draw(st.sampled_from(["web", "api", None])),
+                "team": draw(st.sampled_from(["alpha", "beta", None])),
+                "kind": draw(st.sampled_from(["incident", "request"])),
+                "priority": draw(st.integers(1, 4)),
+                "caused_by_change": draw(st.sampled_from(ids)),
+                "effort_hours": draw(st.sampled_from([None, 0.5, 3.0])),
+            }
+        )
+    first = draw(st.integers(0, 30))
+    last = draw(st.integers(first, 30))
+    window = Filter(D(2026, 1, 1) + dt.timedelta(first), D(2026, 1, 1) + dt.timedelta(last))
+    hours = draw(st.sampled_from([None, 1.0, 24.0]))
+    return changes, incidents, window, hours
+
+
+def expected_failed(changes, incidents, window, hours) -> tuple[int, int]:
+    """Deployments and failed deployments in the window, read straight off the definitions."""
+    deployed = [c for c in changes if c["outcome"] != "cancelled"]
+    caused = {i["caused_by_change"] for i in incidents if i["kind"] == "incident"}
+    if hours is not None:
+        for i in incidents:
+            if i["kind"] != "incident" or i["caused_by_change"] or i["service"] is None:
+                continue
+            before = [
+                c
+                for c in deployed
+                if c["service"] == i["service"] and c["implemented_at"] <= i["opened_at"]
+            ]
+            if before:
+                latest = max(before, key=lambda c: c["implemented_at"])
+                if i["opened_at"] - latest["implemented_at"] <= dt.timedelta(hours=hours):
+                    caused.add(latest["change_id"])
+    in_window = [c for c in deployed if window.start_ts <= c["implemented_at"] < window.end_ts]
+    failed = [c for c in in_window if c["outcome"] == "failed" or c["change_id"] in caused]
+    return len(in_window), len(failed)
+
+
+@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(small_orgs())
+def test_metrics_agree_with_the_definitions_and_with_each_other(org_data):
+    changes, incidents, window, hours = org_data
+    attribution = Attribution("window", hours) if hours is not None else Attribution()
+    con = connect(":memory:")
+    try:
+        for c in changes:
+            change(con, **c)
+        for i in incidents:
+            incident(con, **i)
+        r = report(con, window, attribution=attribution)
+        deployments, failed = expected_failed(changes, incidents, window, hours)
+        assert (r["deployments"], r["failed_deployments"]) == (deployments, failed)
+        if deployments:
+            assert 0 <= r["change_failure_rate"] <= 1
+        # the series, breakdowns and frames add up to the report
+        for metric in ("deployments", "failed_deployments", "incidents", "requests"):
+            series = metric_series(con, window, metric, attribution=attribution)
+            assert series["value"].sum() == r[metric], metric
+        hours_series = metric_series(con, window, "support_hours")
+        assert hours_series["value"].sum() == pytest.approx(r["support_hours"])
+        frame = deployments_frame(con, window, attribution)
+        assert (len(frame), int(frame["failed"].sum())) == (deployments, failed)
+        tickets = tickets_frame(con, window)
+        assert tickets["effort_hours"].sum() == pytest.approx(r["support_hours"])
+        assert len(tickets) == r["incidents"] + r["requests"]
+        approvals = by_approval(con, window, attribution)
+        assert approvals["deployments"].sum() == deployments
+        assert approvals["failed_deployments"].sum() == failed
+        teams = per_team(con, window, attribution=attribution)
+        assert teams["deployments"].sum() == len(frame[frame["team"].notna()])
+        att = r["attribution"]
+        assert (
+            att["incidents_linked_explicitly"]
+            + att["incidents_linked_by_window"]
+            + att["incidents_unattributed"]
+            == r["incidents"]
+        )
+    finally:
+        con.close()
