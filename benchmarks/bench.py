@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import hashlib
 import json
 import os
 import platform
@@ -81,20 +82,25 @@ def scale_dir(out_dir: Path, scale: float) -> Path:
 
 
 def ensure_data(out_dir: Path, scale: float) -> list[Path]:
-    """The four canonical CSVs for ``scale`` in load order, generated once and then reused."""
-    from analytics.demo import benchmark_spec, generate
+    """The four canonical CSVs for ``scale`` in load order, generated once and then reused
+    while the spec and the generator's source are unchanged."""
+    import analytics.demo as demo
     from analytics.schema import KINDS
 
+    spec = demo.benchmark_spec(scale)
+    source = hashlib.sha256(Path(demo.__file__).read_bytes()).hexdigest()[:16]
+    fingerprint = f"# {spec!r} generator {source}"
     data = scale_dir(out_dir, scale) / "csv"
     done = data / ".complete"
-    if not done.exists():
+    if not done.exists() or fingerprint not in done.read_text():
         if data.exists():
             shutil.rmtree(data)
         print(f"generating the scale-{scale:g} data set in {data} (not timed) ...", flush=True)
         started = time.perf_counter()
-        paths = generate(data, benchmark_spec(scale))
+        paths = demo.generate(data, spec)
         names = "\n".join(Path(paths[kind]).name for kind in KINDS)
-        done.write_text(f"{names}\n# generated in {time.perf_counter() - started:.1f} s\n")
+        took = f"# generated in {time.perf_counter() - started:.1f} s"
+        done.write_text(f"{names}\n{fingerprint}\n{took}\n")
     names = [n for n in done.read_text().splitlines() if n and not n.startswith("#")]
     return [data / n for n in names]
 
@@ -186,6 +192,7 @@ def measure_pages(db: Path, data: dict, repeat: int) -> dict:
             "warm_seconds": result["warm"],
             "import_seconds": result["imports"],
             "peak_rss_mb": child.peak_rss_mb,
+            "warm_seconds_by_call": result["calls"],
         }
     return pages
 
@@ -209,6 +216,9 @@ def budgets(figures: dict) -> list[dict]:
         check(f"page {name} (warm)", page.get("warm_seconds"), PAGE_WARM_BUDGET_S, "s")
         check(f"page {name} (cold)", page.get("cold_seconds"), PAGE_COLD_BUDGET_S, "s")
     return rows
+
+
+FORMATS = {"x": "{:.2f}", "s": "{:.3f}", "MiB": "{:.0f}"}
 
 
 def format_table(figures: dict) -> str:
@@ -239,9 +249,19 @@ def format_table(figures: dict) -> str:
     lines.append("")
     lines.append(f"{'budget':<40} {'figure':>10} {'limit':>10}  result")
     for row in figures["budgets"]:
-        fig = "-" if row["figure"] is None else f"{row['figure']:.3g}"
+        fig = "-" if row["figure"] is None else FORMATS[row["unit"]].format(row["figure"])
         verdict = {True: "PASS", False: "MISS", None: "n/a"}[row["pass"]]
         lines.append(f"{row['budget']:<40} {fig:>10} {row['limit']:>9g}{row['unit']:<4} {verdict}")
+    slowest = [
+        (seconds, page, call)
+        for page, result in figures.get("pages", {}).items()
+        for call, seconds in result.get("warm_seconds_by_call", {}).items()
+    ]
+    if slowest:
+        lines.append("")
+        lines.append("slowest warm calls (page: function, seconds)")
+        for seconds, page, call in sorted(slowest, reverse=True)[:8]:
+            lines.append(f"  {page}: {call:<52} {seconds:.3f}")
     for step, message in figures.get("errors", {}).items():
         lines.append(f"ERROR {step}: {message}")
     if figures["scale"] != 1:

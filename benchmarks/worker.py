@@ -111,33 +111,14 @@ OVERVIEW_SERIES = (
 )
 
 
-def page_calls(name: str, con, flt) -> Callable[[], object]:
-    """The analytics calls one page makes for its default view (mirrors its ``fetch`` calls)."""
+def page_calls(name: str, con, flt) -> list[tuple[str, Callable[[], object]]]:
+    """The analytics calls one page makes for its default view, in order, each with a label
+    (they mirror the page's ``fetch`` calls with the sidebar's default settings)."""
     from analytics import insights, metrics, series, views
     from analytics.cost import DEFAULT_COST_MODEL as cost
     from analytics.metrics import EXPLICIT as attribution
 
-    def sidebar():
-        metrics.data_range(con)
-        views.filter_choices(con)
-        views.dataset_info(con)
-
-    def overview():
-        metrics.report(con, flt, cost, attribution)
-        metrics.report(con, flt.previous_period(), cost, attribution)
-        for metric in OVERVIEW_SERIES:
-            series.metric_series(con, flt, metric, "month", None, cost, attribution)
-
-    def flexibility():
-        metrics.per_team(con, flt, cost, attribution)
-        metrics.per_team_quarter(con, flt, cost, attribution)
-
-    def cadence():
-        insights.weekly_series(con, flt, attribution)
-        metrics.sprints_frame(con, flt)
-        insights.incident_trend(con, flt)
-        insights.incident_change_point(con, flt)
-        insights.cadence_incident_correlation(con, flt, 8, attribution)
+    def before_after():
         changes = insights.sprint_length_changes(con, flt)
         if not changes.empty:  # the page preselects the latest change, 8 weeks each side
             last = changes.iloc[-1]
@@ -145,35 +126,68 @@ def page_calls(name: str, con, flt) -> Callable[[], object]:
                 con, flt, last["team"], 8, last["change_date"], attribution
             )
 
-    def change_control():
-        metrics.deployments_frame(con, flt, attribution)
-        views.approval_mix(con, flt, attribution, "month")
-        views.emergency_ratio(con, flt, attribution, "month")
-        insights.approval_failure_rates(con, flt, attribution)
-        insights.cab_vs_delegated(con, flt, attribution)
-        insights.what_if_delegation(con, flt, 0.5, "own", attribution)
-
-    def support_cost():
-        views.cost_breakdown(con, flt, cost)
-        metrics.report(con, flt, cost, attribution)
-        metrics.sprints_frame(con, flt)
-        views.cost_by_month(con, flt, cost)
-        metrics.per_team(con, flt, cost, attribution)
-
-    def backlog():
-        metrics.sprints_frame(con, flt)
-        views.sprint_summary_per_team(con, flt)
-        views.warranty_aspects(con, flt)
-        insights.warranty_vs_incidents(con, flt)
-
     calls = {
-        "sidebar": sidebar,
-        "overview": overview,
-        "flexibility": flexibility,
-        "cadence": cadence,
-        "change_control": change_control,
-        "support_cost": support_cost,
-        "backlog": backlog,
+        "sidebar": [
+            ("data_range", lambda: metrics.data_range(con)),
+            ("filter_choices", lambda: views.filter_choices(con)),
+            ("dataset_info", lambda: views.dataset_info(con)),
+        ],
+        "overview": [
+            ("report", lambda: metrics.report(con, flt, cost, attribution)),
+            (
+                "report previous period",
+                lambda: metrics.report(con, flt.previous_period(), cost, attribution),
+            ),
+            *(
+                (
+                    f"metric_series {m}",
+                    lambda m=m: series.metric_series(con, flt, m, "month", None, cost, attribution),
+                )
+                for m in OVERVIEW_SERIES
+            ),
+        ],
+        "flexibility": [
+            ("per_team", lambda: metrics.per_team(con, flt, cost, attribution)),
+            ("per_team_quarter", lambda: metrics.per_team_quarter(con, flt, cost, attribution)),
+        ],
+        "cadence": [
+            ("weekly_series", lambda: insights.weekly_series(con, flt, attribution)),
+            ("sprints_frame", lambda: metrics.sprints_frame(con, flt)),
+            ("incident_trend", lambda: insights.incident_trend(con, flt)),
+            ("incident_change_point", lambda: insights.incident_change_point(con, flt)),
+            (
+                "cadence_incident_correlation",
+                lambda: insights.cadence_incident_correlation(con, flt, 8, attribution),
+            ),
+            ("sprint_length_changes + cadence_before_after", before_after),
+        ],
+        "change_control": [
+            ("deployments_frame", lambda: metrics.deployments_frame(con, flt, attribution)),
+            ("approval_mix", lambda: views.approval_mix(con, flt, attribution, "month")),
+            ("emergency_ratio", lambda: views.emergency_ratio(con, flt, attribution, "month")),
+            (
+                "approval_failure_rates",
+                lambda: insights.approval_failure_rates(con, flt, attribution),
+            ),
+            ("cab_vs_delegated", lambda: insights.cab_vs_delegated(con, flt, attribution)),
+            (
+                "what_if_delegation",
+                lambda: insights.what_if_delegation(con, flt, 0.5, "own", attribution),
+            ),
+        ],
+        "support_cost": [
+            ("cost_breakdown", lambda: views.cost_breakdown(con, flt, cost)),
+            ("report", lambda: metrics.report(con, flt, cost, attribution)),
+            ("sprints_frame", lambda: metrics.sprints_frame(con, flt)),
+            ("cost_by_month", lambda: views.cost_by_month(con, flt, cost)),
+            ("per_team", lambda: metrics.per_team(con, flt, cost, attribution)),
+        ],
+        "backlog": [
+            ("sprints_frame", lambda: metrics.sprints_frame(con, flt)),
+            ("sprint_summary_per_team", lambda: views.sprint_summary_per_team(con, flt)),
+            ("warranty_aspects", lambda: views.warranty_aspects(con, flt)),
+            ("warranty_vs_incidents", lambda: insights.warranty_vs_incidents(con, flt)),
+        ],
     }
     assert set(calls) == set(PAGES)
     return calls[name]
@@ -183,7 +197,7 @@ def step_page(args) -> dict:
     """One page's analytics: connect + first call in this new process (cold), then warm.
 
     Modules are imported before the clock starts (a running dashboard has them loaded already);
-    the import time is reported on its own."""
+    the import time is reported on its own. ``calls`` has the median warm time of each call."""
     started = time.perf_counter()
     import analytics.insights  # noqa: F401
     import analytics.series  # noqa: F401
@@ -195,12 +209,18 @@ def step_page(args) -> dict:
     started = time.perf_counter()
     # Like the dashboard (ui/data.py): one read-write connection, schema checked on open.
     con = connect(args.db)
-    run = page_calls(args.page, con, flt)
-    run()
+    calls = page_calls(args.page, con, flt)
+    for _label, call in calls:
+        call()
     cold = time.perf_counter() - started
-    warm = statistics.median(timed(run) for _ in range(args.repeat))
+    runs = [{label: timed(call) for label, call in calls} for _ in range(args.repeat)]
     con.close()
-    return {"cold": cold, "warm": warm, "imports": imports}
+    return {
+        "cold": cold,
+        "warm": statistics.median(sum(run.values()) for run in runs),
+        "imports": imports,
+        "calls": {label: statistics.median(run[label] for run in runs) for label, _ in calls},
+    }
 
 
 def step_cli(args) -> dict:
