@@ -36,8 +36,8 @@ _HEAD_BYTES = 64 * 1024
 
 # ISO 8601: date, optional time (minutes, seconds, fraction), optional Z or +-HH[:MM] offset.
 TIMESTAMP_PATTERN = (
-    r"(\d{4}-\d{2}-\d{2})(?:[Tt ](\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?)"
-    r"(?:([Zz])|([+-])(\d{2}):?(\d{2})?)?)?"
+    r"\d{4}-\d{2}-\d{2}(?:[Tt ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?"
+    r"(?:[Zz]|[+-](?:[01]\d|2[0-3])(?::?[0-5]\d)?)?)?"
 )
 DATE_PATTERN = r"\d{4}-\d{2}-\d{2}"
 
@@ -181,19 +181,26 @@ def _load_files(
             staged = _stage_file(con, name, path, kind_hint)
             # With several files of one kind, --replace clears the kind once, then later files add.
             replace_now = replace and staged.kind not in replaced_kinds
-            summary = load_staged(
-                con,
-                staged.kind,
-                staged.view,
-                file_name=name,
-                sha256=staged.sha256,
-                replace=replace_now,
-                warnings=staged.warnings,
-            )
+            try:
+                summary = load_staged(
+                    con,
+                    staged.kind,
+                    staged.view,
+                    file_name=name,
+                    sha256=staged.sha256,
+                    replace=replace_now,
+                    warnings=staged.warnings,
+                )
+            except duckdb.Error as exc:
+                # The staging views read the file lazily, so malformed CSV surfaces here.
+                if "CSV Error" in str(exc) or "Invalid unicode" in str(exc):
+                    raise LoadError(f"{name}: {_csv_error_message(exc)}") from None
+                raise
             if replace:
                 replaced_kinds.add(staged.kind)
             con.execute(f"DROP VIEW {staged.view}")
-            con.execute(f"DROP TABLE {staged.table}")
+            con.execute(f"DROP VIEW {staged.table}")
+            con.execute(f"RESET VARIABLE {staged.table}")
             summaries.append(summary)
         con.execute("COMMIT")
     except BaseException:
@@ -208,8 +215,8 @@ def _load_files(
 @dataclass
 class _Staged:
     kind: str
-    table: str  # the file as read, one VARCHAR column per header field
-    view: str  # canonical names + __line + __raw over ``table``, what load_staged reads
+    table: str  # view: the file as read_csv reads it, c0..cN VARCHAR plus __line
+    view: str  # view: canonical names + __line + __raw over ``table``, what load_staged reads
     sha256: str
     warnings: list[str] = field(default_factory=list)
 
@@ -217,9 +224,12 @@ class _Staged:
 def _stage_file(
     con: duckdb.DuckDBPyConnection, name: str, path: Path, kind_hint: str | None
 ) -> _Staged:
-    """Check a file, read it into a temp table with DuckDB and return its staging view."""
-    head, sha256 = _read_head_and_hash(name, path)
-    header = _parse_header(name, head)
+    """Check a file's bytes and header; return temp views that read it with DuckDB.
+
+    The views are lazy (no copy of the file in memory): ``load_staged`` reads the file once.
+    """
+    head, complete, sha256 = _read_head_and_hash(name, path)
+    header = _parse_header(name, head, complete)
     fields = [h.strip().lower() for h in header]
 
     kind_name = kind_hint or schema.detect_kind(fields)
@@ -257,25 +267,20 @@ def _stage_file(
     table, view = f"__cadence_raw_{tag}", f"__cadence_staged_{tag}"
     # Placeholder names: header text never reaches the SQL.
     columns = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(fields)))
-    try:
-        con.execute(
-            f"""
-            CREATE TEMP TABLE {table} AS
-            -- Numbered in file order (insertion order is kept); the header is row 1.
-            SELECT row_number() OVER () + 1 AS __line, * FROM read_csv(
-                $path, header = true, auto_detect = false, columns = {{{columns}}},
-                delim = ',', quote = '"', escape = '"', all_varchar = true,
-                strict_mode = true, ignore_errors = false, null_padding = false,
-                encoding = 'utf-8'
-            )
-            """,
-            {"path": str(path)},
+    # A view cannot hold a bound parameter, so the path goes through a session variable.
+    con.execute(f"SET VARIABLE {table} = $path", {"path": str(path)})
+    con.execute(
+        f"""
+        CREATE TEMP VIEW {table} AS
+        -- Numbered in file order (insertion order is kept); the header is row 1.
+        SELECT row_number() OVER () + 1 AS __line, * FROM read_csv(
+            getvariable('{table}'), header = true, auto_detect = false, columns = {{{columns}}},
+            delim = ',', quote = '"', escape = '"', all_varchar = true,
+            strict_mode = true, ignore_errors = false, null_padding = false,
+            encoding = 'utf-8'
         )
-    except duckdb.Error as exc:
-        raise LoadError(f"{name}: {_csv_error_message(exc)}") from None
-    rows = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
-    if rows == 0:
-        raise LoadError(f"{name}: has a header but no data rows")
+        """
+    )
 
     selected = [f"c{i} AS {f}" for i, f in enumerate(fields) if f in known]
     raw_fields = [
@@ -295,13 +300,14 @@ def _stage_file(
     return _Staged(kind.name, table, view, sha256, warnings)
 
 
-def _read_head_and_hash(name: str, path: Path) -> tuple[str, str]:
-    """The decoded start of a file (for its header) and the sha256 of all its bytes."""
+def _read_head_and_hash(name: str, path: Path) -> tuple[str, bool, str]:
+    """The decoded start of a file, whether that is the whole file, and its bytes' sha256."""
     digest = hashlib.sha256()
     try:
         with open(path, "rb") as fh:
             head = fh.read(_HEAD_BYTES)
             digest.update(head)
+            complete = len(head) < _HEAD_BYTES
             for block in iter(lambda: fh.read(1 << 20), b""):
                 digest.update(block)
     except IsADirectoryError:
@@ -319,23 +325,31 @@ def _read_head_and_hash(name: str, path: Path) -> tuple[str, str]:
     decoder = codecs.getincrementaldecoder("utf-8-sig")()
     try:
         # final=False: a multi-byte character cut at the end of the head is not an error.
-        text = decoder.decode(head, final=False)
+        text = decoder.decode(head, final=complete)
     except UnicodeDecodeError as exc:
         raise LoadError(
             f"{name}: is not UTF-8 encoded (byte 0x{head[exc.start]:02x} at offset {exc.start}); "
             "save it as CSV UTF-8"
         ) from None
-    return text, digest.hexdigest()
+    return text, complete, digest.hexdigest()
 
 
-def _parse_header(name: str, text: str) -> list[str]:
-    """The first CSV record of ``text``."""
+def _parse_header(name: str, text: str, complete: bool) -> list[str]:
+    """The first CSV record of ``text``; ``complete`` says ``text`` is the whole file."""
+    records = csv.reader(io.StringIO(text, newline=""))
+    header: list[str] = []
     try:
-        header = next(csv.reader(io.StringIO(text, newline="")), [])
+        header = next(records, [])
+        # Blank lines are skipped; a short file needs at least one data record after the header.
+        has_data = not complete or any(record for record in records)
     except csv.Error as exc:
-        raise LoadError(f"{name}: the header row is not valid CSV ({exc})") from None
+        if not header:
+            raise LoadError(f"{name}: the header row is not valid CSV ({exc})") from None
+        has_data = True  # DuckDB reports the malformed record with its line number later
     if not any(h.strip() for h in header):
         raise LoadError(f"{name}: the first row (the header) is empty")
+    if not has_data:
+        raise LoadError(f"{name}: has a header but no data rows")
     return header
 
 
@@ -344,7 +358,7 @@ def _csv_error_message(exc: duckdb.Error) -> str:
     text = str(exc)
     if "Invalid unicode" in text or "not utf-8" in text:
         line = re.search(r"CSV Error on Line: (\d+)", text)
-        where = f" (row {line.group(1)})" if line else ""
+        where = f" (near line {line.group(1)})" if line else ""
         return f"is not UTF-8 encoded{where}; save it as CSV UTF-8"
     line = re.search(r"CSV Error on Line: (\d+)", text)
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
@@ -356,7 +370,7 @@ def _csv_error_message(exc: duckdb.Error) -> str:
     if not detail:
         detail = lines[0] if lines else type(exc).__name__
     detail = detail.rstrip(".")
-    where = f" at row {line.group(1)}" if line else ""
+    where = f" near line {line.group(1)}" if line else ""
     return f"malformed CSV{where}: {detail}"
 
 
@@ -413,38 +427,38 @@ def load_staged(
         )
 
     tag = uuid.uuid4().hex[:12]
-    checked, final = f"__cadence_checked_{tag}", f"__cadence_final_{tag}"
+    checked = f"__cadence_checked_{tag}"
     params = _Params()
     con.execute(_checked_sql(k, staged_table, staged_columns, checked, params), params.values)
 
-    cols = ", ".join(k.column_names)
-    con.execute(
+    ident = k.id_column
+    valid, rejected, kept = con.execute(
         f"""
-        CREATE TEMP TABLE {final} AS
-        SELECT {cols} FROM {checked}
-        WHERE __errors IS NULL
-        QUALIFY row_number() OVER (PARTITION BY {k.id_column} ORDER BY __line DESC) = 1
+        SELECT count(*) FILTER (__errors IS NULL), count(*) FILTER (__errors IS NOT NULL),
+               count(DISTINCT {ident}) FILTER (__errors IS NULL)
+        FROM {checked}
         """
-    )
-    valid, rejected = con.execute(
-        f"SELECT count(*) FILTER (__errors IS NULL), count(*) FILTER (__errors IS NOT NULL) "
-        f"FROM {checked}"
     ).fetchone()
-    kept, updated = con.execute(
-        f"SELECT count(*), count(t.{k.id_column}) FROM {final} f "
-        f"LEFT JOIN {k.name} t ON t.{k.id_column} = f.{k.id_column}"
-    ).fetchone()
+    updated = con.execute(
+        f"SELECT count(*) FROM {k.name} WHERE {ident} IN "
+        f"(SELECT {ident} FROM {checked} WHERE __errors IS NULL)"
+    ).fetchone()[0]
+    cols = ", ".join(k.column_names)
+    rows = f"SELECT {cols} FROM {checked} WHERE __errors IS NULL"
+    if kept < valid:
+        # The same id more than once: the row furthest down the file wins.
+        rows += f" QUALIFY row_number() OVER (PARTITION BY {ident} ORDER BY __line DESC) = 1"
     removed = 0
     if replace:
-        before = con.execute(f"SELECT count(*) FROM {k.name}").fetchone()[0]
-        removed = before - updated
-        con.execute(f"DELETE FROM {k.name}")
-        con.execute(f"INSERT INTO {k.name} ({cols}) SELECT {cols} FROM {final}")
+        removed = con.execute(f"SELECT count(*) FROM {k.name}").fetchone()[0] - updated
+        _recreate_empty(con, k)
+        con.execute(f"INSERT INTO {k.name} ({cols}) {rows}")
+    elif updated == 0:
+        con.execute(f"INSERT INTO {k.name} ({cols}) {rows}")
     else:
-        updates = ", ".join(f"{c} = excluded.{c}" for c in k.column_names if c != k.id_column)
+        updates = ", ".join(f"{c} = excluded.{c}" for c in k.column_names if c != ident)
         con.execute(
-            f"INSERT INTO {k.name} ({cols}) SELECT {cols} FROM {final} "
-            f"ON CONFLICT ({k.id_column}) DO UPDATE SET {updates}"
+            f"INSERT INTO {k.name} ({cols}) {rows} ON CONFLICT ({ident}) DO UPDATE SET {updates}"
         )
 
     summary = FileSummary(
@@ -502,8 +516,26 @@ def load_staged(
         ).fetchall()
         summary.reasons = [f"row {line}, {reason}" for line, reason in first]
     con.execute(f"DROP TABLE {checked}")
-    con.execute(f"DROP TABLE {final}")
     return summary
+
+
+def _recreate_empty(con: duckdb.DuckDBPyConnection, kind: Kind) -> None:
+    """Empty a kind's table by dropping and re-creating it, with any extra indexes.
+
+    DuckDB deletes rows of a primary-keyed table very slowly (and re-inserting the deleted keys
+    in the same transaction slower still), so ``--replace`` starts from a new table.
+    """
+    indexes = [
+        row[0]
+        for row in con.execute(
+            "SELECT sql FROM duckdb_indexes() WHERE table_name = $table AND sql IS NOT NULL",
+            {"table": kind.name},
+        ).fetchall()
+    ]
+    con.execute(f"DROP TABLE {kind.name}")
+    con.execute(schema.table_ddl(kind))
+    for statement in indexes:
+        con.execute(statement)
 
 
 def _checked_sql(kind: Kind, staged: str, present: set[str], target: str, p: _Params) -> str:
@@ -541,22 +573,16 @@ def _checked_sql(kind: Kind, staged: str, present: set[str], target: str, p: _Pa
 
 def _timestamp_expr(col: str, p: _Params) -> str:
     """SQL turning ISO 8601 text into a naive UTC TIMESTAMP (NULL when it does not parse)."""
-    pattern = p(TIMESTAMP_PATTERN)
-    parts = f"regexp_extract({col}, {pattern}, ['d', 't', 'z', 'sign', 'oh', 'om'])"
-    local = f"try_cast({parts}.d || ' ' || coalesce(NULLIF({parts}.t, ''), '00:00') AS TIMESTAMP)"
-    # The local time minus its offset is UTC; no offset (or Z) means the value is UTC already.
-    offset_minutes = (
-        f"CASE WHEN {parts}.sign = '' THEN 0 "
-        f"WHEN try_cast({parts}.oh AS INTEGER) > 23 "
-        f"OR coalesce(try_cast(NULLIF({parts}.om, '') AS INTEGER), 0) > 59 THEN NULL "
-        f"ELSE (CASE WHEN {parts}.sign = '-' THEN -1 ELSE 1 END) * "
-        f"(CAST({parts}.oh AS INTEGER) * 60 "
-        f"+ coalesce(CAST(NULLIF({parts}.om, '') AS INTEGER), 0)) "
-        f"END"
+    upper = f"upper({col})"
+    # Past the date (10 chars) and the separator, '+', '-' or a final Z can only be an offset.
+    has_offset = (
+        f"(suffix({upper}, 'Z') OR contains(substr({col}, 12), '+') "
+        f"OR contains(substr({col}, 12), '-'))"
     )
     return (
-        f"CASE WHEN regexp_full_match({col}, {pattern}) "
-        f"THEN {local} - to_minutes({offset_minutes}) END"
+        f"CASE WHEN regexp_full_match({col}, {p(TIMESTAMP_PATTERN)}) THEN "
+        f"CASE WHEN {has_offset} THEN timezone('UTC', try_cast({upper} AS TIMESTAMPTZ)) "
+        f"ELSE try_cast({upper} AS TIMESTAMP) END END"
     )
 
 
