@@ -1,9 +1,10 @@
 """The metrics core: every delivery, stability, support and sprint metric, defined once in SQL.
 
 Each metric's definition lives in exactly one SQL fragment below (``_deployments_ctes``,
-``_tickets_cte``, ``_sprints_ctes``) and one aggregate expression (``_DEPLOYMENT_AGGREGATES``,
-``_TICKET_AGGREGATES``, ``_OUTER``). The report, the time series, the per-team and per-quarter
-breakdowns and the row-level frames all read these, so their numbers cannot drift apart.
+``_tickets_ctes``, ``_window_links_cte``, ``_SPRINTS_CTES``) and one aggregate expression
+(``_DEPLOYMENT_AGGREGATES``, ``_TICKET_AGGREGATES``, ``_OUTER``, ``_SPRINT_SUMMARY_CTE``).
+The report, the time series, the per-team and per-quarter breakdowns and the row-level frames
+all read these, so their numbers cannot drift apart.
 
 Conventions:
 - A *deployment* is a change implemented in the window whose outcome is not ``cancelled``.
@@ -50,9 +51,11 @@ class Attribution:
 
     @property
     def by_window(self) -> bool:
+        """True when incidents without a cause are attributed by the time window."""
         return self.mode == "window"
 
     def params(self) -> dict:
+        """Named SQL parameters: ``window_hours`` (only read in window mode)."""
         return {"window_hours": self.window_hours}
 
 
@@ -508,7 +511,7 @@ def report(
     by_window = _plain(row["incidents_linked_by_window"])
     out["attribution"] = {
         "mode": attribution.mode,
-        "window_hours": attribution.window_hours,
+        "window_hours": attribution.window_hours if attribution.by_window else None,
         "incidents_linked_explicitly": explicit,
         "incidents_linked_by_window": by_window,
         "incidents_unattributed": out["incidents"] - explicit - by_window,

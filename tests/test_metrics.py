@@ -410,6 +410,12 @@ def test_window_links_cross_the_window_edges(con):
     assert series["value"].tolist() == [0, 1]  # D2 | D1
 
 
+def test_explicit_mode_ignores_window_hours(org):
+    r = report(org, WINDOW, attribution=Attribution("explicit", 48))
+    assert r["failed_deployments"] == 4  # as without a window
+    assert r["attribution"]["window_hours"] is None
+
+
 def test_attribution_rejects_bad_settings():
     with pytest.raises(ValueError):
         Attribution("window")
