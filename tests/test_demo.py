@@ -347,3 +347,30 @@ def test_restore_times_are_plausible_and_weekly_counts_vary(committed):
     weekly = tickets.set_index("opened_at").resample("W").size().iloc[1:-1]
     assert weekly.std() / weekly.mean() > 0.1
     assert np.all(weekly > 0)
+
+
+def test_register_improvements_show_their_built_in_effects(committed):
+    # Entries the register marks as built into the data improve their metric after they start.
+    changes, tickets = _implemented(committed), committed["incidents"]
+    incidents = tickets[tickets["kind"] == "incident"].assign(
+        restore_hours=(tickets["resolved_at"] - tickets["opened_at"]).dt.total_seconds() / 3600
+    )
+    measures = {  # target metric -> (rows, time column, value, statistic)
+        "change_failure_rate": (changes, "implemented_at", "failed", "mean"),
+        "lead_time_hours_median": (changes, "implemented_at", "lead_hours", "median"),
+        "time_to_restore_hours_median": (incidents, "opened_at", "restore_hours", "median"),
+    }
+    register = committed["improvements"]
+    built_in = register[register["notes"].str.contains("built into the data", na=False)]
+    checked = 0
+    for entry in built_in.itertuples():
+        if entry.target_metric not in measures:
+            continue
+        rows, time_column, value, stat = measures[entry.target_metric]
+        rows = rows[rows["team"] == entry.team]
+        after = rows[time_column] >= pd.Timestamp(entry.started_on)
+        before_value = rows.loc[~after, value].agg(stat)
+        after_value = rows.loc[after, value].agg(stat)
+        assert after_value < 0.8 * before_value, entry.improvement_id
+        checked += 1
+    assert checked >= 2
