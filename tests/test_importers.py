@@ -77,6 +77,10 @@ def test_servicenow_change_csv_maps_outcome_approval_risk_and_dates(con):
          ts("2026-01-11 08:00"), ts("2026-01-15 19:00"), "successful"),
     ]  # fmt: skip
     assert rows(con, "SELECT line_number, column_name FROM rejected_rows") == [(7, "outcome")]
+    # start_date / end_date are the planned window
+    assert rows(
+        con, "SELECT planned_start, planned_end FROM changes WHERE change_id = 'CHG0030001'"
+    ) == [(ts("2026-01-12 22:00"), ts("2026-01-13 00:00"))]
 
 
 def test_servicenow_change_excel_with_labels(con, tmp_path):

@@ -34,11 +34,13 @@ from analytics.importers.sniff import (
     SniffError,
     date_format_from_pattern,
     normalise_name,
+    preview_text_rows,
     sniff_layout,
 )
 from analytics.importers.source import (
     RawTable,
     SourceError,
+    excel_rows,
     is_excel,
     read_raw,
     temp_name,
@@ -54,6 +56,7 @@ __all__ = [
     "detect_preset",
     "import_paths",
     "import_sources",
+    "inspect_bytes",
     "inspect_file",
     "load_profile",
     "max_upload_bytes",
@@ -83,6 +86,7 @@ class FileInfo:
     kind: str | None  # record kind: the preset's, else the canonical header's
     delimiter: str
     encoding: str
+    preview: tuple[tuple[str, ...], ...] = ()  # the first data rows, as text
 
 
 @dataclass
@@ -170,26 +174,38 @@ def import_sources(
         return _import(con, files, replace, date_format, progress)
 
 
-def inspect_file(path: str | Path, name: str | None = None) -> FileInfo:
-    """Header, detected preset and kind of a file, from its first rows only."""
+def inspect_file(path: str | Path, name: str | None = None, preview_rows: int = 10) -> FileInfo:
+    """Header, detected preset and kind, and the first rows of a file (read from its start)."""
     path = Path(path)
     name = name or path.name
     try:
         if is_excel(name) or is_excel(str(path)) or _starts_with_zip(path):
-            con = duckdb.connect()
-            try:
-                raw = read_raw(con, path, "file.xlsx")
-            finally:
-                con.close()
-            header, delimiter, encoding = raw.header, "", "xlsx"
+            found = [cells for _n, cells in excel_rows(path, limit=preview_rows + 1)]
+            if not found:
+                raise SourceError("the workbook's first sheet is empty")
+            header = tuple((c or "").strip() for c in found[0])
+            rows = [[c or "" for c in r] for r in found[1:]]
+            delimiter, encoding = "", "xlsx"
         else:
             layout = sniff_layout(path)
             header, delimiter, encoding = layout.header, layout.delimiter, layout.encoding
+            rows = preview_text_rows(path, layout, preview_rows)
     except (SniffError, SourceError) as exc:
         raise LoadError(f"{name}: {exc}") from None
     preset = _canonical_or_preset(header)[1]
     kind = PRESETS[preset].kind if preset else schema.detect_kind(list(header))
-    return FileInfo(tuple(header), preset, kind, delimiter, encoding)
+    width = len(header)
+    preview = tuple(tuple((list(r) + [""] * width)[:width]) for r in rows)
+    return FileInfo(tuple(header), preset, kind, delimiter, encoding, preview)
+
+
+def inspect_bytes(name: str, data: bytes, preview_rows: int = 10) -> FileInfo:
+    """``inspect_file`` for an upload (written to a temp file with a generated name)."""
+    with tempfile.TemporaryDirectory(prefix="cadence-inspect-") as tmp:
+        excel = is_excel(name) or data[:4] == b"PK\x03\x04"
+        path = Path(tmp) / f"upload{'.xlsx' if excel else '.csv'}"
+        path.write_bytes(data)
+        return inspect_file(path, name, preview_rows)
 
 
 # --- one transaction over several files -------------------------------------------------------

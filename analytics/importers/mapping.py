@@ -157,3 +157,64 @@ def mapping_transform(profile: MappingProfile, cols: Cols) -> Transform:
     unmapped = [h for h in cols.header if normalise_name(h) not in mapped and h.strip()]
     warnings = [f"columns not in the mapping, ignored: {', '.join(unmapped)}"] if unmapped else []
     return Transform(profile.kind, columns, cols, params=params, warnings=warnings)
+
+
+# Source names that usually mean a canonical column (lower case), for a first mapping draft.
+SYNONYMS: dict[str, dict[str, tuple[str, ...]]] = {
+    "changes": {
+        "change_id": ("number", "change", "change id", "change number", "änderung"),
+        "service": ("business_service", "service", "business service", "cmdb_ci", "dienst"),
+        "team": ("assignment_group", "assignment group", "group", "gruppe"),
+        "change_type": ("type", "change type", "typ", "art"),
+        "approval": ("genehmigung",),
+        "requested_at": ("opened_at", "opened", "sys_created_on", "created", "beantragt"),
+        "implemented_at": ("work_end", "actual end", "implemented", "umgesetzt"),
+        "outcome": ("close_code", "close code", "result", "ergebnis"),
+        "risk": ("risiko",),
+        "planned_start": ("start_date", "planned start date", "planned start"),
+        "planned_end": ("end_date", "planned end date", "planned end"),
+    },
+    "incidents": {
+        "incident_id": ("number", "incident", "incident id", "störung", "ticket"),
+        "service": ("business_service", "service", "business service", "cmdb_ci", "dienst"),
+        "team": ("assignment_group", "assignment group", "group", "gruppe"),
+        "priority": ("priorität", "prio"),
+        "opened_at": ("opened", "created", "sys_created_on", "eröffnet"),
+        "resolved_at": ("resolved", "closed_at", "gelöst"),
+        "caused_by_change": ("caused_by", "caused by change"),
+        "resolved_by_change": ("rfc", "change request"),
+        "effort_hours": ("time_worked", "effort", "aufwand", "aufwand (h)"),
+    },
+    "work_items": {
+        "item_id": ("issue key", "key", "id"),
+        "team": ("project key", "project", "team"),
+        "item_type": ("issue type", "type"),
+        "story_points": ("custom field (story points)", "story points", "points"),
+        "created_at": ("created",),
+        "resolved_at": ("resolved",),
+    },
+    "sprints": {
+        "sprint_id": ("sprint", "sprint id"),
+        "name": ("sprint name", "name"),
+        "start_date": ("start date", "start"),
+        "end_date": ("end date", "end"),
+        "committed_points": ("committed",),
+        "completed_points": ("completed",),
+    },
+}
+
+
+def suggest_columns(header: tuple[str, ...] | list[str], kind: str) -> dict[str, str]:
+    """A first draft of ``columns`` for a header: canonical names and common synonyms."""
+    targets = KINDS[kind].column_names
+    synonyms = SYNONYMS.get(kind, {})
+    suggested: dict[str, str] = {}
+    for source in header:
+        name = normalise_name(source)
+        match = next(
+            (t for t in targets if name == t or name in synonyms.get(t, ())),
+            None,
+        )
+        if match and match not in suggested.values():
+            suggested[source] = match
+    return suggested

@@ -134,6 +134,14 @@ def is_utf8(path: Path) -> bool:
     return True
 
 
+def preview_text_rows(path: Path, layout: TextLayout, limit: int) -> list[list[str]]:
+    """The first ``limit`` data rows of a delimited file, from its first bytes only."""
+    with open(path, "rb") as fh:
+        text = decode_sample(fh.read(SAMPLE_BYTES), layout.encoding)
+    rows = _parse_rows(text, layout.delimiter, limit + 1)
+    return [r for r in rows[1:] if any(c.strip() for c in r)][:limit]
+
+
 def transcode_to_utf8(src: Path, dst: Path, encoding: str) -> None:
     """Copy a text file into UTF-8, chunk by chunk (never the whole file in memory)."""
     decoder = codecs.getincrementaldecoder(encoding)(errors="replace")

@@ -119,7 +119,8 @@ def _unique_header(header: tuple[str, ...]) -> tuple[str, ...]:
     return header
 
 
-def _read_excel(con: duckdb.DuckDBPyConnection, path: Path) -> RawTable:
+def excel_rows(path: Path, limit: int | None = None):
+    """(row number, cells as text) of the first sheet's non-empty rows, header first."""
     import openpyxl
 
     try:
@@ -127,35 +128,44 @@ def _read_excel(con: duckdb.DuckDBPyConnection, path: Path) -> RawTable:
     except Exception as exc:  # openpyxl raises many types for a damaged or foreign file
         raise SourceError(f"not a readable Excel workbook ({type(exc).__name__})") from exc
     try:
-        sheet = book.worksheets[0]
-        rows = sheet.iter_rows(values_only=True)
-        header: tuple[str, ...] | None = None
-        header_line = 0
-        lines: list[int] = []
-        records: list[list[str | None]] = []
-        for number, values in enumerate(rows, start=1):
+        if not book.worksheets:
+            return
+        seen = 0
+        for number, values in enumerate(book.worksheets[0].iter_rows(values_only=True), 1):
             cells = [_cell_text(v) for v in values]
-            if header is None:
-                if any(cells):
-                    header = tuple((c or "").strip() for c in cells)
-                    header_line = number
-                continue
             if any(c is not None and c.strip() for c in cells):
-                lines.append(number)
-                records.append(cells)
+                yield number, cells
+                seen += 1
+                if limit is not None and seen >= limit:
+                    return
+    except SourceError:
+        raise
+    except Exception as exc:  # a damaged sheet can fail mid-way
+        raise SourceError(f"not a readable Excel workbook ({type(exc).__name__})") from exc
     finally:
         book.close()
-    if header is None:
+
+
+def _read_excel(con: duckdb.DuckDBPyConnection, path: Path) -> RawTable:
+    rows = excel_rows(path)
+    first = next(rows, None)
+    if first is None:
         raise SourceError("the workbook's first sheet is empty")
-    header = _unique_header(header)
+    header_line, header_cells = first
+    header = _unique_header(tuple((c or "").strip() for c in header_cells))
     width = len(header)
+    lines: list[int] = []
+    records: list[list[str | None]] = []
+    for number, cells in rows:
+        lines.append(number - header_line + 1)
+        records.append(cells)
     frame = pd.DataFrame(
         {
             f"c{i}": pd.array([r[i] if i < len(r) else None for r in records], dtype="string")
             for i in range(width)
         }
     )
-    frame["__line"] = pd.array([line - header_line + 1 for line in lines], dtype="Int64")
+    frame["__line"] = pd.array(lines, dtype="Int64")
     frame["__raw"] = pd.array(["\t".join(c or "" for c in r) for r in records], dtype="string")
     table = temp_name("raw")
     view = temp_name("frame")
