@@ -131,14 +131,14 @@ class DemoImprovement:
 
 
 DEMO_IMPROVEMENTS = (
-    DemoImprovement("IMP-01", "Automated regression tests in the release pipeline", 1, 420,
+    DemoImprovement("IMP-01", "Automated regression tests in the release pipeline", 1, 560,
                     "automation", "retrospective", "change_failure_rate", "down",
-                    "Checkout tech lead", 0.35),
-    DemoImprovement("IMP-02", "Standard-change catalogue for routine releases", 2, 336,
+                    "Checkout tech lead", 0.1),
+    DemoImprovement("IMP-02", "Standard-change catalogue for routine releases", 5, 532,
                     "change-policy", "csi", "lead_time_hours_median", "down",
-                    "Change manager", 0.45),
+                    "Change manager", 0.3),
     DemoImprovement("IMP-03", "Runbooks and on-call automation", 0, 280, "automation",
-                    "problem", "time_to_restore_hours_median", "down", "Payments SRE", 0.5,
+                    "problem", "time_to_restore_hours_median", "down", "Payments SRE", 0.3,
                     on_own_service=True),
     DemoImprovement("IMP-04", "Blameless post-incident reviews", 4, 364, "process",
                     "retrospective", "incidents", "down", "Platform lead", 1.0),
