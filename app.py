@@ -9,17 +9,19 @@ st.set_page_config(page_title="Cadence", page_icon=":material/speed:", layout="w
 
 PAGES = {
     "Insights": [
-        st.Page("pages/overview.py", title="Overview", icon=":material/dashboard:", default=True),
         st.Page(
-            "pages/flexibility.py", title="Flexibility vs stability", icon=":material/balance:"
+            "app_pages/overview.py", title="Overview", icon=":material/dashboard:", default=True
         ),
-        st.Page("pages/cadence.py", title="Cadence vs incidents", icon=":material/timeline:"),
-        st.Page("pages/change_control.py", title="Change control", icon=":material/verified:"),
-        st.Page("pages/support_cost.py", title="Support cost", icon=":material/payments:"),
-        st.Page("pages/backlog.py", title="Backlog & warranty", icon=":material/checklist:"),
+        st.Page(
+            "app_pages/flexibility.py", title="Flexibility vs stability", icon=":material/balance:"
+        ),
+        st.Page("app_pages/cadence.py", title="Cadence vs incidents", icon=":material/timeline:"),
+        st.Page("app_pages/change_control.py", title="Change control", icon=":material/verified:"),
+        st.Page("app_pages/support_cost.py", title="Support cost", icon=":material/payments:"),
+        st.Page("app_pages/backlog.py", title="Backlog & warranty", icon=":material/checklist:"),
     ],
     "Data": [
-        st.Page("pages/data.py", title="Data", icon=":material/upload_file:"),
+        st.Page("app_pages/data.py", title="Data", icon=":material/upload_file:"),
     ],
 }
 
