@@ -557,3 +557,57 @@ def test_cli_errors_are_one_line(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("error: mapping bad: unknown changes column(s) 'A': 'nope'")
     assert err.count("\n") == 1
+
+
+# --- Data page import form (Streamlit AppTest) ------------------------------------------------
+
+
+def _import_form_app():
+    """AppTest script: the import form over two fixture files (uploads cannot be simulated)."""
+    import os
+    from pathlib import Path
+
+    import streamlit as st
+
+    from analytics.loader import Source
+    from ui.import_ui import import_form
+    from ui.upload import K_RESULT, show_result
+
+    folder = Path(os.environ["CADENCE_TEST_IMPORTS"])
+    names = ["servicenow_change_request.csv", "stoerungen_de.csv"]
+    import_form([Source(n, (folder / n).read_bytes()) for n in names])
+    if st.session_state.get(K_RESULT) is not None:
+        show_result(st.session_state[K_RESULT])
+
+
+def test_import_form_offers_detected_preset_and_a_mapping(tmp_path, monkeypatch):
+    from streamlit.testing.v1 import AppTest
+
+    db = tmp_path / "ui.duckdb"
+    connect(db).close()  # an existing (empty) database: the app does not build the demo
+    monkeypatch.setenv("CADENCE_DB", str(db))
+    monkeypatch.setenv("CADENCE_TEST_IMPORTS", str(DATA))
+    monkeypatch.setenv("CADENCE_MAPPINGS_DIR", str(MAPPINGS))
+    at = AppTest.from_function(_import_form_app, default_timeout=60).run()
+    assert not at.exception
+    # The ServiceNow file is recognised; the German file is not, so it starts as a mapping.
+    assert at.selectbox(key="imp_as_0").value == "servicenow-change"
+    assert at.selectbox(key="imp_as_1").value == "mapping"
+    # The user picks the saved German profile (it maps Art with a value map).
+    at.selectbox(key="imp_profile_1").select("incidents-de").run()
+    assert at.selectbox(key="imp_kind_1_incidents-de").value == "incidents"
+    at.button(key="imp_button").click().run()
+    assert not at.exception
+    assert not at.error
+    # 6 changes + 3 incidents stored, CHG0030006 (no outcome) rejected
+    assert at.warning[0].value == "Loaded 2 file(s): 9 rows stored, 1 rejected."
+    con = duckdb.connect(str(db))  # same configuration as the app's cached connection
+    try:
+        assert rows(con, "SELECT count(*) FROM changes") == [(6,)]
+        assert rows(con, "SELECT incident_id, kind, effort_hours FROM incidents ORDER BY 1") == [
+            ("S-1", "incident", 2.5),
+            ("S-2", "request", 1234.5),
+            ("S-3", "incident", None),
+        ]
+    finally:
+        con.close()

@@ -1,0 +1,257 @@
+"""The Data page's import flow for real exports: per file, the detected format (canonical kind,
+ServiceNow or Jira preset) or a column mapping the user adjusts, saved as a named profile;
+then one import of all files with a progress bar, through ``analytics.importers`` (the same
+entry point as ``python -m analytics load``)."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pandas as pd
+import streamlit as st
+
+from analytics import views
+from analytics.importers import (
+    PRESETS,
+    FileInfo,
+    import_sources,
+    inspect_bytes,
+    max_upload_bytes,
+)
+from analytics.importers.mapping import (
+    MappingProfile,
+    ProfileError,
+    list_profiles,
+    load_profile,
+    parse_profile,
+    save_profile,
+    suggest_columns,
+)
+from analytics.loader import LoadError, Source
+from analytics.schema import KINDS
+from analytics.store import PROJECT_ROOT
+from ui import data
+from ui.upload import K_RESULT, UploadResult, show_result
+
+DETECT = "detect"
+MAPPING = "mapping"
+NEW_PROFILE = "(new mapping)"
+
+
+def mappings_dir() -> Path:
+    """Where mapping profiles are saved: ``$CADENCE_MAPPINGS_DIR`` or ``data/mappings``."""
+    return Path(os.environ.get("CADENCE_MAPPINGS_DIR") or PROJECT_ROOT / "data" / "mappings")
+
+
+def _describe(info: FileInfo) -> str:
+    if info.preset:
+        return f"Detected: {PRESETS[info.preset].title} export ({info.kind})"
+    if info.kind:
+        return f"Detected: Cadence {info.kind} file"
+    return "Not recognised from the header: map its columns below"
+
+
+def _read_as_label(info: FileInfo):
+    def label(option: str) -> str:
+        if option == DETECT:
+            return "As detected" if (info.preset or info.kind) else "As detected (nothing found)"
+        if option == MAPPING:
+            return "With a column mapping"
+        return PRESETS[option].title
+
+    return label
+
+
+def mapping_editor(i: int, info: FileInfo, profiles: dict[str, Path]) -> MappingProfile | None:
+    """Widgets to choose, adjust and save a mapping for file ``i``; the profile, or None while
+    it is invalid (the problem is shown)."""
+    names = [NEW_PROFILE, *profiles]
+    chosen = st.selectbox("Mapping profile", names, key=f"imp_profile_{i}")
+    base: MappingProfile | None = None
+    if chosen != NEW_PROFILE:
+        try:
+            base = load_profile(profiles[chosen])
+        except ProfileError as exc:
+            st.error(str(exc))
+    kinds = list(KINDS)
+    default_kind = base.kind if base else (info.kind or "changes")
+    kind = st.selectbox(
+        "Record kind", kinds, index=kinds.index(default_kind), key=f"imp_kind_{i}_{chosen}"
+    )
+    draft = base.columns if base and base.kind == kind else suggest_columns(info.header, kind)
+    table = pd.DataFrame(
+        {
+            "source column": list(info.header),
+            "maps to": [draft.get(h, "") for h in info.header],
+        }
+    )
+    edited = st.data_editor(
+        table,
+        column_config={
+            "source column": st.column_config.TextColumn(disabled=True),
+            "maps to": st.column_config.SelectboxColumn(options=["", *KINDS[kind].column_names]),
+        },
+        hide_index=True,
+        key=f"imp_columns_{i}_{chosen}_{kind}",
+    )
+    values = st.text_area(
+        "Value maps (JSON: canonical column → {file value: canonical value})",
+        value=json.dumps(base.values if base else {}, ensure_ascii=False),
+        key=f"imp_values_{i}_{chosen}",
+    )
+    date_format = st.text_input(
+        "Date format (optional, e.g. %d.%m.%Y %H:%M)",
+        value=(base.date_format or "") if base else "",
+        key=f"imp_dates_{i}_{chosen}",
+    )
+    pairs = zip(edited["source column"], edited["maps to"], strict=True)
+    columns = {str(src): str(dst) for src, dst in pairs if isinstance(dst, str) and dst}
+    try:
+        doc = {"kind": kind, "columns": columns, "values": json.loads(values or "{}")}
+        if date_format.strip():
+            doc["date_format"] = date_format.strip()
+        profile = parse_profile(doc, chosen if chosen != NEW_PROFILE else "")
+    except json.JSONDecodeError as exc:
+        st.error(f"Value maps are not valid JSON: {exc}")
+        return None
+    except ProfileError as exc:
+        st.error(str(exc))
+        return None
+    name_col, button_col = st.columns([3, 1])
+    name = name_col.text_input(
+        "Save as profile", value="" if chosen == NEW_PROFILE else chosen, key=f"imp_name_{i}"
+    )
+    if button_col.button("Save profile", key=f"imp_save_{i}"):
+        try:
+            path = save_profile(profile, mappings_dir(), name)
+            st.success(f"Saved {path.name}")
+        except (ProfileError, OSError) as exc:
+            st.error(str(exc))
+    return profile
+
+
+def file_plan(i: int, source: Source, profiles: dict[str, Path]):
+    """Show one file: size, detected format, how to read it, preview. Returns (preset, mapping)
+    for ``import_sources``, or None when the file cannot be imported as it stands."""
+    with st.container(border=True):
+        st.text(f"{source.name} · {len(source.data):,} bytes")
+        limit = max_upload_bytes()
+        if len(source.data) > limit:
+            st.error(f"Over the upload limit of {limit / 1048576:.0f} MB.")
+            return None
+        try:
+            info = inspect_bytes(source.name, source.data)
+        except LoadError as exc:
+            st.error(str(exc))
+            return None
+        st.caption(_describe(info))
+        options = [DETECT, *PRESETS, MAPPING]
+        default = info.preset or (DETECT if info.kind else MAPPING)
+        choice = st.selectbox(
+            "Read as",
+            options,
+            index=options.index(default),
+            format_func=_read_as_label(info),
+            key=f"imp_as_{i}",
+        )
+        plan = (None, None)
+        if choice == MAPPING:
+            profile = mapping_editor(i, info, profiles)
+            plan = None if profile is None else (None, profile)
+        elif choice != DETECT:
+            plan = (choice, None)
+        if info.preview:
+            st.dataframe(
+                pd.DataFrame(list(info.preview), columns=_unique(info.header)),
+                hide_index=True,
+                height=160,
+            )
+        return plan
+
+
+def _unique(header: tuple[str, ...]) -> list[str]:
+    """Column labels for a preview table (repeated Jira headers get a suffix)."""
+    seen: dict[str, int] = {}
+    labels = []
+    for h in header:
+        seen[h] = seen.get(h, 0) + 1
+        labels.append(h if seen[h] == 1 else f"{h} ({seen[h]})")
+    return labels
+
+
+def run_import(
+    sources: list[Source],
+    plans: list[tuple],
+    replace: bool,
+    date_format: str | None,
+    progress=None,
+) -> UploadResult:
+    """Import the sources in one transaction; on a file-level error nothing is written."""
+    con = data.cursor()
+    try:
+        try:
+            summaries = import_sources(
+                con,
+                sources,
+                preset=[p for p, _m in plans],
+                mapping=[m for _p, m in plans],
+                replace=replace,
+                date_format=date_format or None,
+                progress=progress,
+            )
+        except LoadError as exc:
+            return UploadResult(error=str(exc), replace=replace)
+        data.clear()  # the data changed: every page must read it again
+        last = views.load_history(con, limit=len(summaries))
+        rejected = views.rejected_rows(con, tuple(int(i) for i in last["load_id"]))
+        return UploadResult(summaries, rejected, None, replace)
+    finally:
+        con.close()
+
+
+def import_form(sources: list[Source]) -> None:
+    """Per-file plans, load options and the Import button (with a progress bar)."""
+    profiles = list_profiles(mappings_dir())
+    plans = [file_plan(i, s, profiles) for i, s in enumerate(sources)]
+    date_format = st.text_input(
+        "Date format for ambiguous dates (optional, e.g. %d/%m/%Y or %m/%d/%Y)",
+        key="imp_date_format",
+    )
+    mode = st.radio(
+        "How to load",
+        ["append", "replace"],
+        format_func={
+            "append": "Append: add new rows, update rows with a known id",
+            "replace": "Replace: the files' kinds are replaced entirely",
+        }.get,
+        key="imp_mode",
+    )
+    ready = all(p is not None for p in plans)
+    if st.button(
+        f"Import {len(sources)} file(s)", type="primary", disabled=not ready, key="imp_button"
+    ):
+        bar = st.progress(0.0, text="Starting…")
+        st.session_state[K_RESULT] = run_import(
+            sources,
+            plans,
+            mode == "replace",
+            date_format.strip(),
+            progress=lambda fraction, message: bar.progress(min(max(fraction, 0.0), 1.0), message),
+        )
+
+
+def import_flow() -> None:
+    """Upload CSV/Excel exports, choose how each is read, import, show the report."""
+    files = st.file_uploader(
+        "CSV or Excel exports: Cadence files, ServiceNow, Jira, or any file with a mapping",
+        type=["csv", "txt", "xlsx"],
+        accept_multiple_files=True,
+        key="uploads",
+    )
+    if files:
+        import_form([Source(f.name, f.getvalue()) for f in files])
+    result = st.session_state.get(K_RESULT)
+    if result is not None:
+        show_result(result)
