@@ -99,9 +99,12 @@ def add_demo(sub) -> None:
 
 
 def run_demo(args) -> int:
-    from analytics.loader import build_demo_database
+    from analytics.loader import LoadError, build_demo_database
 
-    summaries = build_demo_database(args.db)
+    try:
+        summaries = build_demo_database(args.db)
+    except LoadError as exc:
+        raise UsageError(str(exc)) from exc
     total = sum(s.inserted + s.updated for s in summaries)
     print(f"Demo database ready: {args.db} ({total:,} rows)")
     return 0

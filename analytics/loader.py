@@ -181,21 +181,15 @@ def _load_files(
             staged = _stage_file(con, name, path, kind_hint)
             # With several files of one kind, --replace clears the kind once, then later files add.
             replace_now = replace and staged.kind not in replaced_kinds
-            try:
-                summary = load_staged(
-                    con,
-                    staged.kind,
-                    staged.view,
-                    file_name=name,
-                    sha256=staged.sha256,
-                    replace=replace_now,
-                    warnings=staged.warnings,
-                )
-            except duckdb.Error as exc:
-                # The staging views read the file lazily, so malformed CSV surfaces here.
-                if "CSV Error" in str(exc) or "Invalid unicode" in str(exc):
-                    raise LoadError(f"{name}: {_csv_error_message(exc)}") from None
-                raise
+            summary = load_staged(
+                con,
+                staged.kind,
+                staged.view,
+                file_name=name,
+                sha256=staged.sha256,
+                replace=replace_now,
+                warnings=staged.warnings,
+            )
             if replace:
                 replaced_kinds.add(staged.kind)
             con.execute(f"DROP VIEW {staged.view}")
@@ -214,6 +208,8 @@ def _load_files(
 
 @dataclass
 class _Staged:
+    """A canonical CSV ready for ``load_staged`` (``analytics.importers`` uses this too)."""
+
     kind: str
     table: str  # view: the file as read_csv reads it, c0..cN VARCHAR plus __line
     view: str  # view: canonical names + __line + __raw over ``table``, what load_staged reads
@@ -429,7 +425,13 @@ def load_staged(
     tag = uuid.uuid4().hex[:12]
     checked = f"__cadence_checked_{tag}"
     params = _Params()
-    con.execute(_checked_sql(k, staged_table, staged_columns, checked, params), params.values)
+    try:
+        con.execute(_checked_sql(k, staged_table, staged_columns, checked, params), params.values)
+    except duckdb.Error as exc:
+        # A lazy staging view reads its CSV here, so malformed CSV surfaces at this point.
+        if "CSV Error" in str(exc) or "Invalid unicode" in str(exc):
+            raise LoadError(f"{file_name}: {_csv_error_message(exc)}") from None
+        raise
 
     ident = k.id_column
     valid, rejected, kept = con.execute(
