@@ -132,12 +132,10 @@ def _deployments_ctes(attribution: Attribution) -> str:
     rate never exceeds 1.
     ``rework``: named in ``resolved_by_change`` of any incident.
     """
-    window = ""
     window_union = ""
     if attribution.by_window:
-        window = f"\n{_window_links_cte()},"
         window_union = "UNION ALL SELECT change_id FROM window_links"
-    return f"""{window}
+    return f"""
 caused_changes AS (
     SELECT caused_by_change AS change_id FROM incidents
     WHERE caused_by_change IS NOT NULL AND {_is_incident()}
@@ -174,8 +172,7 @@ def _tickets_ctes(attribution: Attribution) -> str:
     """CTEs ending in ``tickets``: one row per incident or request opened in the window.
 
     ``restore_hours`` is null while unresolved; ``effort_hours`` falls back on the cost model's
-    default; ``linked_by_window`` is true only with window attribution, which needs the
-    ``window_links`` CTE of :func:`_deployments_ctes` before this one.
+    default; ``linked_by_window`` is true only with window attribution.
     """
     join = ""
     by_window = "FALSE"
@@ -199,6 +196,19 @@ tickets AS (
     WHERE i.opened_at >= $start_ts AND i.opened_at < $end_ts
         AND {team_clause("i.team")} AND {service_clause("i.service")}
 )"""
+
+
+def _with(attribution: Attribution, deployments: bool = True, tickets: bool = True) -> str:
+    """``WITH`` and the CTEs for ``deployments`` and/or ``tickets`` (plus ``window_links``, which
+    both read in window mode, computed once)."""
+    ctes = []
+    if attribution.by_window:
+        ctes.append(_window_links_cte())
+    if deployments:
+        ctes.append(_deployments_ctes(attribution))
+    if tickets:
+        ctes.append(_tickets_ctes(attribution))
+    return "WITH " + ",\n".join(ctes)
 
 
 # --- sprints ----------------------------------------------------------------------------------
@@ -310,11 +320,25 @@ _FREQ_ALL = {**_FREQ, "quarter": ("quarter", "INTERVAL 3 MONTH")}
 _GROUPS = ("team", "service")
 
 
+def _parts(metrics) -> tuple[bool, bool]:
+    """Whether the metrics need the deployments (``d``) and/or the tickets (``t``)."""
+    return (
+        any("d." in _OUTER[m] for m in metrics),
+        any("t." in _OUTER[m] for m in metrics),
+    )
+
+
 def _aggregate_sql(
-    freq: str | None, by: str | None, attribution: Attribution, extra_ctes: str = ""
+    freq: str | None,
+    by: str | None,
+    attribution: Attribution,
+    metrics: tuple[str, ...] = tuple(_OUTER),
+    extra_ctes: str = "",
 ) -> tuple[str, str]:
-    """The WITH clause and the final SELECT of :func:`_aggregate`, apart so that the report can
-    add CTEs (``extra_ctes``, which may read ``deployments`` and ``tickets``) and columns."""
+    """The WITH clause and the final SELECT of :func:`_aggregate` (apart so that the report can
+    add CTEs that read ``deployments`` and ``tickets``, and columns). Only the parts the
+    ``metrics`` need are computed."""
+    need_d, need_t = _parts(metrics)
     if freq is None:
         buckets = """buckets AS (
     SELECT $start_date AS bucket, date_diff('day', $start_date, $end_date) + 1 AS bucket_days
@@ -336,40 +360,43 @@ buckets AS (
 )"""
         d_bucket = f"CAST(date_trunc('{unit}', implemented_at) AS DATE)"
         t_bucket = f"CAST(date_trunc('{unit}', opened_at) AS DATE)"
-    if by is None:
-        grp = "''"
-        groups = "groups AS (SELECT '' AS grp)"
-    else:
-        grp = by
-        groups = f"""groups AS (
-    SELECT {by} AS grp FROM deployments WHERE {by} IS NOT NULL
-    UNION SELECT {by} FROM tickets WHERE {by} IS NOT NULL
-)"""
-    outer = ",\n    ".join(f"{expr} AS {name}" for name, expr in _OUTER.items())
-    with_clause = f"""
-WITH {_deployments_ctes(attribution)},
-{_tickets_ctes(attribution)},
-{buckets},
-{groups},
-d AS (
+    grp = "''" if by is None else by
+    ctes = [buckets]
+    joins = []
+    sources = []
+    if need_d:
+        ctes.append(f"""d AS (
     SELECT {d_bucket} AS bucket, {grp} AS grp, {_DEPLOYMENT_AGGREGATES}
     FROM deployments GROUP BY ALL
-),
-t AS (
+)""")
+        joins.append("LEFT JOIN d ON d.bucket = g.bucket AND d.grp = g.grp")
+        sources.append(f"SELECT DISTINCT {by} AS grp FROM deployments WHERE {by} IS NOT NULL")
+    if need_t:
+        ctes.append(f"""t AS (
     SELECT {t_bucket} AS bucket, {grp} AS grp, {_TICKET_AGGREGATES}
     FROM tickets GROUP BY ALL
-){"," if extra_ctes else ""}
-{extra_ctes}"""
+)""")
+        joins.append("LEFT JOIN t ON t.bucket = g.bucket AND t.grp = g.grp")
+        sources.append(f"SELECT DISTINCT {by} AS grp FROM tickets WHERE {by} IS NOT NULL")
+    # the groups: every team/service with data in the window (one empty group without ``by``)
+    ctes.append(
+        "groups AS (SELECT '' AS grp)"
+        if by is None
+        else "groups AS (\n    " + "\n    UNION ".join(sources) + "\n)"
+    )
+    if extra_ctes:
+        ctes.append(extra_ctes)
+    with_clause = _with(attribution, need_d, need_t) + ",\n" + ",\n".join(ctes)
+    outer = ",\n    ".join(f"{_OUTER[m]} AS {m}" for m in metrics)
     select = f"""
 SELECT g.bucket, g.bucket_days, g.grp,
     {outer}"""
-    rest = """
+    rest = f"""
 FROM (SELECT * FROM buckets CROSS JOIN groups) AS g
-LEFT JOIN d ON d.bucket = g.bucket AND d.grp = g.grp
-LEFT JOIN t ON t.bucket = g.bucket AND t.grp = g.grp
+{chr(10).join(joins)}
 ORDER BY g.bucket, g.grp
 """
-    return with_clause, select + "{extra_columns}" + rest
+    return with_clause, select + "{extra_columns}" + rest.replace("{", "{{").replace("}", "}}")
 
 
 def _aggregate(
@@ -379,15 +406,16 @@ def _aggregate(
     by: str | None = None,
     cost: CostModel = DEFAULT_COST_MODEL,
     attribution: Attribution = EXPLICIT,
+    metrics: tuple[str, ...] = tuple(_OUTER),
 ) -> pd.DataFrame:
-    """Every deployment and ticket metric per bucket (and group).
+    """The ``metrics`` (keys of ``_OUTER``; default all) per bucket (and group).
 
     Returns columns ``bucket`` (first day of the bucket; the window's start when ``freq`` is None),
     ``bucket_days`` (days of the bucket inside the window), ``grp`` (the team/service when ``by``
-    is set) and one column per key of ``_OUTER``. Every bucket overlapping the window appears,
+    is set) and one column per metric. Every bucket overlapping the window appears,
     crossed with every group that has data in the window.
     """
-    with_clause, select = _aggregate_sql(freq, by, attribution)
+    with_clause, select = _aggregate_sql(freq, by, attribution, metrics)
     sql = with_clause + select.format(extra_columns="")
     return query_df(con, sql, flt.params(), cost.params(), attribution.params(), _constant_params())
 
@@ -460,7 +488,10 @@ def report(
 
     # One statement: the window attribution and the deployments are computed once.
     with_clause, select = _aggregate_sql(
-        None, None, attribution, f"{_BY_APPROVAL_CTES},\n{_SPRINTS_CTES},\n{_SPRINT_SUMMARY_CTE}"
+        None,
+        None,
+        attribution,
+        extra_ctes=f"{_BY_APPROVAL_CTES},\n{_SPRINTS_CTES},\n{_SPRINT_SUMMARY_CTE}",
     )
     approval_struct = ", ".join(f"'{c}': {c}" for c in _APPROVAL_COLUMNS)
     extra = f""",
@@ -573,7 +604,7 @@ def by_approval(
     failed_deployments, change_failure_rate (fraction), lead_time_hours_median (hours).
     A change without an approval takes its type's default route (schema.DEFAULT_APPROVAL)."""
     sql = f"""
-WITH {_deployments_ctes(attribution)},
+{_with(attribution, tickets=False)},
 {_BY_APPROVAL_CTES}
 SELECT {", ".join(_APPROVAL_COLUMNS)} FROM approval_rows ORDER BY position
 """
@@ -590,7 +621,7 @@ def deployments_frame(
     service, change_type, approval (with the type's default), risk, sprint_id, requested_at,
     implemented_at, lead_time_hours, failed (bool), rework (bool)."""
     sql = f"""
-WITH {_deployments_ctes(attribution)}
+{_with(attribution, tickets=False)}
 SELECT change_id, team, service, change_type, approval, risk, sprint_id, requested_at,
        implemented_at, lead_time_hours, failed, rework
 FROM deployments
@@ -606,7 +637,7 @@ def tickets_frame(
     team, service, kind, priority, opened_at, resolved_at, restore_hours (null while
     unresolved), caused_by_change, effort_hours (own or the cost model's default), cost."""
     sql = f"""
-WITH {_tickets_ctes(EXPLICIT)}
+{_with(EXPLICIT, deployments=False)}
 SELECT incident_id, team, service, kind, priority, opened_at, resolved_at, restore_hours,
        caused_by_change, effort_hours, cost
 FROM tickets

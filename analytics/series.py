@@ -43,9 +43,10 @@ def metric_series(
     """One metric per bucket: columns ``bucket`` (``datetime.date``: Monday of the ISO week, or
     the 1st of the month), then ``team`` or ``service`` when ``by`` is set, then ``value``.
 
-    Every bucket overlapping the window appears (for every team/service with data in the
-    window). A bucket cut by the window counts only its days inside it, which matters for
-    ``deployments_per_week`` (deployments ÷ (days inside the window ÷ 7)).
+    Every bucket overlapping the window appears, for every team/service that has records of the
+    metric's kind in the window (deployments for the deployment metrics, incidents and requests
+    for the others); only that kind's SQL runs. A bucket cut by the window counts only its days
+    inside it, which matters for ``deployments_per_week`` (deployments ÷ (days inside ÷ 7)).
     """
     if metric not in SERIES_METRICS:
         raise ValueError(f"unknown metric {metric!r}; choose one of {', '.join(SERIES_METRICS)}")
@@ -53,7 +54,7 @@ def metric_series(
         raise ValueError(f"freq must be one of {', '.join(_FREQ)}, not {freq!r}")
     if by is not None and by not in _GROUPS:
         raise ValueError(f"by must be None or one of {', '.join(_GROUPS)}, not {by!r}")
-    df = _aggregate(con, flt, freq=freq, by=by, cost=cost, attribution=attribution)
+    df = _aggregate(con, flt, freq, by, cost, attribution, metrics=(metric,))
     out = pd.DataFrame({"bucket": _to_dates(df["bucket"])})
     if by is not None:
         out[by] = df["grp"]
