@@ -629,3 +629,20 @@ def test_build_demo_database_without_demo_files(tmp_path, monkeypatch):
     monkeypatch.setattr("analytics.store.DEMO_DIR", tmp_path)
     with pytest.raises(LoadError, match="no demo data"):
         loader.build_demo_database(tmp_path / "x.duckdb")
+
+
+# --- templates --------------------------------------------------------------------------------
+
+TEMPLATES = Path(__file__).resolve().parent.parent / "data" / "templates"
+
+
+def test_every_kind_has_a_template_that_loads_cleanly(con):
+    from analytics.schema import KINDS
+
+    for kind in KINDS.values():
+        path = TEMPLATES / f"{kind.name}.csv"
+        header = path.read_text(encoding="utf-8").splitlines()[0].split(",")
+        assert header == kind.column_names, kind.name
+        [summary] = load_paths(con, [path])
+        assert (summary.kind, summary.inserted, summary.rejected) == (kind.name, 2, 0)
+        assert summary.warnings == []
