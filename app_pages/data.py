@@ -13,7 +13,8 @@ from analytics.schema import KINDS
 from analytics.store import DEMO_DIR, PROJECT_ROOT
 from ui import components as ui
 from ui import data
-from ui.upload import K_RESULT, upload_flow
+from ui.import_ui import import_flow
+from ui.upload import K_RESULT
 
 TEMPLATES = PROJECT_ROOT / "data" / "templates"
 
@@ -21,11 +22,13 @@ ui.header("Data", "Which data does the dashboard show, and how do I add my own?"
 
 st.subheader("Upload")
 st.caption(
-    "Each file's kind is detected from its header. A file-level problem (unknown columns, "
-    "unreadable CSV) stops the whole load and changes nothing; bad rows are refused one by one "
-    "and listed with file, line, column and reason."
+    "Cadence CSV files, ServiceNow (change_request, incident) and Jira (issues, sprints) exports "
+    "are recognised from their header; any other CSV or Excel file is read through a column "
+    "mapping you adjust and can save as a profile. A file-level problem stops the whole load "
+    "and changes nothing; bad rows are refused one by one and listed with file, line, column "
+    "and reason."
 )
-upload_flow()
+import_flow()
 
 st.subheader("Load history")
 history = data.fetch(views.load_history)

@@ -590,13 +590,21 @@ def test_import_form_offers_detected_preset_and_a_mapping(tmp_path, monkeypatch)
     monkeypatch.setenv("CADENCE_MAPPINGS_DIR", str(MAPPINGS))
     at = AppTest.from_function(_import_form_app, default_timeout=60).run()
     assert not at.exception
-    # The ServiceNow file is recognised; the German file is not, so it starts as a mapping.
+    # The ServiceNow file is recognised; the German file is not.
     assert at.selectbox(key="imp_as_0").value == "servicenow-change"
-    assert at.selectbox(key="imp_as_1").value == "mapping"
-    # The user picks the saved German profile (it maps Art with a value map).
+    assert at.selectbox(key="imp_as_1").value == "detect"
+    assert at.caption[1].value.startswith("Not recognised from the header")
+    # The user reads it with a mapping: the draft from its header names is shown ...
+    at.selectbox(key="imp_as_1").select("mapping").run()
+    assert at.selectbox(key="imp_kind_1_(new mapping)").value == "incidents"  # guessed
+    editor = next(d.value for d in at.dataframe if "maps to" in d.value.columns)
+    draft = dict(zip(editor["source column"], editor["maps to"], strict=True))
+    assert draft["Störung"] == "incident_id" and draft["Aufwand (h)"] == "effort_hours"
+    assert draft["Art"] == ""  # not a known name: the user maps it (or picks a profile)
+    # ... and picks the saved German profile (it maps Art with a value map).
     at.selectbox(key="imp_profile_1").select("incidents-de").run()
     assert at.selectbox(key="imp_kind_1_incidents-de").value == "incidents"
-    at.button(key="imp_button").click().run()
+    at.button(key="load_button").click().run()
     assert not at.exception
     assert not at.error
     # 6 changes + 3 incidents stored, CHG0030006 (no outcome) rejected

@@ -23,6 +23,7 @@ from analytics.importers import (
 from analytics.importers.mapping import (
     MappingProfile,
     ProfileError,
+    guess_kind,
     list_profiles,
     load_profile,
     parse_profile,
@@ -50,7 +51,7 @@ def _describe(info: FileInfo) -> str:
         return f"Detected: {PRESETS[info.preset].title} export ({info.kind})"
     if info.kind:
         return f"Detected: Cadence {info.kind} file"
-    return "Not recognised from the header: map its columns below"
+    return "Not recognised from the header: choose a preset or read it with a column mapping"
 
 
 def _read_as_label(info: FileInfo):
@@ -76,7 +77,7 @@ def mapping_editor(i: int, info: FileInfo, profiles: dict[str, Path]) -> Mapping
         except ProfileError as exc:
             st.error(str(exc))
     kinds = list(KINDS)
-    default_kind = base.kind if base else (info.kind or "changes")
+    default_kind = base.kind if base else (info.kind or guess_kind(info.header))
     kind = st.selectbox(
         "Record kind", kinds, index=kinds.index(default_kind), key=f"imp_kind_{i}_{chosen}"
     )
@@ -148,7 +149,7 @@ def file_plan(i: int, source: Source, profiles: dict[str, Path]):
             return None
         st.caption(_describe(info))
         options = [DETECT, *PRESETS, MAPPING]
-        default = info.preset or (DETECT if info.kind else MAPPING)
+        default = info.preset or DETECT
         choice = st.selectbox(
             "Read as",
             options,
@@ -226,11 +227,11 @@ def import_form(sources: list[Source]) -> None:
             "append": "Append: add new rows, update rows with a known id",
             "replace": "Replace: the files' kinds are replaced entirely",
         }.get,
-        key="imp_mode",
+        key="load_mode",
     )
     ready = all(p is not None for p in plans)
     if st.button(
-        f"Import {len(sources)} file(s)", type="primary", disabled=not ready, key="imp_button"
+        f"Load {len(sources)} file(s)", type="primary", disabled=not ready, key="load_button"
     ):
         bar = st.progress(0.0, text="Starting…")
         st.session_state[K_RESULT] = run_import(

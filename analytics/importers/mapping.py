@@ -218,3 +218,13 @@ def suggest_columns(header: tuple[str, ...] | list[str], kind: str) -> dict[str,
         if match and match not in suggested.values():
             suggested[source] = match
     return suggested
+
+
+def guess_kind(header: tuple[str, ...] | list[str]) -> str:
+    """The kind whose columns the header's names suggest most (id column counted double)."""
+
+    def score(kind: str) -> int:
+        suggested = suggest_columns(header, kind).values()
+        return len(suggested) + (KINDS[kind].id_column in suggested)
+
+    return max(KINDS, key=score)
