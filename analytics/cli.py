@@ -10,6 +10,7 @@ import argparse
 import sys
 from collections.abc import Callable
 
+from analytics.schema import KINDS
 from analytics.store import default_db_path
 
 
@@ -39,7 +40,7 @@ def add_load(sub) -> None:
         "unless --kind, --preset or --mapping is given.",
     )
     _db_arg(p)
-    p.add_argument("--kind", choices=["sprints", "work_items", "changes", "incidents"])
+    p.add_argument("--kind", choices=list(KINDS))
     p.add_argument("--replace", action="store_true", help="replace all rows of that kind")
     p.add_argument(
         "--preset",
