@@ -7,6 +7,7 @@ import json
 import subprocess
 import sys
 
+import duckdb
 import pytest
 from test_metrics import build_org
 
@@ -159,6 +160,29 @@ def test_missing_database(tmp_path, capsys):
     status, _, err = run(capsys, "--db", str(tmp_path / "nope.duckdb"))
     assert status == 2
     assert err.count("\n") == 1 and "database not found" in err
+
+
+def test_files_that_are_not_cadence_databases(tmp_path, capsys):
+    text = tmp_path / "notes.duckdb"
+    text.write_text("hello\n")
+    status, _, err = run(capsys, "--db", str(text))
+    assert status == 2 and err.count("\n") == 1
+    assert err.startswith(f"error: cannot open database {text}: ")
+    other = tmp_path / "other.duckdb"
+    con = duckdb.connect(str(other))
+    con.execute("CREATE TABLE x (a INTEGER)")
+    con.close()
+    status, _, err = run(capsys, "--db", str(other))
+    assert (status, err) == (2, f"error: {other} is not a Cadence database (no table changes)\n")
+
+
+def test_empty_window_table_shows_na(org_db, capsys):
+    status, out, _ = run(capsys, "--db", org_db, "--from", "2025-06-01", "--to", "2025-06-30")
+    assert status == 0
+    lines = {line.split("  ")[1].strip(): line for line in out.splitlines() if line[:2] == "  "}
+    assert lines["Deployments"].split()[-1] == "0"
+    assert lines["Change failure rate"].split()[-1] == "n/a"
+    assert lines["Lead time, median"].split()[-1] == "n/a"
 
 
 def test_empty_database_needs_dates(tmp_path, capsys):
