@@ -265,6 +265,7 @@ _TICKET_AGGREGATES = """
     count(*) FILTER (WHERE is_incident AND priority <= 2) AS n_incidents_p1_p2,
     count(*) FILTER (WHERE kind = 'request') AS n_requests,
     median(restore_hours) FILTER (WHERE is_incident) AS restore_median,
+    -- failed deployment recovery: incidents with a cause (in window mode, also a window link)
     median(restore_hours) FILTER (WHERE is_incident AND (linked_explicitly OR linked_by_window))
         AS recovery_median,
     sum(effort_hours) AS effort,

@@ -314,11 +314,25 @@ def test_empty_window_gives_zeros_and_nulls(org):
     }
 
 
-def test_empty_database(con):
+def test_empty_database_gives_zeros_and_empty_frames(con):
     assert data_range(con) is None
     r = report(con, WINDOW)
     assert r["deployments"] == 0 and r["change_failure_rate"] is None
     assert r["attribution"]["incidents_unattributed"] == 0
+    # series: both weeks of the window, zero; per-team views: no rows, but the columns
+    assert metric_series(con, WINDOW, "deployments")["value"].tolist() == [0, 0]
+    assert metric_series(con, WINDOW, "lead_time_hours_median")["value"].isna().all()
+    assert list(metric_series(con, WINDOW, "incidents", by="team").columns) == [
+        "bucket",
+        "team",
+        "value",
+    ]
+    assert metric_series(con, WINDOW, "incidents", by="team").empty
+    assert per_team(con, WINDOW).empty and "support_cost" in per_team(con, WINDOW).columns
+    assert per_team_quarter(con, WINDOW).empty
+    assert deployments_frame(con, WINDOW).empty and tickets_frame(con, WINDOW).empty
+    assert sprints_frame(con, WINDOW).empty
+    assert by_approval(con, WINDOW)["deployments"].tolist() == [0, 0, 0, 0]
 
 
 def test_unknown_team_gives_zeros(org):
