@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import math
 import os
 import sys
 from pathlib import Path
@@ -17,6 +18,8 @@ import duckdb
 from analytics.cost import CostModel
 from analytics.filters import Filter
 from analytics.metrics import Attribution, data_range, report
+from analytics.schema import KINDS
+from analytics.store import connect
 
 __all__ = ["format_table", "report", "run_report_command"]
 
@@ -40,7 +43,7 @@ def _attribution(args) -> Attribution:
     if args.attribution == "window":
         if args.window_hours is None:
             raise _usage_error("--attribution window needs --window-hours H")
-        if args.window_hours < 0:
+        if not (math.isfinite(args.window_hours) and args.window_hours >= 0):
             raise _usage_error(f"--window-hours must be at least 0, not {args.window_hours:g}")
         return Attribution("window", args.window_hours)
     if args.window_hours is not None:
@@ -52,14 +55,14 @@ def _connect(path: str) -> duckdb.DuckDBPyConnection:
     if path != ":memory:" and not Path(path).is_file():
         raise _usage_error(f"database not found: {path} (create one with 'load' or 'demo')")
     try:
-        con = duckdb.connect(path, read_only=True)
+        con = connect(path, read_only=True)
     except duckdb.Error as exc:
         first_line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise _usage_error(f"cannot open database {path}: {first_line}") from None
     tables = {
         r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
     }
-    missing = {"sprints", "work_items", "changes", "incidents"} - tables
+    missing = set(KINDS) - tables
     if missing:
         con.close()
         raise _usage_error(f"{path} is not a Cadence database (no table {sorted(missing)[0]})")
@@ -92,7 +95,7 @@ def run_report_command(args) -> int:
     attribution = _attribution(args)
     cost = CostModel()
     if args.hourly_rate is not None:
-        if args.hourly_rate < 0:
+        if not (math.isfinite(args.hourly_rate) and args.hourly_rate >= 0):
             raise _usage_error(f"--hourly-rate must be at least 0, not {args.hourly_rate:g}")
         cost = CostModel(hourly_rate=args.hourly_rate)
     con = _connect(args.db)

@@ -145,6 +145,7 @@ def test_table_output(org_db, capsys):
         (["--window-hours", "3"], "only applies with --attribution window"),
         (["--attribution", "window", "--window-hours", "-1"], "--window-hours must be"),
         (["--hourly-rate", "-5"], "--hourly-rate must be"),
+        (["--hourly-rate", "nan"], "--hourly-rate must be at least 0, not nan"),
         (["--team", "Alpha"], "unknown team 'Alpha' (known: alpha, beta)"),
         (["--service", "www"], "unknown service 'www' (known: api, db, web)"),
     ],
