@@ -363,7 +363,7 @@ def _context(spec: DemoSpec) -> _Context:
     n_quarters = int(_calendar_quarter(np.array(end)) - _calendar_quarter(np.array(start))) + 1
     rng = np.random.default_rng([spec.seed, 3])
     # Each team's warranty planning drifts from quarter to quarter around its usual share.
-    drift = rng.normal(0, 0.06, (len(teams), n_quarters))
+    drift = rng.normal(0, 0.08, (len(teams), n_quarters))
     planned = np.array([t.warranty_share for t in teams])[:, None] + drift
     return _Context(
         spec=spec,
