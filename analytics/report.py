@@ -82,6 +82,17 @@ def _check_names(con, column: str, wanted: list[str], tables: tuple[str, ...]) -
         raise _usage_error(f"unknown {column} {unknown[0]!r} (known: {listed or 'none'})")
 
 
+def _json_ready(value):
+    """``value`` with every non-finite float (NaN, inf) as None: JSON has no NaN."""
+    if isinstance(value, dict):
+        return {k: _json_ready(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [_json_ready(v) for v in value]
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
 def run_report_command(args) -> int:
     """Run ``python -m analytics report``: print the report for the arguments; exit status 0.
 
@@ -104,11 +115,17 @@ def run_report_command(args) -> int:
             extent = data_range(con)
             if extent is None:
                 raise _usage_error(f"{args.db} holds no records; pass --from and --to")
-            start = start or extent[0]
-            end = end or extent[1]
-            if start > end:
-                raise _usage_error(f"--from {start} is after the last day with data ({end})")
-        _check_names(con, "team", args.team, ("sprints", "work_items", "changes", "incidents"))
+            if start is None and end is None:
+                start, end = extent
+            elif start is None:
+                start = extent[0]
+                if start > end:
+                    raise _usage_error(f"--to {end} is before the first day with data ({start})")
+            else:
+                end = extent[1]
+                if start > end:
+                    raise _usage_error(f"--from {start} is after the last day with data ({end})")
+        _check_names(con, "team", args.team, tuple(KINDS))
         _check_names(con, "service", args.service, ("changes", "incidents"))
         flt = Filter(start, end, tuple(args.team), tuple(args.service))
         result = report(con, flt, cost, attribution)
@@ -119,7 +136,7 @@ def run_report_command(args) -> int:
             result.update(statistics_for_report(con, flt, attribution))
     finally:
         con.close()
-    text = json.dumps(result) if args.format == "json" else format_table(result)
+    text = json.dumps(_json_ready(result)) if args.format == "json" else format_table(result)
     try:
         print(text)
     except BrokenPipeError:

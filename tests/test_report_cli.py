@@ -141,6 +141,8 @@ def test_table_output(org_db, capsys):
         (["--from", "2026-02-30"], "--from '2026-02-30' is not a date"),
         (["--to", "18.01.2026"], "--to '18.01.2026' is not a date"),
         (["--from", "2026-01-18", "--to", "2026-01-05"], "is after --to"),
+        (["--from", "2027-01-01"], "2027-01-01 is after the last day with data (2026-03-01)"),
+        (["--to", "2025-01-01"], "--to 2025-01-01 is before the first day with data (2026-01-01)"),
         (["--attribution", "window"], "needs --window-hours"),
         (["--window-hours", "3"], "only applies with --attribution window"),
         (["--attribution", "window", "--window-hours", "-1"], "--window-hours must be"),
