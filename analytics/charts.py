@@ -551,3 +551,261 @@ def grouped_bar_chart(
 def approval_order() -> tuple[str, ...]:
     """Approval paths from the most delegated to the most controlled."""
     return APPROVALS
+
+
+# --- CSI register and change schedule -----------------------------------------------------------
+
+IMPROVEMENT_COLOR = "#6b46c1"
+
+
+def add_improvement_markers(fig: go.Figure, improvements: pd.DataFrame) -> go.Figure:
+    """Mark each improvement's ``started_on`` on a time-axis figure with a dotted vertical line
+    labelled by its ``improvement_id`` (hover: its ``title``). Labels are staggered in three rows
+    so neighbours stay readable. Returns the same figure."""
+    if improvements is None or improvements.empty:
+        return fig
+    rows = improvements.sort_values(["started_on", "improvement_id"])
+    for i, row in enumerate(rows.itertuples(index=False)):
+        day = pd.Timestamp(row.started_on)
+        fig.add_vline(x=day, line={"color": IMPROVEMENT_COLOR, "dash": "dot", "width": 1.5})
+        fig.add_annotation(
+            x=day, y=1 - 0.07 * (i % 3), xref="x", yref="y domain", text=str(row.improvement_id),
+            hovertext=str(row.title), showarrow=False, xanchor="left", yanchor="top",
+            font={"color": IMPROVEMENT_COLOR, "size": 11}, bgcolor="rgba(255,255,255,0.8)",
+        )  # fmt: skip
+    return fig
+
+
+def improvement_effect_chart(
+    series: pd.DataFrame,
+    *,
+    title: str,
+    y_title: str,
+    before_from,
+    after_from,
+    after_to,
+    started_on,
+    weeks: int,
+    label: str,
+    percent: bool = False,
+) -> go.Figure:
+    """Weekly values (``bucket``, ``value``) around one improvement: the ``weeks`` weeks from
+    ``before_from`` grey, the weeks from ``after_from`` coloured, each side's median as a dashed
+    line, the start as a labelled dotted line."""
+    fig = go.Figure()
+    buckets = pd.to_datetime(series["bucket"])
+    after = buckets >= pd.Timestamp(after_from)
+    before_to = pd.Timestamp(before_from) + pd.Timedelta(weeks=weeks)
+    before = (buckets >= pd.Timestamp(before_from)) & (buckets < before_to)
+    fmt = _value_fmt(percent, 2)
+    for mask, name, colour in (
+        (before, "Before", SERIES_COLORS["neutral"]),
+        (after, "After", IMPROVEMENT_COLOR),
+    ):
+        part = series[mask.to_numpy()]
+        fig.add_trace(
+            go.Bar(
+                x=pd.to_datetime(part["bucket"]) + pd.Timedelta(days=3.5),
+                y=part["value"],
+                name=name,
+                marker_color=colour,
+                hovertemplate=f"Week of %{{x|%d %b %Y}}<br>{name}: %{{y{fmt}}}<extra></extra>",
+            )
+        )
+        values = part["value"].dropna()
+        if len(values):
+            median = float(values.median())
+            start = pd.Timestamp(before_from if name == "Before" else after_from)
+            end = start + pd.Timedelta(days=7 * max(1, len(part)))
+            fig.add_trace(
+                go.Scatter(
+                    x=[start, end], y=[median, median], mode="lines", name=f"{name} median",
+                    line={"color": colour, "dash": "dash", "width": 2}, hoverinfo="skip",
+                )
+            )  # fmt: skip
+    fig.add_vline(
+        x=pd.Timestamp(started_on), line={"color": IMPROVEMENT_COLOR, "dash": "dot", "width": 1.5}
+    )
+    fig.add_annotation(
+        x=pd.Timestamp(started_on), y=1, xref="x", yref="y domain", text=label, showarrow=False,
+        xanchor="left", yanchor="top", font={"color": IMPROVEMENT_COLOR, "size": 12},
+    )  # fmt: skip
+    fig.update_xaxes(
+        range=[pd.Timestamp(before_from), pd.Timestamp(after_to) + pd.Timedelta(days=1)]
+    )
+    _style(fig, title, "", y_title)
+    _y_format(fig, percent)
+    fig.update_layout(bargap=0.15)
+    return fig
+
+
+OUTCOME_SYMBOLS = {
+    "successful": "circle",
+    "failed": "x",
+    "rolled_back": "triangle-down",
+}
+_DAY_MS = 86_400_000
+
+
+def _ms(delta: pd.Series) -> pd.Series:
+    """Durations as milliseconds, the unit of bar lengths on a Plotly date axis."""
+    return delta.dt.total_seconds() * 1000
+
+
+def schedule_timeline(
+    sprints: pd.DataFrame,
+    changes: pd.DataFrame,
+    incidents: pd.DataFrame,
+    *,
+    changes_per_day: bool = False,
+    incidents_per_day: bool = False,
+    title: str = "Sprints, changes and incidents",
+    window: tuple | None = None,
+) -> go.Figure:
+    """One zoomable timeline: a lane per team with its sprints (bars, hover lists the changes
+    released from each), a lane per service with changes (planned window as a thin bar, the
+    implementation as a marker coloured by approval path, symbol by outcome) and incidents
+    (diamonds coloured by priority, just below the changes).
+
+    Frames as :mod:`analytics.schedule` returns them; with ``*_per_day`` the per-day summaries
+    are drawn as one marker per service, day and approval/priority, sized by the count.
+    ``window`` (first day, last day) is the initial x range; zoom and the range slider move it.
+    """
+    teams = sorted(sprints["team"].dropna().unique()) if not sprints.empty else []
+    services = sorted(
+        set(changes["service"].dropna()) | set(incidents["service"].dropna())
+    )  # fmt: skip
+    lanes = [f"team {t}" for t in teams] + [f"service {s}" for s in services]
+    lane = {name: i for i, name in enumerate(lanes)}
+    fig = go.Figure()
+
+    # sprints: alternate shades per team so consecutive sprints stay apart
+    if not sprints.empty:
+        team_colours = color_map(teams)
+        s = sprints.sort_values(["team", "start_date"]).reset_index(drop=True)
+        start = pd.to_datetime(s["start_date"])
+        end = pd.to_datetime(s["end_date"]) + pd.Timedelta(days=1)
+        shade = s.groupby("team").cumcount() % 2
+        fig.add_trace(
+            go.Bar(
+                base=start, x=_ms(end - start), y=[lane[f"team {t}"] for t in s["team"]],
+                orientation="h", width=0.6, name="Sprints",
+                marker={"color": [team_colours[t] for t in s["team"]],
+                        "opacity": 1.0, "line": {"width": 1, "color": "white"}},
+                marker_pattern_shape=["" if k == 0 else "/" for k in shade],
+                customdata=s[["name", "start_date", "end_date", "changes", "change_ids"]]
+                .astype(str).to_numpy(),
+                hovertemplate="<b>%{customdata[0]}</b><br>%{customdata[1]} to %{customdata[2]}"
+                " (review day)<br>Changes released: %{customdata[3]}<br>%{customdata[4]}"
+                "<extra></extra>",
+            )
+        )  # fmt: skip
+
+    if not changes.empty and not changes_per_day:
+        planned = changes.dropna(subset=["planned_start", "planned_end"])
+        if not planned.empty:
+            p_start = pd.to_datetime(planned["planned_start"])
+            p_end = pd.to_datetime(planned["planned_end"])
+            fig.add_trace(
+                go.Bar(
+                    base=p_start, x=_ms(p_end - p_start).clip(lower=_DAY_MS / 48),
+                    y=[lane[f"service {v}"] - 0.15 for v in planned["service"]],
+                    orientation="h", width=0.18, name="Planned window",
+                    marker={"color": "rgba(123,135,148,0.45)"},
+                    customdata=planned[["change_id"]].astype(str).to_numpy(),
+                    hovertemplate="%{customdata[0]} planned window<extra></extra>",
+                )
+            )  # fmt: skip
+        for approval in APPROVALS:
+            part = changes[(changes["approval"] == approval) & changes["service"].notna()]
+            if part.empty:
+                continue
+            custom = (
+                part[["change_id", "change_type", "outcome", "team", "sprint_id", "incidents"]]
+                .astype(str)
+                .replace({"nan": "—", "<NA>": "—", "": "none"})
+            )
+            lead = part["lead_time_hours"].round(1).astype(str)
+            window = (part["planned_start"].astype(str) + " to " + part["planned_end"].astype(str)
+                      ).where(part["planned_start"].notna(), "none")  # fmt: skip
+            fig.add_trace(
+                go.Scatter(
+                    x=part["implemented_at"],
+                    y=[lane[f"service {v}"] - 0.15 for v in part["service"]],
+                    mode="markers", name=APPROVAL_LABELS[approval],
+                    marker={"color": APPROVAL_COLORS[approval], "size": 9,
+                            "symbol": [OUTCOME_SYMBOLS.get(o, "circle") for o in part["outcome"]],
+                            "line": {"width": 1, "color": "white"}},
+                    customdata=pd.concat([custom, lead, window], axis=1).to_numpy(),
+                    hovertemplate="<b>%{customdata[0]}</b> (%{customdata[1]}, "
+                    + APPROVAL_LABELS[approval] + ")<br>Implemented %{x|%d %b %Y %H:%M}"
+                    "<br>Outcome: %{customdata[2]}<br>Lead time: %{customdata[6]} h"
+                    "<br>Planned: %{customdata[7]}<br>Team %{customdata[3]}, sprint "
+                    "%{customdata[4]}<br>Incidents caused: %{customdata[5]}<extra></extra>",
+                )
+            )  # fmt: skip
+    elif not changes.empty:
+        for approval in APPROVALS:
+            part = changes[(changes["approval"] == approval) & changes["service"].notna()]
+            if part.empty:
+                continue
+            fig.add_trace(
+                go.Scatter(
+                    x=pd.to_datetime(part["day"]) + pd.Timedelta(hours=12),
+                    y=[lane[f"service {v}"] - 0.15 for v in part["service"]],
+                    mode="markers", name=APPROVAL_LABELS[approval],
+                    marker={"color": APPROVAL_COLORS[approval], "opacity": 0.8,
+                            "size": (5 + 3 * part["changes"] ** 0.5).clip(upper=24)},
+                    customdata=part[["changes", "failed"]].to_numpy(),
+                    hovertemplate="%{x|%d %b %Y}: %{customdata[0]} changes ("
+                    + APPROVAL_LABELS[approval] + "), %{customdata[1]} failed<extra></extra>",
+                )
+            )  # fmt: skip
+
+    if not incidents.empty:
+        for priority in sorted(incidents["priority"].dropna().unique()):
+            part = incidents[(incidents["priority"] == priority) & incidents["service"].notna()]
+            if part.empty:
+                continue
+            key = f"P{int(priority)}"
+            y = [lane[f"service {v}"] + 0.22 for v in part["service"]]
+            if incidents_per_day:
+                fig.add_trace(
+                    go.Scatter(
+                        x=pd.to_datetime(part["day"]) + pd.Timedelta(hours=12), y=y,
+                        mode="markers", name=f"{key} incidents",
+                        marker={"color": PRIORITY_COLORS.get(key, MUTED), "symbol": "diamond",
+                                "size": (4 + 2 * part["incidents"] ** 0.5).clip(upper=18)},
+                        customdata=part[["incidents"]].to_numpy(),
+                        hovertemplate="%{x|%d %b %Y}: %{customdata[0]} " + key
+                        + " incidents<extra></extra>",
+                    )
+                )  # fmt: skip
+            else:
+                custom = part[["incident_id", "caused_by_change"]].astype(str).replace(
+                    {"nan": "—", "<NA>": "—", "None": "—"})  # fmt: skip
+                fig.add_trace(
+                    go.Scatter(
+                        x=part["opened_at"], y=y, mode="markers", name=f"{key} incidents",
+                        marker={"color": PRIORITY_COLORS.get(key, MUTED), "symbol": "diamond",
+                                "size": 7},
+                        customdata=custom.to_numpy(),
+                        hovertemplate="<b>%{customdata[0]}</b> (" + key + ")<br>Opened "
+                        "%{x|%d %b %Y %H:%M}<br>Caused by: %{customdata[1]}<extra></extra>",
+                    )
+                )  # fmt: skip
+
+    _style(fig, title)
+    fig.update_yaxes(
+        tickvals=list(range(len(lanes))), ticktext=lanes, autorange="reversed",
+        range=None, showgrid=False, zeroline=False,
+    )  # fmt: skip
+    fig.update_xaxes(type="date", rangeslider={"visible": True, "thickness": 0.06})
+    if window is not None:
+        first, last = (pd.Timestamp(d) for d in window)
+        fig.update_xaxes(range=[first, last + pd.Timedelta(days=1)])
+    fig.update_layout(
+        barmode="overlay", height=max(360, 140 + 34 * len(lanes)), hovermode="closest",
+        dragmode="zoom",
+    )  # fmt: skip
+    return fig

@@ -1,0 +1,117 @@
+"""Change schedule: the sprint calendar, the planned change windows, what was actually
+implemented and the incidents that followed, on one zoomable timeline; then the changes a change
+manager wants to look at."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from analytics import charts, schedule
+from analytics import improvements as imp
+from ui import components as ui
+from ui import format as fmt
+from ui.context import page_context
+from ui.data import fetch
+
+ui.header(
+    "Change schedule",
+    "What was planned, what actually went live when, and which changes need a second look?",
+)
+ctx = page_context()
+
+timeline = fetch(schedule.timeline, ctx.flt)
+if timeline.sprints.empty and not timeline.n_changes and not timeline.n_incidents:
+    ui.empty(
+        "No sprints, changes or incidents in this window — widen the dates or clear the filters."
+    )
+    st.stop()
+
+# --- the timeline -------------------------------------------------------------------------------
+fig = charts.schedule_timeline(
+    timeline.sprints, timeline.changes, timeline.incidents,
+    changes_per_day=timeline.changes_per_day, incidents_per_day=timeline.incidents_per_day,
+    title="Sprints per team; changes and incidents per service",
+    window=(ctx.flt.start, ctx.flt.end),
+)  # fmt: skip
+charts.add_improvement_markers(fig, fetch(imp.improvements_frame, ctx.flt))
+ui.chart(fig, timeline.changes, "change-schedule")
+summary = timeline.changes_per_day or timeline.incidents_per_day
+st.caption(
+    "Sprints: bars per team, hatched every other sprint; hover for the changes released from it. "
+    "Changes: grey bar = planned window, marker = implementation (colour: approval path; "
+    "● successful, ✕ failed, ▼ rolled back). Incidents: diamonds by priority. "
+    + (
+        f"Over {schedule.MAX_POINTS:,} changes or incidents: shown per service and day, "
+        "marker size = count; narrow the dates for single records."
+        if summary
+        else "Drag to zoom, double-click to reset."
+    )
+)
+
+# --- flags ---------------------------------------------------------------------------------------
+st.subheader("For the change manager")
+left, right = st.columns(2)
+review_days = left.number_input(
+    "Review week: last days of a sprint", 1, 10, schedule.REVIEW_DAYS, key="sched_review_days",
+    help="At most half the sprint (rounded up), so a one-week sprint's review week is 3 days.",
+)  # fmt: skip
+min_changes = right.number_input(
+    "Cluster: changes on one service on one day", 2, 50, schedule.MIN_CLUSTER,
+    key="sched_min_cluster",
+)  # fmt: skip
+flags = {
+    "Implemented outside the planned window": fetch(schedule.implemented_outside_window, ctx.flt),
+    "Planned change without a sprint while the team was in one": fetch(
+        schedule.changes_without_sprint, ctx.flt
+    ),
+    "Emergency change in a sprint's review week": fetch(
+        schedule.emergency_changes_in_review_week, ctx.flt, int(review_days)
+    ),
+    "Cluster of changes on one service on one day": fetch(
+        schedule.change_clusters, ctx.flt, int(min_changes)
+    ),
+}
+cards = st.columns(len(flags))
+for card, (label, frame) in zip(cards, flags.items(), strict=True):
+    card.metric(label, f"{len(frame):,}")
+tabs = st.tabs([f"{label} ({len(frame):,})" for label, frame in flags.items()])
+for tab, (label, frame) in zip(tabs, flags.items(), strict=True):
+    with tab:
+        if frame.empty:
+            st.caption("Nothing to flag in this window.")
+        else:
+            st.dataframe(frame, hide_index=True, height=min(400, 40 + 35 * len(frame)))
+            ui.download(frame, f"flag-{label}")
+
+# --- reading -------------------------------------------------------------------------------------
+outside = flags["Implemented outside the planned window"]
+planned = (
+    int(timeline.changes["planned_start"].notna().sum()) if not timeline.changes_per_day else None
+)
+sentences = []
+if planned:
+    sentences.append(
+        f"{len(outside):,} of {planned:,} changes with a planned window were implemented outside "
+        f"it ({fmt.percent(len(outside) / planned)})."
+    )
+elif planned == 0:
+    sentences.append("No change in this window has a planned window (planned_start/planned_end).")
+no_sprint = flags["Planned change without a sprint while the team was in one"]
+if timeline.n_changes:
+    sentences.append(
+        f"{len(no_sprint):,} standard or normal changes went live without a sprint while their "
+        "team was running one — unplanned work, or a missing sprint link in the export."
+    )
+emergency = flags["Emergency change in a sprint's review week"]
+sentences.append(
+    f"{len(emergency):,} emergency changes landed in a sprint's review week (last "
+    f"{int(review_days)} days), when the team is busiest with its release."
+)
+clusters = flags["Cluster of changes on one service on one day"]
+if not clusters.empty:
+    top = clusters.iloc[0]
+    sentences.append(
+        f"{len(clusters):,} service-days had {int(min_changes)} or more changes; the busiest: "
+        f"{top['changes']} on {top['service']} on {top['day']} ({top['failed']} failed)."
+    )
+ui.reading(sentences)
