@@ -19,6 +19,10 @@ PAGES = {
         st.Page("app_pages/change_control.py", title="Change control", icon=":material/verified:"),
         st.Page("app_pages/support_cost.py", title="Support cost", icon=":material/payments:"),
         st.Page("app_pages/backlog.py", title="Backlog & warranty", icon=":material/checklist:"),
+        st.Page(
+            "app_pages/change_schedule.py", title="Change schedule", icon=":material/event_note:"
+        ),
+        st.Page("app_pages/csi_register.py", title="CSI register", icon=":material/trending_up:"),
     ],
     "Data": [
         st.Page("app_pages/data.py", title="Data", icon=":material/upload_file:"),
