@@ -12,6 +12,7 @@ a staging table whose columns are canonical names holding text, plus ``__line`` 
 from __future__ import annotations
 
 import codecs
+import contextlib
 import csv
 import hashlib
 import io
@@ -175,10 +176,12 @@ def _load_files(
     """Stage and load each (display name, path, kind hint) in one transaction."""
     summaries: list[FileSummary] = []
     replaced_kinds: set[str] = set()
+    variables: list[str] = []
     con.execute("BEGIN TRANSACTION")
     try:
         for name, path, kind_hint in files:
             staged = _stage_file(con, name, path, kind_hint)
+            variables.append(staged.table)
             # With several files of one kind, --replace clears the kind once, then later files add.
             replace_now = replace and staged.kind not in replaced_kinds
             summary = load_staged(
@@ -194,12 +197,17 @@ def _load_files(
                 replaced_kinds.add(staged.kind)
             con.execute(f"DROP VIEW {staged.view}")
             con.execute(f"DROP VIEW {staged.table}")
-            con.execute(f"RESET VARIABLE {staged.table}")
             summaries.append(summary)
         con.execute("COMMIT")
     except BaseException:
-        con.execute("ROLLBACK")
+        with contextlib.suppress(duckdb.Error):  # a failed COMMIT has already ended it
+            con.execute("ROLLBACK")
         raise
+    finally:
+        # Session variables are not transactional: forget the staged paths either way.
+        for variable in variables:
+            with contextlib.suppress(duckdb.Error):
+                con.execute(f"RESET VARIABLE {variable}")
     return summaries
 
 

@@ -34,6 +34,20 @@ def rejected(con) -> list[tuple]:
     ).fetchall()
 
 
+def leftovers(con) -> list[str]:
+    """Temp tables, views and session variables the loader left on the connection."""
+    return [
+        row[0]
+        for row in con.execute(
+            """
+            SELECT table_name FROM duckdb_tables() WHERE temporary
+            UNION ALL SELECT view_name FROM duckdb_views() WHERE temporary AND NOT internal
+            UNION ALL SELECT name FROM duckdb_variables()
+            """
+        ).fetchall()
+    ]
+
+
 def everything(con) -> dict[str, list[tuple]]:
     """Full contents of every table the loader writes, to compare before and after."""
     tables = ["sprints", "work_items", "changes", "incidents", "load_log", "rejected_rows"]
@@ -322,6 +336,7 @@ def test_loading_the_same_file_twice_updates_and_never_duplicates(con, tmp_path)
     assert (first.inserted, first.updated, first.rejected) == (2, 0, 1)
     assert (second.inserted, second.updated, second.rejected) == (0, 2, 1)
     assert rows(con, "incidents") == before
+    assert leftovers(con) == []
     log = con.execute(
         "SELECT load_id, file_name, sha256, kind, rows_inserted, rows_updated, rows_rejected, "
         "replaced FROM load_log ORDER BY load_id"
@@ -530,6 +545,7 @@ def test_one_bad_file_leaves_the_database_exactly_unchanged(con, tmp_path):
     with pytest.raises(LoadError, match="chg.csv: missing required column\\(s\\) outcome"):
         load_paths(con, [good_sprints, good_incidents, bad], replace=True)
     assert everything(con) == before
+    assert leftovers(con) == []
     # The connection is usable afterwards: the transaction was rolled back, not left open.
     [summary] = load_paths(con, [good_sprints])
     assert summary.inserted == 1
