@@ -18,10 +18,12 @@ import duckdb
 from analytics.cost import CostModel
 from analytics.filters import Filter
 from analytics.metrics import Attribution, data_range, report
-from analytics.schema import KINDS
 from analytics.store import connect
 
 __all__ = ["format_table", "report", "run_report_command"]
+
+# The tables the report reads (present since schema v1, so an older file still reports).
+_RECORD_TABLES = ("sprints", "work_items", "changes", "incidents")
 
 
 def _usage_error(message: str) -> Exception:
@@ -62,7 +64,7 @@ def _connect(path: str) -> duckdb.DuckDBPyConnection:
     tables = {
         r[0] for r in con.execute("SELECT table_name FROM information_schema.tables").fetchall()
     }
-    missing = set(KINDS) - tables
+    missing = set(_RECORD_TABLES) - tables
     if missing:
         con.close()
         raise _usage_error(f"{path} is not a Cadence database (no table {sorted(missing)[0]})")
@@ -125,7 +127,7 @@ def run_report_command(args) -> int:
                 end = extent[1]
                 if start > end:
                     raise _usage_error(f"--from {start} is after the last day with data ({end})")
-        _check_names(con, "team", args.team, tuple(KINDS))
+        _check_names(con, "team", args.team, _RECORD_TABLES)
         _check_names(con, "service", args.service, ("changes", "incidents"))
         flt = Filter(start, end, tuple(args.team), tuple(args.service))
         result = report(con, flt, cost, attribution)

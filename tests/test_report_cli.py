@@ -14,6 +14,7 @@ from test_metrics import build_org
 from analytics.cli import main
 from analytics.filters import Filter
 from analytics.metrics import report
+from analytics.schema import KINDS
 from analytics.store import PROJECT_ROOT, connect
 
 REPORT_KEYS = {
@@ -177,6 +178,21 @@ def test_files_that_are_not_cadence_databases(tmp_path, capsys):
     con.close()
     status, _, err = run(capsys, "--db", str(other))
     assert (status, err) == (2, f"error: {other} is not a Cadence database (no table changes)\n")
+
+
+def test_reads_a_database_without_later_tables(tmp_path, capsys):
+    """Read-only, nothing is migrated: a file without the tables added after v1 still reports."""
+    path = tmp_path / "old.duckdb"
+    con = connect(path)
+    build_org(con)
+    extra = set(KINDS) - {"sprints", "work_items", "changes", "incidents"}
+    for table in extra:
+        con.execute(f"DROP TABLE {table}")
+    con.close()
+    status, out, _ = run(
+        capsys, "--db", str(path), "--from", "2026-01-05", "--to", "2026-01-18", "--format", "json"
+    )
+    assert status == 0 and json.loads(out)["deployments"] == 6
 
 
 def test_empty_window_table_shows_na(org_db, capsys):
