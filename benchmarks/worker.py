@@ -32,6 +32,14 @@ def peak_rss_mb() -> float:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
 
 
+def cpu_seconds() -> float:
+    """User + system CPU seconds of this process so far (all its threads)."""
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
 def timed(fn: Callable[[], object]) -> float:
     """Wall-clock seconds one call of ``fn`` takes."""
     started = time.perf_counter()
@@ -254,6 +262,7 @@ def main(argv: list[str] | None = None) -> int:
         args = parser.parse_intermixed_args(argv)
     result = STEPS[args.step](args)
     result["peak_rss_mb"] = peak_rss_mb()
+    result["cpu_seconds"] = cpu_seconds()
     print(json.dumps(result, default=str))
     return 0
 

@@ -1,0 +1,102 @@
+"""The benchmark runs end to end at a tiny scale and produces every figure; budgets are judged
+right. Values are not checked here: they depend on the machine."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+import bench  # noqa: E402
+
+KINDS = ("sprints", "work_items", "changes", "incidents")
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory):
+    """Run ``bench.py --scale 0.005`` once: its exit status, stdout and JSON figures."""
+    out = tmp_path_factory.mktemp("bench")
+    figures_path = out / "figures.json"
+    proc = subprocess.run(
+        [
+            sys.executable,
+            str(ROOT / "benchmarks" / "bench.py"),
+            "--scale",
+            "0.005",
+            "--repeat",
+            "1",
+            "--out-dir",
+            str(out),
+            "--json",
+            str(figures_path),
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    figures = json.loads(figures_path.read_text()) if figures_path.exists() else None
+    return proc, figures, out
+
+
+def test_bench_runs_and_writes_every_figure(smoke):
+    proc, figures, out = smoke
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert figures is not None and figures["errors"] == {}
+    assert all(figures["rows"][k] > 0 for k in KINDS)
+    load = figures["load"]
+    for key in ("seconds", "read_csv_seconds", "ratio", "peak_rss_mb", "read_csv_peak_rss_mb"):
+        assert load[key] > 0, key
+    report = figures["report"]
+    for key in ("cold_seconds", "warm_seconds", "warm_team_seconds", "peak_rss_mb"):
+        assert report[key] > 0, key
+    assert set(figures["pages"]) == set(bench.PAGES)
+    for name, page in figures["pages"].items():
+        for key in ("cold_seconds", "warm_seconds", "peak_rss_mb"):
+            assert page[key] > 0, (name, key)
+    # Five load/report budgets plus a warm and a cold budget per page, each judged.
+    assert len(figures["budgets"]) == 5 + 2 * len(bench.PAGES)
+    assert all(row["pass"] in (True, False) for row in figures["budgets"])
+    # The database is removed without --keep; the generated CSVs stay as a cache.
+    assert not (out / "scale-0.005" / "bench.duckdb").exists()
+    assert list((out / "scale-0.005" / "csv").glob("*.csv"))
+
+
+def test_bench_prints_a_verdict_per_budget(smoke):
+    proc, figures, _out = smoke
+    verdicts = [line for line in proc.stdout.splitlines() if line.endswith((" PASS", " MISS"))]
+    assert len(verdicts) == len(figures["budgets"])
+    assert "load / read_csv" in proc.stdout
+
+
+def test_budgets_pass_at_the_limit_and_miss_above_it():
+    # load 3.0 s / read_csv 1.5 s = 2.0x: exactly the budget, passes; 2.01x misses.
+    figures = {
+        "load": {"ratio": 3.0 / 1.5, "peak_rss_mb": 2048.0},
+        "report": {"warm_seconds": 1.2, "warm_team_seconds": 0.4, "peak_rss_mb": 2049.0},
+        "pages": {"overview": {"warm_seconds": 0.5, "cold_seconds": 2.5}},
+    }
+    verdicts = {row["budget"]: row["pass"] for row in bench.budgets(figures)}
+    assert verdicts == {
+        "load / read_csv": True,
+        "load peak RSS": True,
+        "report, whole range (warm)": False,
+        "report, one team (warm)": True,
+        "report peak RSS": False,
+        "page overview (warm)": True,
+        "page overview (cold)": False,
+    }
+    figures["load"]["ratio"] = 2.01
+    assert bench.budgets(figures)[0]["pass"] is False
+
+
+def test_a_missing_figure_is_not_judged():
+    rows = bench.budgets({"load": {"ratio": 1.0}})
+    assert rows[0]["pass"] is True
+    assert all(row["pass"] is None for row in rows[1:])
