@@ -422,6 +422,8 @@ def load_staged(
         raise ValueError(f"not a table name: {staged_table!r}")
     described = con.execute(f"SELECT * FROM {staged_table} LIMIT 0").description
     staged_columns = {d[0].lower() for d in described}
+    if "__line" not in staged_columns:
+        raise ValueError(f"staging table {staged_table} has no __line column")
     missing = [c for c in k.required if c not in staged_columns]
     if missing:
         found = ", ".join(c for c in k.column_names if c in staged_columns)
@@ -555,7 +557,8 @@ def _checked_sql(kind: Kind, staged: str, present: set[str], target: str, p: _Pa
     ``t`` trimmed text (empty = NULL), ``v`` typed values, then checks and derived defaults.
     """
     text_cols = [
-        f"NULLIF(trim({c.name}), '') AS {c.name}"
+        # The cast is a no-op for the VARCHAR the interface asks for and tolerates typed columns.
+        f"NULLIF(trim(CAST({c.name} AS VARCHAR)), '') AS {c.name}"
         if c.name in present
         else f"NULL::VARCHAR AS {c.name}"
         for c in kind.columns
