@@ -459,7 +459,7 @@ def rate_interval_chart(
     )
     _style(fig, title, "", y_title)
     _y_format(fig, True)
-    fig.update_layout(showlegend=False)
+    fig.update_layout(showlegend=False, bargap=0.45)
     return fig
 
 
@@ -726,8 +726,9 @@ def schedule_timeline(
                 .replace({"nan": "—", "<NA>": "—", "": "none"})
             )
             lead = part["lead_time_hours"].round(1).astype(str)
-            window = (part["planned_start"].astype(str) + " to " + part["planned_end"].astype(str)
-                      ).where(part["planned_start"].notna(), "none")  # fmt: skip
+            planned_text = (
+                part["planned_start"].astype(str) + " to " + part["planned_end"].astype(str)
+            ).where(part["planned_start"].notna(), "none")
             fig.add_trace(
                 go.Scatter(
                     x=part["implemented_at"],
@@ -736,7 +737,7 @@ def schedule_timeline(
                     marker={"color": APPROVAL_COLORS[approval], "size": 9,
                             "symbol": [OUTCOME_SYMBOLS.get(o, "circle") for o in part["outcome"]],
                             "line": {"width": 1, "color": "white"}},
-                    customdata=pd.concat([custom, lead, window], axis=1).to_numpy(),
+                    customdata=pd.concat([custom, lead, planned_text], axis=1).to_numpy(),
                     hovertemplate="<b>%{customdata[0]}</b> (%{customdata[1]}, "
                     + APPROVAL_LABELS[approval] + ")<br>Implemented %{x|%d %b %Y %H:%M}"
                     "<br>Outcome: %{customdata[2]}<br>Lead time: %{customdata[6]} h"

@@ -33,10 +33,14 @@ significant_shift = cp.p_value is not None and cp.p_value < ALPHA
 
 # --- weekly timeline with sprint boundaries -----------------------------------------------------
 teams_with_sprints = sorted(sprints["team"].dropna().unique())
+changes = fetch(insights.sprint_length_changes, ctx.flt)
+# Default: the one team chosen in the sidebar, else a team whose sprint length changed.
+preferred = [t for t in (*ctx.flt.teams, *changes["team"][::-1]) if t in teams_with_sprints]
+options = ["(none)", *teams_with_sprints]
 shade_team = st.selectbox(
     "Shade the sprints of",
-    ["(none)", *teams_with_sprints],
-    index=1 if teams_with_sprints else 0,
+    options,
+    index=options.index(preferred[0]) if preferred else min(1, len(options) - 1),
     key="cadence_team",
 )
 team_sprints = sprints[sprints["team"] == shade_team] if shade_team != "(none)" else None
@@ -86,7 +90,6 @@ with right:
 
 # --- before / after a change of sprint length ---------------------------------------------------
 st.subheader("Before and after a change of sprint length")
-changes = fetch(insights.sprint_length_changes, ctx.flt)
 ba = None
 if changes.empty:
     ui.empty("No team changed its sprint length for good in this window.")

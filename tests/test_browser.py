@@ -109,14 +109,18 @@ CONTENT_HEIGHT = """() => Math.min(12000, 80 + Math.max(1000, ...[...document.qu
     'section, [data-testid]')].map(e => e.scrollHeight)))"""
 
 
+LAST_SECTION = "What the numbers say"
+EXCEPTION = "[data-testid='stException']"
+
+
 def render(page, url: str, heading: str, timeout_ms: int = 45_000) -> None:
-    """Open ``url`` and wait until the page's title is shown and the app has stopped running."""
+    """Open ``url`` and wait until the page has run to its end and its charts are drawn."""
     page.goto(url, wait_until="domcontentloaded")
     page.get_by_role("heading", name=heading, exact=True).first.wait_for(timeout=timeout_ms)
-    # the status widget shows "Running..." while the script runs
-    page.wait_for_function(
-        "() => !document.querySelector('[data-testid=\"stStatusWidget\"]')", timeout=timeout_ms
-    )
+    # every page ends with this section, so once it is there the script has run to the end
+    # (an exception shows instead, and assert_no_error reports it)
+    finished = page.get_by_role("heading", name=LAST_SECTION).or_(page.locator(EXCEPTION))
+    finished.first.wait_for(timeout=timeout_ms)
     # Streamlit scrolls inside its main container: grow the viewport to the content so a
     # full-page screenshot shows everything; charts redraw after each resize, so repeat.
     for _ in range(4):
@@ -130,7 +134,7 @@ def render(page, url: str, heading: str, timeout_ms: int = 45_000) -> None:
 
 
 def assert_no_error(page, name: str) -> None:
-    assert page.locator("[data-testid='stException']").count() == 0, f"{name}: exception shown"
+    assert page.locator(EXCEPTION).count() == 0, f"{name}: exception shown"
     text = page.inner_text("body")
     assert "Traceback" not in text, f"{name}: traceback on the page"
 
