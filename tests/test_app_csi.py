@@ -1,0 +1,153 @@
+"""The CSI register and change schedule pages in Streamlit's AppTest, on a private copy of the
+demo database: they render, react to the filter, and the register form adds, edits and removes
+entries (and refuses bad ones with one line)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+from pathlib import Path
+
+import pytest
+from streamlit.testing.v1 import AppTest
+
+from analytics import improvements as imp
+from analytics import schedule
+from analytics.filters import Filter
+from analytics.store import connect
+
+APP = str(Path(__file__).resolve().parent.parent / "app.py")
+REGISTER = "app_pages/csi_register.py"
+SCHEDULE = "app_pages/change_schedule.py"
+TIMEOUT = 60
+
+
+@pytest.fixture
+def app_db(demo_db, tmp_path):
+    """A private copy of the demo database per test (the form writes to it)."""
+    path = tmp_path / "cadence.duckdb"
+    shutil.copy(demo_db, path)
+    return path
+
+
+def open_page(db: Path, monkeypatch, page: str, query: dict | None = None) -> AppTest:
+    monkeypatch.setenv("CADENCE_DB", str(db))
+    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
+    at.query_params.update({"preset": "all", **(query or {})})
+    at.run()
+    at.switch_page(page).run()
+    assert not at.exception, [e.message for e in at.exception]
+    return at
+
+
+def register_ids(db: Path) -> list[str]:
+    con = connect(db)
+    try:
+        return imp.improvements_frame(con)["improvement_id"].tolist()
+    finally:
+        con.close()
+
+
+def test_register_page_shows_each_improvement_with_its_verdict(app_db, monkeypatch):
+    at = open_page(app_db, monkeypatch, REGISTER)
+    assert at.title[0].value == "CSI register"
+    table = at.dataframe[0].value
+    con = connect(app_db)
+    try:
+        first, last = con.execute(
+            "SELECT min(CAST(requested_at AS DATE)), max(CAST(implemented_at AS DATE)) FROM changes"
+        ).fetchone()
+        expected = imp.measure_improvements(con, Filter(dt.date(2000, 1, 1), dt.date(2100, 1, 1)))
+    finally:
+        con.close()
+    assert first and last
+    assert table["improvement_id"].tolist() == expected["improvement_id"].tolist()
+    assert table["verdict"].tolist() == expected["verdict"].tolist()
+    # the demo holds improvements that worked, some that did not and one too early to tell
+    assert {imp.AS_EXPECTED, imp.NO_CLEAR_EFFECT, imp.TOO_EARLY} <= set(table["verdict"])
+    readings = [m.value for m in at.markdown if m.value.startswith("- IMP-")]
+    assert len(readings) == len(expected)
+
+
+def test_register_page_follows_the_team_filter(app_db, monkeypatch):
+    at = open_page(app_db, monkeypatch, REGISTER, {"team": "Checkout"})
+    assert at.dataframe[0].value["team"].unique().tolist() == ["Checkout"]
+
+
+def test_form_adds_edits_and_removes_an_improvement(app_db, monkeypatch):
+    at = open_page(app_db, monkeypatch, REGISTER)
+    before = register_ids(app_db)
+    at.text_input(key="add_id").input("IMP-50")
+    at.text_input(key="add_title").input("=Pair programming on risky changes")
+    at.date_input(key="add_started_on").set_value(dt.date(2026, 6, 1))
+    at.selectbox(key="add_team").set_value("Payments")
+    at.selectbox(key="add_target_metric").set_value("change_failure_rate")
+    at.selectbox(key="add_expected_direction").set_value("down")
+    at.button[[b.label for b in at.button].index("Add improvement")].click().run()
+    assert not at.exception
+    assert set(register_ids(app_db)) == {*before, "IMP-50"}
+    con = connect(app_db)
+    try:
+        row = imp.improvements_frame(con).set_index("improvement_id").loc["IMP-50"]
+    finally:
+        con.close()
+    assert (row["title"], row["team"], row["started_on"], row["expected_direction"]) == (
+        "=Pair programming on risky changes",
+        "Payments",
+        dt.date(2026, 6, 1),
+        "down",
+    )
+    assert any("Added IMP-50" in s.value for s in at.success)
+
+    # edit: pick it, change the owner
+    at.selectbox(key="edit_pick").set_value("IMP-50").run()
+    at.text_input(key="edit_IMP-50_owner").input("Payments lead")
+    at.button[[b.label for b in at.button].index("Save changes")].click().run()
+    assert not at.exception
+    con = connect(app_db)
+    try:
+        owner = imp.improvements_frame(con).set_index("improvement_id").loc["IMP-50", "owner"]
+    finally:
+        con.close()
+    assert owner == "Payments lead"
+
+    # remove: needs the confirmation first
+    at.selectbox(key="remove_pick").set_value("IMP-50").run()
+    assert at.button(key="remove_button").disabled
+    at.checkbox(key="remove_sure").check().run()
+    at.button(key="remove_button").click().run()
+    assert not at.exception
+    assert "IMP-50" not in register_ids(app_db)
+    assert sorted(register_ids(app_db)) == sorted(before)
+
+
+def test_form_refuses_an_entry_without_title_in_one_line(app_db, monkeypatch):
+    at = open_page(app_db, monkeypatch, REGISTER)
+    before = register_ids(app_db)
+    at.button[[b.label for b in at.button].index("Add improvement")].click().run()
+    assert not at.exception
+    assert [e.value for e in at.error] == ["column title: required value is missing"]
+    assert register_ids(app_db) == before
+
+
+def test_schedule_page_shows_the_timeline_and_the_flag_counts(app_db, monkeypatch):
+    at = open_page(app_db, monkeypatch, SCHEDULE, {"preset": "custom", "from": "2026-09-01",
+                                                   "to": "2026-11-29"})  # fmt: skip
+    assert at.title[0].value == "Change schedule"
+    flt = at.session_state["filter"]
+    con = connect(app_db)
+    try:
+        expected = {label: len(fn(con, flt)) for label, fn in schedule.FLAGS.items()}
+    finally:
+        con.close()
+    shown = {m.label: int(m.value.replace(",", "")) for m in at.metric}
+    assert shown == expected
+    assert expected["Implemented outside the planned window"] > 0
+    assert any(s.value == "What the numbers say" for s in at.subheader)
+
+
+@pytest.mark.parametrize("page", [REGISTER, SCHEDULE])
+def test_an_empty_window_shows_a_friendly_message(app_db, monkeypatch, page):
+    at = open_page(app_db, monkeypatch, page, {"preset": "custom", "from": "2001-01-01",
+                                               "to": "2001-01-31"})  # fmt: skip
+    assert at.info and "widen the dates" in at.info[0].value
