@@ -7,6 +7,7 @@ import pandas as pd
 import streamlit as st
 
 from analytics import charts, insights, narrative
+from analytics.improvements import improvements_frame
 from analytics.metrics import sprints_frame
 from analytics.stats import ALPHA
 from ui import components as ui
@@ -52,6 +53,7 @@ fig = charts.cadence_timeline(
     shift_week=shift.week if significant_shift else None,
     shift_label=f"shift: {fmt.number(cp.mean_before)} → {fmt.number(cp.mean_after)} incidents/week",
 )
+charts.add_improvement_markers(fig, fetch(improvements_frame, ctx.flt))  # the CSI register
 ui.chart(fig, weekly, "weekly-deployments-incidents")
 
 # --- sprint length ------------------------------------------------------------------------------
