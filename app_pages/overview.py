@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from analytics import charts
+from analytics.improvements import improvements_frame
 from analytics.metrics import report
 from analytics.series import metric_series
 from ui import components as ui
@@ -84,6 +85,7 @@ UNITS = {
     "support_cost": "Cost (currency units)",
 }
 cols = st.columns(2)
+register = fetch(improvements_frame, ctx.flt)
 for i, (_key, metric, label, *_rest) in enumerate(KPIS):
     series = trends[metric]
     with cols[i % 2]:
@@ -91,6 +93,8 @@ for i, (_key, metric, label, *_rest) in enumerate(KPIS):
             series, title=label, y_title=UNITS[metric], percent=metric in PERCENT
         )
         fig.update_layout(height=300)
+        # the CSI register's improvements that target this metric
+        charts.add_improvement_markers(fig, register[register["target_metric"] == metric])
         ui.chart(fig, series.rename(columns={"bucket": "month", "value": metric}), label)
 
 
