@@ -724,7 +724,7 @@ def expected_failed(changes, incidents, window, hours) -> tuple[int, int]:
     return len(in_window), len(failed)
 
 
-@settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=15, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(small_orgs())
 def test_metrics_agree_with_the_definitions_and_with_each_other(org_data):
     changes, incidents, window, hours = org_data
