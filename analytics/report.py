@@ -136,6 +136,10 @@ def run_report_command(args) -> int:
             from analytics.insights import statistics_for_report
 
             result.update(statistics_for_report(con, flt, attribution))
+            # the CSI register: measured effect of the improvements started in the window
+            from analytics.improvements import improvements_for_report
+
+            result["improvements"] = improvements_for_report(con, flt)
     finally:
         con.close()
     text = json.dumps(_json_ready(result)) if args.format == "json" else format_table(result)

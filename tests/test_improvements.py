@@ -271,3 +271,33 @@ def test_a_database_without_the_register_reads_as_empty(tmp_path):
     assert not imp.has_register(con)
     assert list(imp.improvements_frame(con).columns) == imp.COLUMNS
     assert imp.improvements_frame(con).empty
+
+
+# --- the report command -------------------------------------------------------------------------
+
+
+def test_report_json_carries_the_improvements_in_the_filter(tmp_path, capsys):
+    import json
+
+    from analytics.cli import main
+    from analytics.store import connect
+
+    path = tmp_path / "cadence.duckdb"
+    con = connect(path)
+    for week, count in enumerate([1, 2, 3, 4, 5, 6, 7, 8, 8, 8, 8, 8]):
+        for k in range(count):
+            change(con, f"A{week}-{k}", dt.datetime(2026, 1, 7, 10) + dt.timedelta(weeks=week))
+    incident(con, "INC-LAST", "2026-04-06 09:00")
+    # data 7 Jan .. 6 Apr 2026; IMP-01 starts Monday 2 Mar: 8 weeks before are 5 Jan .. 1 Mar,
+    # but the week of 5 Jan starts before the data (7 Jan), so 7 whole weeks (values 2..8) count
+    # before, and 8 weeks after would end 26 Apr, past the data: too early to tell.
+    _register(con, team="alpha", target_metric="deployments", expected_direction="up")
+    _register(con, title="Other team", team="beta", target_metric="deployments")
+    con.close()
+    assert main(["report", "--db", str(path), "--format", "json", "--team", "alpha"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    (entry,) = out["improvements"]
+    assert entry["improvement_id"] == "IMP-01" and entry["as_expected"] is None
+    # before: weeks of 12 Jan .. 23 Feb -> 2,3,4,5,6,7,8, median 5
+    assert entry["before"] == 5.0
+    assert set(entry) == set(imp.REPORT_KEYS)
