@@ -34,6 +34,7 @@ MAX_REASONS = 5
 # Longest piece of a bad value quoted in a reason.
 MAX_VALUE_CHARS = 60
 _HEAD_BYTES = 64 * 1024
+_STAGED_PREFIX = "__cadence_staged_"
 
 # ISO 8601: date, optional time (minutes, seconds, fraction), optional Z or +-HH[:MM] offset.
 TIMESTAMP_PATTERN = (
@@ -181,7 +182,7 @@ def _load_files(
     try:
         for name, path, kind_hint in files:
             staged = _stage_file(con, name, path, kind_hint)
-            variables.append(staged.table)
+            variables.append(staged.view)
             # With several files of one kind, --replace clears the kind once, then later files add.
             replace_now = replace and staged.kind not in replaced_kinds
             summary = load_staged(
@@ -196,7 +197,6 @@ def _load_files(
             if replace:
                 replaced_kinds.add(staged.kind)
             con.execute(f"DROP VIEW {staged.view}")
-            con.execute(f"DROP VIEW {staged.table}")
             summaries.append(summary)
         con.execute("COMMIT")
     except BaseException:
@@ -219,8 +219,8 @@ class _Staged:
     """A canonical CSV ready for ``load_staged`` (``analytics.importers`` uses this too)."""
 
     kind: str
-    table: str  # view: the file as read_csv reads it, c0..cN VARCHAR plus __line
-    view: str  # view: canonical names + __line + __raw over ``table``, what load_staged reads
+    table: str  # the same name as ``view``: there is no separate raw table to drop
+    view: str  # temp view over read_csv: canonical names + __line + __raw, lazily read
     sha256: str
     warnings: list[str] = field(default_factory=list)
 
@@ -267,25 +267,10 @@ def _stage_file(
     if ignored:
         warnings.append(f"ignored unknown column(s): {', '.join(ignored)}")
 
-    tag = uuid.uuid4().hex[:12]
-    table, view = f"__cadence_raw_{tag}", f"__cadence_staged_{tag}"
+    _forget_stale_paths(con)
+    view = f"{_STAGED_PREFIX}{uuid.uuid4().hex[:12]}"
     # Placeholder names: header text never reaches the SQL.
     columns = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(fields)))
-    # A view cannot hold a bound parameter, so the path goes through a session variable.
-    con.execute(f"SET VARIABLE {table} = $path", {"path": str(path)})
-    con.execute(
-        f"""
-        CREATE TEMP VIEW {table} AS
-        -- Numbered in file order (insertion order is kept); the header is row 1.
-        SELECT row_number() OVER () + 1 AS __line, * FROM read_csv(
-            getvariable('{table}'), header = true, auto_detect = false, columns = {{{columns}}},
-            delim = ',', quote = '"', escape = '"', all_varchar = true,
-            strict_mode = true, ignore_errors = false, null_padding = false,
-            encoding = 'utf-8'
-        )
-        """
-    )
-
     selected = [f"c{i} AS {f}" for i, f in enumerate(fields) if f in known]
     raw_fields = [
         f"""CASE WHEN c{i} IS NULL THEN ''
@@ -293,15 +278,40 @@ def _stage_file(
             ELSE c{i} END"""
         for i in range(len(fields))
     ]
+    # A view cannot hold a bound parameter, so the path goes through a session variable
+    # named like the view.
+    con.execute(f"SET VARIABLE {view} = $path", {"path": str(path)})
     con.execute(
         f"""
         CREATE TEMP VIEW {view} AS
         SELECT {", ".join(selected)}, __line,
                concat_ws(',', {", ".join(raw_fields)}) AS __raw
-        FROM {table}
+        FROM (
+            -- Numbered in file order (insertion order is kept); the header is row 1.
+            SELECT row_number() OVER () + 1 AS __line, * FROM read_csv(
+                getvariable('{view}'), header = true, auto_detect = false,
+                columns = {{{columns}}}, delim = ',', quote = '"', escape = '"',
+                all_varchar = true, strict_mode = true, ignore_errors = false,
+                null_padding = false, encoding = 'utf-8'
+            )
+        )
         """
     )
-    return _Staged(kind.name, table, view, sha256, warnings)
+    return _Staged(kind.name, view, view, sha256, warnings)
+
+
+def _forget_stale_paths(con: duckdb.DuckDBPyConnection) -> None:
+    """Reset path variables whose staging view is gone (dropped, or rolled back with it)."""
+    stale = con.execute(
+        """
+        SELECT name FROM duckdb_variables()
+        WHERE starts_with(name, $prefix)
+          AND name NOT IN (SELECT view_name FROM duckdb_views() WHERE temporary)
+        """,
+        {"prefix": _STAGED_PREFIX},
+    ).fetchall()
+    for (name,) in stale:
+        con.execute(f"RESET VARIABLE {name}")
 
 
 def _read_head_and_hash(name: str, path: Path) -> tuple[str, bool, str]:
