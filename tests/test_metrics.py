@@ -536,6 +536,12 @@ def test_monthly_series(org):
     assert s["bucket"].tolist() == [D(2026, 1, 1), D(2026, 2, 1), D(2026, 3, 1)]
     assert s["value"].tolist() == [8, 0, 1]  # I1-I8 | - | I9
     assert metric_series(org, flt, "requests", freq="month")["value"].tolist() == [2, 0, 0]
+    # a month cut by the window: January has 27 days inside (01-05..01-31), February 10
+    cut = Filter(D(2026, 1, 5), D(2026, 2, 10))
+    per_week = metric_series(org, cut, "deployments_per_week", freq="month")
+    assert per_week["bucket"].tolist() == [D(2026, 1, 1), D(2026, 2, 1)]
+    # C1 C2 C3 C4 C7 C8 C9 in January, nothing in February
+    assert per_week["value"].tolist() == pytest.approx([7 / (27 / 7), 0.0])
 
 
 def test_series_by_team(org):
