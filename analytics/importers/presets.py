@@ -119,7 +119,7 @@ def servicenow_change(c: Cols) -> Transform:
     work_start = c.date(*SN_CHANGE["work_start"])
     closed = c.date(*SN_CLOSED)
     implemented = (
-        f"CASE WHEN ({outcome}) = 'cancelled' THEN coalesce({work_end}, {work_start}) "
+        f"CASE WHEN __outcome = 'cancelled' THEN coalesce({work_end}, {work_start}) "
         f"ELSE coalesce({work_end}, {work_start}, {closed}) END"
     )
     columns = {
@@ -131,13 +131,13 @@ def servicenow_change(c: Cols) -> Transform:
         "risk": risk,
         "requested_at": c.date(*SN_OPENED),
         "implemented_at": implemented,
-        "outcome": outcome,
+        "outcome": "__outcome",
         # Kept for the planned-window columns a later schema version adds (dropped until then).
         "planned_start": c.date(*SN_CHANGE["start_date"]),
         "planned_end": c.date(*SN_CHANGE["end_date"]),
     }
     params = {"true_words": TRUE_WORDS, "false_words": FALSE_WORDS}
-    t = Transform("changes", columns, c, params=params)
+    t = Transform("changes", columns, c, params=params, pre={"__outcome": outcome})
     return _latest(c, t)
 
 

@@ -128,14 +128,17 @@ class Transform:
     """How one file becomes a staging table of one kind.
 
     ``columns``: canonical name -> SQL over cleaned cells. ``helpers``: extra ``__``-columns kept
-    in the mapped table for later steps (e.g. a Jira sprint name). ``latest_by``: when set, only
-    the latest row per id is kept (event-log exports), ordered by this SQL, then by row number.
+    in the mapped table for later steps (e.g. a Jira sprint name). ``pre``: ``__``-named values
+    computed once per row before the columns, which may use them (e.g. an outcome that also
+    decides the implementation time). ``latest_by``: when set, only the latest row per id is
+    kept (event-log exports), ordered by this SQL, then by row number.
     """
 
     kind: str
     columns: dict[str, str]
     cols: Cols
     helpers: dict[str, str] = field(default_factory=dict)
+    pre: dict[str, str] = field(default_factory=dict)
     latest_by: str | None = None
     latest_label: str = ""
     warnings: list[str] = field(default_factory=list)
@@ -203,11 +206,14 @@ def run_transform(
             f"ORDER BY {transform.latest_by} DESC NULLS LAST, __line DESC) = 1"
         )
     mapped = temp_name("mapped")
+    pre = "".join(f", {expr} AS {name}" for name, expr in transform.pre.items())
+    # Not materialized: only the cells a column uses are cleaned, each value computed once.
     sql = f"""
         CREATE TEMP TABLE {mapped} AS
-        WITH cleaned AS (SELECT __line, __raw, {clean} FROM {raw.table})
+        WITH cleaned AS NOT MATERIALIZED (SELECT __line, __raw, {clean} FROM {raw.table}),
+        prepared AS NOT MATERIALIZED (SELECT *{pre} FROM cleaned)
         SELECT __line, __raw, {", ".join(selected)}
-        FROM cleaned
+        FROM prepared
         {qualify}
     """
     con.execute(sql, bind(sql, params))
