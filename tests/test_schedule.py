@@ -181,3 +181,20 @@ def test_timeline_aggregates_per_day_beyond_the_point_limit(con):
     # three changes on three days, three P2 incidents on one day
     assert summary.changes["changes"].tolist() == [1, 1, 1]
     assert summary.incidents[["priority", "incidents"]].values.tolist() == [[2, 3]]
+
+
+def test_servicenow_planned_dates_become_the_planned_window(con):
+    from analytics.importers import import_paths
+
+    import_paths(con, ["tests/data/imports/servicenow_change_request.csv"])
+    # CHG0030001: start_date 2026-01-12 22:00, end_date 2026-01-13 00:00, work_end 23:30 (inside)
+    row = con.execute(
+        "SELECT planned_start, planned_end, implemented_at FROM changes "
+        "WHERE change_id = 'CHG0030001'"
+    ).fetchone()
+    assert row == (
+        dt.datetime(2026, 1, 12, 22),
+        dt.datetime(2026, 1, 13, 0),
+        dt.datetime(2026, 1, 12, 23, 30),
+    )
+    assert "CHG0030001" not in set(schedule.implemented_outside_window(con, ALL_2026)["change_id"])

@@ -132,7 +132,7 @@ def servicenow_change(c: Cols) -> Transform:
         "requested_at": c.date(*SN_OPENED),
         "implemented_at": implemented,
         "outcome": "__outcome",
-        # Kept for the planned-window columns a later schema version adds (dropped until then).
+        # ServiceNow's planned start and end date: the change's planned window (schema v2).
         "planned_start": c.date(*SN_CHANGE["start_date"]),
         "planned_end": c.date(*SN_CHANGE["end_date"]),
     }
