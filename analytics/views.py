@@ -71,16 +71,19 @@ _FREQS = {"week": "week", "month": "month", "quarter": "quarter"}
 def _over_deployments(
     con: duckdb.DuckDBPyConnection, flt, attribution, sql: str, params: dict
 ) -> pd.DataFrame:
-    """Run ``sql`` over the window's deployments (``metrics.deployments_frame``, so the
-    definition of a deployment stays in one place), registered as the view ``deployments``."""
-    from analytics.metrics import deployments_frame
+    """Run ``sql`` (no WITH of its own) over the window's deployments: the ``deployments`` CTE
+    of :mod:`analytics.metrics`, so the definition of a deployment stays in one place."""
+    from analytics.metrics import _constant_params, _with
 
-    frame = deployments_frame(con, flt, attribution)
-    con.register("deployments", frame)
-    try:
-        return query_df(con, sql, params)
-    finally:
-        con.unregister("deployments")
+    # In SQL, not via deployments_frame: a DataFrame round trip costs more than the query.
+    return query_df(
+        con,
+        f"{_with(attribution, tickets=False)}\n{sql}",
+        flt.params(),
+        attribution.params(),
+        _constant_params(),
+        params,
+    )
 
 
 def approval_mix(con: duckdb.DuckDBPyConnection, flt, attribution, freq: str = "month"):
@@ -88,14 +91,14 @@ def approval_mix(con: duckdb.DuckDBPyConnection, flt, attribution, freq: str = "
     share]`` with ``share`` the path's fraction of the period's deployments."""
     unit = _FREQS[freq]  # our own constant, never user text
     sql = f"""
-        WITH counts AS (
+        SELECT bucket, approval, deployments,
+               deployments / sum(deployments) OVER (PARTITION BY bucket) AS share
+        FROM (
             SELECT CAST(date_trunc('{unit}', implemented_at) AS DATE) AS bucket, approval,
                    count(*) AS deployments
             FROM deployments GROUP BY ALL
-        )
-        SELECT bucket, approval, deployments,
-               deployments / sum(deployments) OVER (PARTITION BY bucket) AS share
-        FROM counts ORDER BY bucket, approval
+        ) AS counts
+        ORDER BY bucket, approval
     """
     return _over_deployments(con, flt, attribution, sql, {})
 
@@ -115,15 +118,14 @@ def emergency_ratio(con: duckdb.DuckDBPyConnection, flt, attribution, freq: str 
 
 
 def _over_tickets(con: duckdb.DuckDBPyConnection, flt, cost, sql: str) -> pd.DataFrame:
-    """Run ``sql`` over the window's incidents and requests with their cost
-    (``metrics.tickets_frame``, where effort and cost are defined), registered as ``tickets``."""
-    from analytics.metrics import tickets_frame
+    """Run ``sql`` (no WITH of its own) over the window's incidents and requests with their
+    cost: the ``tickets`` CTE of :mod:`analytics.metrics`, where effort and cost are defined."""
+    from analytics.metrics import EXPLICIT, _with
 
-    con.register("tickets", tickets_frame(con, flt, cost))
-    try:
-        return query_df(con, sql)
-    finally:
-        con.unregister("tickets")
+    # In SQL, not via tickets_frame: a DataFrame round trip costs more than the query.
+    return query_df(
+        con, f"{_with(EXPLICIT, deployments=False)}\n{sql}", flt.params(), cost.params()
+    )
 
 
 # Requests are their own category; incidents are grouped by priority.
