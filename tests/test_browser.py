@@ -29,6 +29,8 @@ PAGES = {
     "change_control": "Change control",
     "support_cost": "Support cost",
     "backlog": "Backlog & warranty",
+    "change_schedule": "Change schedule",
+    "csi_register": "CSI register",
     "data": "Data",
 }
 
