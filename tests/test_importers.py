@@ -288,6 +288,29 @@ def test_jira_repeated_sprint_and_label_columns_and_derived_sprints(con):
     ]
 
 
+def test_jira_derived_sprints_never_overwrite_known_sprints(con, tmp_path):
+    sprints = tmp_path / "sprints.csv"
+    sprints.write_text("Sprint,Team,Start Date,End Date\nPAY Sprint 1,PAY,2026-01-05,2026-01-16\n")
+    import_paths(con, [sprints])
+    summaries = import_paths(con, [DATA / "jira_issues.csv"])
+    # only Sprint 2 is derived; Sprint 1 keeps its real end date (16 Jan, not 14 Jan)
+    assert [(s.kind, s.inserted) for s in summaries] == [("sprints", 1), ("work_items", 4)]
+    assert rows(con, "SELECT sprint_id, end_date FROM sprints ORDER BY 1") == [
+        ("pay-pay-sprint-1", date(2026, 1, 16)),
+        ("pay-pay-sprint-2", date(2026, 1, 22)),
+    ]
+    # replacing derives every sprint again (the old rows are being removed)
+    summaries = import_paths(con, [DATA / "jira_issues.csv"], replace=True)
+    assert [(s.kind, s.inserted, s.updated) for s in summaries] == [
+        ("sprints", 0, 2),
+        ("work_items", 0, 4),
+    ]
+    assert rows(con, "SELECT sprint_id, end_date FROM sprints ORDER BY 1") == [
+        ("pay-pay-sprint-1", date(2026, 1, 14)),
+        ("pay-pay-sprint-2", date(2026, 1, 22)),
+    ]
+
+
 def test_jira_german_months_with_a_sprints_file_without_team(con):
     summaries = import_paths(con, [DATA / "jira_issues_de.csv", DATA / "jira_sprints.csv"])
     assert [(s.kind, s.inserted) for s in summaries] == [

@@ -38,6 +38,7 @@ from analytics.importers.sniff import (
     sniff_layout,
 )
 from analytics.importers.source import (
+    ZIP_MAGIC,
     RawTable,
     SourceError,
     excel_rows,
@@ -167,7 +168,7 @@ def import_sources(
     with tempfile.TemporaryDirectory(prefix="cadence-upload-") as tmp:
         files = []
         for i, (source, pr, m) in enumerate(zip(sources, presets, mappings, strict=True)):
-            excel = is_excel(source.name) or source.data[:4] == b"PK\x03\x04"
+            excel = source.data[:4] == ZIP_MAGIC
             path = Path(tmp) / f"upload-{i}{'.xlsx' if excel else '.csv'}"
             path.write_bytes(source.data)
             files.append(_File(source.name, path, source.kind, pr, m))
@@ -179,7 +180,7 @@ def inspect_file(path: str | Path, name: str | None = None, preview_rows: int = 
     path = Path(path)
     name = name or path.name
     try:
-        if is_excel(name) or is_excel(str(path)) or _starts_with_zip(path):
+        if is_excel(path):
             found = [cells for _n, cells in excel_rows(path, limit=preview_rows + 1)]
             if not found:
                 raise SourceError("the workbook's first sheet is empty")
@@ -202,7 +203,7 @@ def inspect_file(path: str | Path, name: str | None = None, preview_rows: int = 
 def inspect_bytes(name: str, data: bytes, preview_rows: int = 10) -> FileInfo:
     """``inspect_file`` for an upload (written to a temp file with a generated name)."""
     with tempfile.TemporaryDirectory(prefix="cadence-inspect-") as tmp:
-        excel = is_excel(name) or data[:4] == b"PK\x03\x04"
+        excel = data[:4] == ZIP_MAGIC
         path = Path(tmp) / f"upload{'.xlsx' if excel else '.csv'}"
         path.write_bytes(data)
         return inspect_file(path, name, preview_rows)
@@ -229,7 +230,7 @@ def _import(
         for i, f in enumerate(files):
             report(0.5 * i / len(files), f"reading {f.name}")
             planned.append(_stage(con, f, date_format))
-        planned = _add_jira_sprints(con, planned)
+        planned = _add_jira_sprints(con, planned, replace)
         replaced: set[str] = set()
         for j, p in enumerate(planned):
             report(0.5 + 0.5 * j / len(planned), f"loading {p.name}")
@@ -261,7 +262,7 @@ def _import(
 def _stage(con: duckdb.DuckDBPyConnection, f: _File, date_format: str | None) -> _Planned:
     """Read one file and build its staging table (or the loader's, for canonical CSV)."""
     sha256 = _sha256(f)
-    excel = is_excel(f.name) or is_excel(str(f.path)) or _starts_with_zip(f.path)
+    excel = is_excel(f.path)
     preset, mapping = f.preset, f.mapping
     if preset is not None and preset not in PRESETS:
         raise LoadError(f"unknown preset {preset!r}; expected one of {', '.join(PRESETS)}")
@@ -281,7 +282,7 @@ def _stage(con: duckdb.DuckDBPyConnection, f: _File, date_format: str | None) ->
             drop = [("VIEW", staged.view), ("TABLE", staged.table)]
             return _Planned(f.name, sha256, table, drop=drop)
     try:
-        raw = read_raw(con, f.path, "upload.xlsx" if excel else f.name)
+        raw = read_raw(con, f.path)
     except SourceError as exc:
         raise LoadError(f"{f.name}: {exc}") from None
     drop = [("TABLE", raw.table)]
@@ -370,9 +371,12 @@ def _canonical_or_preset(
 # --- Jira: sprints from the issues, teams for a sprints file ----------------------------------
 
 
-def _add_jira_sprints(con: duckdb.DuckDBPyConnection, planned: list[_Planned]) -> list[_Planned]:
+def _add_jira_sprints(
+    con: duckdb.DuckDBPyConnection, planned: list[_Planned], replace: bool
+) -> list[_Planned]:
     """Complete Jira imports: fill a sprints file's missing teams from the issues, and derive
-    sprints (min created .. max resolved) for issue sprints that no sprints file covers."""
+    sprints (min created .. max resolved) for issue sprints that no sprints file covers and
+    the database does not hold yet (unless it is being replaced)."""
     issues = [p for p in planned if p.preset == "jira-issues" and p.staged.helper_table]
     sprint_files = [p for p in planned if p.preset == "jira-sprints" and p.staged.helper_table]
     if not issues and not sprint_files:
@@ -398,7 +402,8 @@ def _add_jira_sprints(con: duckdb.DuckDBPyConnection, planned: list[_Planned]) -
         p.staged.table = table
     covered = " UNION ".join(
         [f"SELECT sprint_id FROM {p.staged.table}" for p in sprint_files]
-        + ["SELECT sprint_id FROM sprints"]
+        + ([] if replace else ["SELECT sprint_id FROM sprints"])
+        + ["SELECT NULL::VARCHAR AS sprint_id"]
     )
     derived: list[_Planned] = []
     for p in issues:
@@ -418,7 +423,8 @@ def _add_jira_sprints(con: duckdb.DuckDBPyConnection, planned: list[_Planned]) -
                                  FILTER (resolved_at IS NOT NULL), 0) AS VARCHAR)
                        AS completed_points
             FROM {p.staged.helper_table}
-            WHERE sprint_id IS NOT NULL AND sprint_id NOT IN ({covered})
+            WHERE sprint_id IS NOT NULL
+              AND sprint_id NOT IN (SELECT sprint_id FROM ({covered}) WHERE sprint_id IS NOT NULL)
             GROUP BY sprint_id
             """
         )
@@ -469,14 +475,6 @@ def _sha256(f: _File) -> str:
     except OSError as exc:
         raise LoadError(f"{f.name}: cannot read the file ({exc.strerror or exc})") from None
     return digest.hexdigest()
-
-
-def _starts_with_zip(path: Path) -> bool:
-    try:
-        with open(path, "rb") as fh:
-            return fh.read(4) == b"PK\x03\x04"
-    except OSError:
-        return False
 
 
 def _shown(header: Sequence[str]) -> str:

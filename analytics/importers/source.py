@@ -20,7 +20,6 @@ import pandas as pd
 
 from analytics.importers.sniff import SniffError, sniff_layout, transcode_to_utf8
 
-EXCEL_SUFFIXES = (".xlsx", ".xlsm")
 MAX_COLUMNS = 500
 
 
@@ -47,15 +46,21 @@ def temp_name(prefix: str) -> str:
     return f"__{prefix}_{uuid.uuid4().hex[:12]}"
 
 
-def is_excel(name: str) -> bool:
-    return name.lower().endswith(EXCEL_SUFFIXES)
+ZIP_MAGIC = b"PK\x03\x04"
 
 
-def read_raw(con: duckdb.DuckDBPyConnection, path: Path, display_name: str) -> RawTable:
+def is_excel(path: Path) -> bool:
+    """Whether a file is an Excel workbook (a zip archive), whatever its name says."""
+    try:
+        with open(path, "rb") as fh:
+            return fh.read(4) == ZIP_MAGIC
+    except OSError:
+        return False
+
+
+def read_raw(con: duckdb.DuckDBPyConnection, path: Path) -> RawTable:
     """Read a CSV or Excel file into a raw temp table; raise SourceError when it is unreadable."""
-    if is_excel(display_name) or is_excel(str(path)):
-        return _read_excel(con, path)
-    return _read_csv(con, path)
+    return _read_excel(con, path) if is_excel(path) else _read_csv(con, path)
 
 
 def _read_csv(con: duckdb.DuckDBPyConnection, path: Path) -> RawTable:
