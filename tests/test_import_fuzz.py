@@ -128,13 +128,13 @@ PRESET_CHOICES = st.sampled_from(
 )
 
 
-@settings(max_examples=80, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(data=delimited_files(), preset=PRESET_CHOICES, name=st.sampled_from(["a.csv", "b.xlsx"]))
 def test_malformed_text_files_never_crash(fuzz_con, data, preset, name):
     check_import(fuzz_con, Source(name, data), preset)
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=30, deadline=None)
 @given(
     data=st.one_of(
         st.binary(max_size=3000),
