@@ -38,8 +38,16 @@ _STAGED_PREFIX = "__cadence_staged_"
 
 # ISO 8601: date, optional time (minutes, seconds, fraction), optional Z or +-HH[:MM] offset.
 TIMESTAMP_PATTERN = (
-    r"\d{4}-\d{2}-\d{2}(?:[Tt ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?"
-    r"(?:[Zz]|[+-](?:[01]\d|2[0-3])(?::?[0-5]\d)?)?)?"
+    r"\d{4}-\d{2}-\d{2}(?:[T ]\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?"
+    r"(?:Z|[+-](?:[01]\d|2[0-3])(?::?[0-5]\d)?)?)?"
+)
+# LIKE shapes of the commonest timestamps, parsed by a plain cast without the regex.
+_PLAIN_TIMESTAMP_SHAPES = (
+    "____-__-__ __:__:__",
+    "____-__-__T__:__:__",
+    "____-__-__T__:__:__Z",
+    "____-__-__ __:__:__Z",
+    "____-__-__",
 )
 DATE_PATTERN = r"\d{4}-\d{2}-\d{2}"
 
@@ -596,16 +604,15 @@ def _checked_sql(kind: Kind, staged: str, present: set[str], target: str, p: _Pa
 
 def _timestamp_expr(col: str, p: _Params) -> str:
     """SQL turning ISO 8601 text into a naive UTC TIMESTAMP (NULL when it does not parse)."""
-    upper = f"upper({col})"
-    # Past the date (10 chars) and the separator, '+', '-' or a final Z can only be an offset.
-    has_offset = (
-        f"(suffix({upper}, 'Z') OR contains(substr({col}, 12), '+') "
-        f"OR contains(substr({col}, 12), '-'))"
-    )
+    # Fast path, no regex: the usual shapes without an offset (Z is UTC, so a cast is exact).
+    plain = " OR ".join(f"{col} LIKE '{shape}'" for shape in _PLAIN_TIMESTAMP_SHAPES)
+    # Past the date (10 chars) and the separator, '+' or '-' can only start an offset.
+    has_offset = f"(contains(substr({col}, 12), '+') OR contains(substr({col}, 12), '-'))"
     return (
-        f"CASE WHEN regexp_full_match({col}, {p(TIMESTAMP_PATTERN)}) THEN "
-        f"CASE WHEN {has_offset} THEN timezone('UTC', try_cast({upper} AS TIMESTAMPTZ)) "
-        f"ELSE try_cast({upper} AS TIMESTAMP) END END"
+        f"CASE WHEN {plain} THEN try_cast({col} AS TIMESTAMP) "
+        f"WHEN regexp_full_match({col}, '{TIMESTAMP_PATTERN}') THEN "
+        f"CASE WHEN {has_offset} THEN timezone('UTC', try_cast({col} AS TIMESTAMPTZ)) "
+        f"ELSE try_cast({col} AS TIMESTAMP) END END"
     )
 
 
