@@ -30,6 +30,7 @@ from analytics.importers.mapping import (
 )
 from analytics.importers.presets import PRESETS, detect_preset, sprint_id_expr
 from analytics.importers.sniff import (
+    SAMPLE_BYTES,
     AmbiguousDates,
     SniffError,
     date_format_from_pattern,
@@ -201,11 +202,12 @@ def inspect_file(path: str | Path, name: str | None = None, preview_rows: int = 
 
 
 def inspect_bytes(name: str, data: bytes, preview_rows: int = 10) -> FileInfo:
-    """``inspect_file`` for an upload (written to a temp file with a generated name)."""
+    """``inspect_file`` for an upload (written to a temp file with a generated name; of a text
+    file only the start, which is all that inspection reads)."""
     with tempfile.TemporaryDirectory(prefix="cadence-inspect-") as tmp:
         excel = data[:4] == ZIP_MAGIC
         path = Path(tmp) / f"upload{'.xlsx' if excel else '.csv'}"
-        path.write_bytes(data)
+        path.write_bytes(data if excel else data[:SAMPLE_BYTES])
         return inspect_file(path, name, preview_rows)
 
 

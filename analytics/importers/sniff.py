@@ -252,15 +252,15 @@ def detect_date_format(values: Iterable[str]) -> DateFormat:
     if day_first and month_first:
         raise AmbiguousDates(
             f"dates mix day-first and month-first order (e.g. '{example}'); "
-            "set a date_format such as %d/%m/%Y"
+            "choose the date format (--date-format or a mapping's date_format), e.g. %d/%m/%Y"
         )
     if not day_first and not month_first:
         if separators == ["."]:
             day_first = True  # dotted dates are day-first wherever they are used
         else:
             raise AmbiguousDates(
-                f"dates such as '{example}' could be day-first or month-first; "
-                "set a date_format (e.g. %d/%m/%Y or %m/%d/%Y)"
+                f"dates such as '{example}' could be day-first or month-first; choose the "
+                "date format (--date-format or a mapping's date_format): %d/%m/%Y or %m/%d/%Y"
             )
     order = ("%d", "%m") if day_first else ("%m", "%d")
     year_digits = sorted({digits for *_, digits in numeric})  # 2 before 4, see _two_first
