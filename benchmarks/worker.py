@@ -106,6 +106,9 @@ PAGES = (
     "change_control",
     "support_cost",
     "backlog",
+    "change_schedule",
+    "csi_register",
+    "data",
 )
 
 # The metrics whose monthly series the Overview page draws under its KPI cards.
@@ -122,8 +125,9 @@ OVERVIEW_SERIES = (
 def page_calls(name: str, con, flt) -> list[tuple[str, Callable[[], object]]]:
     """The analytics calls one page makes for its default view, in order, each with a label
     (they mirror the page's ``fetch`` calls with the sidebar's default settings)."""
-    from analytics import insights, metrics, series, views
+    from analytics import improvements, insights, metrics, schedule, series, views
     from analytics.cost import DEFAULT_COST_MODEL as cost
+    from analytics.filters import Filter
     from analytics.metrics import EXPLICIT as attribution
 
     def before_after():
@@ -133,6 +137,17 @@ def page_calls(name: str, con, flt) -> list[tuple[str, Callable[[], object]]]:
             insights.cadence_before_after(
                 con, flt, last["team"], 8, last["change_date"], attribution
             )
+
+    def improvement_series():
+        measured = improvements.measure_improvements(con, flt, improvements.DEFAULT_WEEKS)
+        if not measured.empty and measured.iloc[0]["target_metric"]:
+            row = measured.iloc[0]  # the page shows the first improvement up close
+            around = Filter(
+                row["before_from"], row["after_to"],
+                teams=(row["team"],) if row["team"] else (),
+                services=(row["service"],) if row["service"] else (),
+            )  # fmt: skip
+            series.metric_series(con, around, row["target_metric"], "week")
 
     calls = {
         "sidebar": [
@@ -196,6 +211,28 @@ def page_calls(name: str, con, flt) -> list[tuple[str, Callable[[], object]]]:
             ("warranty_aspects", lambda: views.warranty_aspects(con, flt)),
             ("warranty_vs_incidents", lambda: insights.warranty_vs_incidents(con, flt)),
         ],
+        "change_schedule": [
+            ("timeline", lambda: schedule.timeline(con, flt)),
+            ("improvements_frame", lambda: improvements.improvements_frame(con, flt)),
+            (
+                "implemented_outside_window",
+                lambda: schedule.implemented_outside_window(con, flt),
+            ),
+            ("changes_without_sprint", lambda: schedule.changes_without_sprint(con, flt)),
+            (
+                "emergency_changes_in_review_week",
+                lambda: schedule.emergency_changes_in_review_week(con, flt, schedule.REVIEW_DAYS),
+            ),
+            ("change_clusters", lambda: schedule.change_clusters(con, flt, schedule.MIN_CLUSTER)),
+        ],
+        "csi_register": [
+            ("measure_improvements + metric_series of the first", improvement_series),
+            ("improvements_frame", lambda: improvements.improvements_frame(con)),
+            ("filter_choices", lambda: views.filter_choices(con)),
+        ],
+        "data": [
+            ("load_history", lambda: views.load_history(con)),
+        ],
     }
     assert set(calls) == set(PAGES)
     return calls[name]
@@ -207,7 +244,9 @@ def step_page(args) -> dict:
     Modules are imported before the clock starts (a running dashboard has them loaded already);
     the import time is reported on its own. ``calls`` has the median warm time of each call."""
     started = time.perf_counter()
+    import analytics.improvements  # noqa: F401
     import analytics.insights  # noqa: F401
+    import analytics.schedule  # noqa: F401
     import analytics.series  # noqa: F401
     import analytics.views  # noqa: F401
     from analytics.store import connect
