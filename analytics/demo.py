@@ -128,18 +128,19 @@ class DemoImprovement:
     owner: str
     effect: float
     on_own_service: bool = False  # scoped to the team's own service as well
+    lead_in: float = 1.0  # multiplies the quantity in the LEAD_IN_DAYS before: the bad spell
 
 
 DEMO_IMPROVEMENTS = (
     DemoImprovement("IMP-01", "Automated regression tests in the release pipeline", 1, 560,
                     "automation", "retrospective", "change_failure_rate", "down",
-                    "Checkout tech lead", 0.1),
+                    "Checkout tech lead", 0.15, lead_in=1.8),
     DemoImprovement("IMP-02", "Standard-change catalogue for routine releases", 5, 532,
                     "change-policy", "csi", "lead_time_hours_median", "down",
-                    "Change manager", 0.3),
+                    "Change manager", 0.3, lead_in=1.5),
     DemoImprovement("IMP-03", "Runbooks and on-call automation", 0, 280, "automation",
                     "problem", "time_to_restore_hours_median", "down", "Payments SRE", 0.3,
-                    on_own_service=True),
+                    on_own_service=True, lead_in=1.5),
     DemoImprovement("IMP-04", "Blameless post-incident reviews", 4, 364, "process",
                     "retrospective", "incidents", "down", "Platform lead", 1.0),
     DemoImprovement("IMP-05", "Canary releases for the mobile app", 5, 448, "automation", "csi",
@@ -150,6 +151,7 @@ DEMO_IMPROVEMENTS = (
     DemoImprovement("IMP-07", "Warranty stories in every sprint", 3, -20, "warranty", "csi",
                     "incidents_p1_p2", "down", "Search product owner", 1.0),
 )  # fmt: skip
+LEAD_IN_DAYS = 70  # an improvement's "bad spell": the ten weeks that made it necessary
 SERVICE_NAMES = (
     "payments-api",
     "checkout-web",
@@ -385,12 +387,15 @@ def _improvement_start(ctx: _Context, imp: DemoImprovement) -> int:
 
 def _improvement_factor(ctx: _Context, metric: str, team: np.ndarray, day: np.ndarray):
     """Per event: the product of the effects of the improvements on ``metric`` that its team
-    had started by ``day`` (1.0 where none applies)."""
+    had started by ``day``, and of their lead-in in the LEAD_IN_DAYS before (1.0 elsewhere)."""
     factor = np.ones(len(team))
     for imp in DEMO_IMPROVEMENTS:  # a handful of register entries, not rows
         if imp.target_metric == metric and imp.team < len(ctx.teams):
-            hit = (team == imp.team) & (day >= _improvement_start(ctx, imp))
-            factor = np.where(hit, factor * imp.effect, factor)
+            start = _improvement_start(ctx, imp)
+            after = (team == imp.team) & (day >= start)
+            lead_in = (team == imp.team) & (day < start) & (day >= start - LEAD_IN_DAYS)
+            factor = np.where(after, factor * imp.effect, factor)
+            factor = np.where(lead_in, factor * imp.lead_in, factor)
     return factor
 
 

@@ -7,7 +7,9 @@ service in equal windows of whole ISO weeks before and after ``started_on``:
 - the *before* window is the ``weeks`` whole weeks that end before the week of ``started_on``;
   the *after* window is the ``weeks`` whole weeks from the first Monday on or after it (a week
   split by the start belongs to neither side);
-- only weeks lying entirely inside the data (first to latest day of any record) count;
+- only weeks lying entirely inside the data count: from the first day a change was requested or
+  an incident opened to the latest day a change was implemented or an incident opened or
+  resolved (sprints are left out: they are often planned ahead, past today);
 - ``before`` and ``after`` are the medians of the weekly values, ``difference`` is the
   Hodges–Lehmann estimate of the shift (median of every after-minus-before pair of weeks) with
   its distribution-free 95 % interval (Moses; from the exact null distribution of Mann–Whitney's
@@ -274,6 +276,23 @@ def windows(started_on: dt.date, weeks: int) -> tuple[dt.date, dt.date, dt.date]
     return before_start, after_start, after_start + dt.timedelta(weeks=weeks, days=-1)
 
 
+def event_days(con: duckdb.DuckDBPyConnection) -> tuple[dt.date, dt.date] | None:
+    """(first, latest) day of the changes and incidents: the first request or incident, the
+    latest implementation or incident opened or resolved; None without any."""
+    row = query_one(
+        con,
+        """
+SELECT CAST(min(lo) AS DATE), CAST(max(hi) AS DATE) FROM (
+    SELECT least(min(requested_at), min(implemented_at)) AS lo, max(implemented_at) AS hi
+    FROM changes
+    UNION ALL
+    SELECT min(opened_at), greatest(max(opened_at), max(resolved_at)) FROM incidents
+)
+""",
+    )
+    return None if row[0] is None else (row[0], row[1])
+
+
 @dataclass(frozen=True)
 class ImprovementEffect(Result):
     """The measured effect of one improvement (values in the target metric's unit: a fraction
@@ -312,10 +331,9 @@ def measure_improvement(
 ) -> ImprovementEffect:
     """The before/after comparison of one register entry (a dict of its columns).
 
-    ``data_days`` is (first, latest) day of the data (:func:`analytics.metrics.data_range`);
-    looked up when not given.
+    ``data_days`` is (first, latest) day of the data (:func:`event_days`); looked up when not
+    given.
     """
-    from analytics.metrics import data_range
     from analytics.series import metric_series
 
     if not MIN_WEEKS <= weeks <= MAX_WEEKS:
@@ -339,7 +357,7 @@ def measure_improvement(
         "after_to": after_to,
     }
     if data_days is None:
-        data_days = data_range(con)
+        data_days = event_days(con)
     complete = data_days is not None and after_to <= data_days[1]
 
     def unmeasured(reason: str, before=None, weeks_before=0, weeks_after=0) -> ImprovementEffect:
@@ -405,10 +423,8 @@ def measure_improvements(
 ) -> pd.DataFrame:
     """One row per improvement in the filter (see :func:`improvements_frame`): every field of
     :class:`ImprovementEffect` plus ``sentence``, the plain-language reading."""
-    from analytics.metrics import data_range
-
     register = improvements_frame(con, flt)
-    data_days = data_range(con)
+    data_days = event_days(con)
     rows = []
     for record in register.to_dict("records"):  # one query per improvement, a handful of them
         effect = measure_improvement(con, record, weeks, data_days)
