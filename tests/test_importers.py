@@ -642,3 +642,36 @@ def test_import_form_offers_detected_preset_and_a_mapping(tmp_path, monkeypatch)
         ]
     finally:
         con.close()
+
+
+def test_data_page_imports_an_uploaded_excel_export(demo_db, tmp_path, monkeypatch):
+    import shutil
+
+    from streamlit.testing.v1 import AppTest
+
+    openpyxl = pytest.importorskip("openpyxl")
+    book = openpyxl.Workbook()
+    book.active.append(["Number", "Priority", "Opened", "Resolved", "Service", "Caused by Change"])
+    book.active.append(["INC9000001", "2 - High", datetime(2026, 11, 2, 8, 0), None, "web", None])
+    upload = tmp_path / "incidents.xlsx"
+    book.save(upload)
+    db = tmp_path / "cadence.duckdb"
+    shutil.copy(demo_db, db)
+    monkeypatch.setenv("CADENCE_DB", str(db))
+    app = str(Path(__file__).resolve().parent.parent / "app.py")
+    at = AppTest.from_file(app, default_timeout=60).run()
+    at.switch_page("app_pages/data.py").run()
+    at.file_uploader(key="uploads").set_value(
+        ("incidents.xlsx", upload.read_bytes(), "application/vnd.ms-excel")
+    ).run()
+    assert not at.exception
+    assert at.selectbox(key="imp_as_0").value == "servicenow-incident"  # detected from labels
+    at.button(key="load_button").click().run()
+    assert not at.exception
+    assert at.success[0].value == "Loaded 1 file(s): 1 rows stored, 0 rejected."
+    con = duckdb.connect(str(db))
+    try:
+        sql = "SELECT priority, opened_at, service FROM incidents WHERE incident_id = 'INC9000001'"
+        assert rows(con, sql) == [(2, ts("2026-11-02 08:00"), "web")]
+    finally:
+        con.close()
