@@ -301,3 +301,27 @@ def test_report_json_carries_the_improvements_in_the_filter(tmp_path, capsys):
     # before: weeks of 12 Jan .. 23 Feb -> 2,3,4,5,6,7,8, median 5
     assert entry["before"] == 5.0
     assert set(entry) == set(imp.REPORT_KEYS)
+
+
+def test_event_days_ignore_sprints_planned_ahead(weekly_db):
+    from tests.builders import insert
+
+    insert(weekly_db, "sprints", sprint_id="S9", team="alpha", start_date="2026-12-01",
+           end_date="2027-01-15")  # fmt: skip
+    assert imp.event_days(weekly_db) == (D(2026, 1, 30), D(2026, 3, 30))
+
+
+def test_demo_register_shows_what_was_built_into_the_data(demo_db):
+    from analytics.store import connect
+
+    con = connect(demo_db, read_only=True)
+    try:
+        measured = imp.measure_improvements(con, Filter(D(2000, 1, 1), D(2100, 1, 1)))
+    finally:
+        con.close()
+    verdicts = dict(zip(measured["improvement_id"], measured["verdict"], strict=True))
+    # docs/demo-data.md: IMP-01..03 have an effect in the generator, IMP-04..06 have none,
+    # IMP-07 started 20 days before the data ends
+    assert [verdicts[f"IMP-0{i}"] for i in (1, 2, 3)] == [imp.AS_EXPECTED] * 3
+    assert imp.AS_EXPECTED not in {verdicts[f"IMP-0{i}"] for i in (4, 5, 6)}
+    assert verdicts["IMP-07"] == imp.TOO_EARLY
