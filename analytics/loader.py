@@ -144,9 +144,8 @@ def build_demo_database(path: str | os.PathLike) -> list[FileSummary]:
     try:
         con = connect(tmp)
         try:
-            summaries = [
-                load_paths(con, [f], kind=f.stem)[0] for f in files
-            ]  # one file per call keeps memory low; the rename makes the whole build atomic
+            # One file per call keeps memory low; the rename makes the whole build atomic.
+            summaries = [load_paths(con, [f], kind=f.stem)[0] for f in files]
             con.execute("CHECKPOINT")
         finally:
             con.close()
@@ -236,9 +235,10 @@ class _Staged:
 def _stage_file(
     con: duckdb.DuckDBPyConnection, name: str, path: Path, kind_hint: str | None
 ) -> _Staged:
-    """Check a file's bytes and header; return temp views that read it with DuckDB.
+    """Check a file's bytes and header; return a temp view that reads it with DuckDB.
 
-    The views are lazy (no copy of the file in memory): ``load_staged`` reads the file once.
+    The view is lazy (no copy of the file in memory): ``load_staged`` reads the file once, and
+    again only to fetch the raw text of rejected rows.
     """
     head, complete, sha256 = _read_head_and_hash(name, path)
     header = _parse_header(name, head, complete)

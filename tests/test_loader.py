@@ -109,6 +109,13 @@ REJECTIONS = [
         ["missing", "cancelled"],
     ),
     (
+        "chg.csv",
+        "change_id,change_type,requested_at,implemented_at,outcome,planned_start,planned_end",
+        "C9,normal,2024-03-01,2024-03-02,successful,2024-03-02 12:00,2024-03-02 11:00",
+        "planned_end",
+        ["'2024-03-02 11:00' is before planned_start '2024-03-02 12:00'"],
+    ),
+    (
         "wi.csv",
         "item_id,team,created_at,resolved_at",
         "W9,red,2024-03-05,2024-03-04",
@@ -155,6 +162,9 @@ def test_a_bad_row_is_rejected_and_the_good_rows_load(
         "incident_id,priority,opened_at,effort_hours": "I1,3,2024-03-01,1.5",
         "incident_id,priority,opened_at,kind": "I1,3,2024-03-01,request",
         CHANGE_HEADER: "C1,standard,,2024-03-01,2024-03-01,successful",
+        "change_id,change_type,requested_at,implemented_at,outcome,planned_start,planned_end": (
+            "C1,normal,2024-03-01,2024-03-02,successful,2024-03-02 10:00,2024-03-02 11:00"
+        ),
         "item_id,team,created_at,resolved_at": "W1,red,2024-03-01,2024-03-02",
         "item_id,team,created_at,story_points": "W1,red,2024-03-01,3",
         "sprint_id,team,start_date,end_date": "S1,red,2024-03-01,2024-03-14",
