@@ -332,6 +332,26 @@ def test_jira_german_months_with_a_sprints_file_without_team(con):
     ]
 
 
+def test_jira_german_export_headers_dotted_two_digit_years_decimal_comma(con):
+    derived, items = import_paths(con, [DATA / "jira_issues_de_headers.csv"])
+    assert "dates read as DD.MM.YY" in items.warnings
+    assert rows(
+        con,
+        "SELECT item_id, team, sprint_id, item_type, requirement_type, warranty_aspect, "
+        "story_points, created_at, resolved_at FROM work_items ORDER BY 1",
+    ) == [
+        # Stichwörter continuity -> warranty; 2,5 story points; 12.03.26 15:04
+        ("KA-1", "KA", "ka-ka-sprint-3", "story", "warranty", "continuity", 2.5,
+         ts("2026-03-12 15:04"), ts("2026-03-20 09:30")),
+        ("KA-2", "KA", "ka-ka-sprint-3", "aufgabe", "utility", None, None,
+         ts("2026-03-13 08:00"), None),
+    ]  # fmt: skip
+    # derived: 12 Mar .. 20 Mar; committed 2.5, completed 2.5 (KA-2 has no points)
+    assert rows(con, "SELECT * FROM sprints") == [
+        ("ka-ka-sprint-3", "KA", "KA Sprint 3", date(2026, 3, 12), date(2026, 3, 20), 2.5, 2.5)
+    ]
+
+
 # --- sniffing and date detection --------------------------------------------------------------
 
 
@@ -343,7 +363,7 @@ def test_jira_german_months_with_a_sprints_file_without_team(con):
         (["05/01/2026", "25/12/2026"], "DD/MM/YYYY", "%d/%m/%Y %H:%M:%S"),
         (["12/25/2026 3:04 PM", "01/02/2026"], "MM/DD/YYYY", "%m/%d/%Y %H:%M:%S"),
         (["13-01-2026 10:00"], "DD-MM-YYYY", "%d-%m-%Y %H:%M:%S"),
-        (["12.03.26 15:04"], "DD.MM.YYYY", "%d.%m.%y %H:%M:%S"),
+        (["12.03.26 15:04"], "DD.MM.YY", "%d.%m.%y %H:%M:%S"),
         (["12/Jan/26 3:04 PM", "12/Mär/26 3:04 PM"], "DD/Mon/YY", "%d/%b/%y %H:%M:%S"),
     ],
 )

@@ -187,13 +187,24 @@ def servicenow_incident(c: Cols) -> Transform:
 
 # --- Jira -------------------------------------------------------------------------------------
 
+# Column names of English and German Jira exports.
+JIRA_KEY = ("issue key", "key", "vorgangsschlüssel", "schlüssel")
+JIRA_TYPE = ("issue type", "issuetype", "type", "vorgangstyp")
+JIRA_CREATED = ("created", "erstellt")
+JIRA_RESOLVED = ("resolved", "resolution date", "erledigt")
+JIRA_LABELS = ("labels", "label", "stichwörter")
 JIRA_POINTS = (
     "custom field (story points)",
     "custom field (story point estimate)",
     "story points",
     "story point estimate",
+    "benutzerdefiniertes feld (story points)",
+    "benutzerdefiniertes feld (story point estimate)",
 )
-JIRA_TEAM = ("team", "custom field (team)", "project key", "project")
+JIRA_TEAM = (
+    "team", "custom field (team)", "benutzerdefiniertes feld (team)", "project key",
+    "projektschlüssel", "project", "projekt",
+)  # fmt: skip
 # Labels that mark a warranty (non-functional) requirement; the first four name its aspect.
 WARRANTY_LABELS = [*WARRANTY_ASPECTS, "nfr", "operability", "warranty"]
 
@@ -211,7 +222,7 @@ def jira_issues(c: Cols) -> Transform:
     sprints = c.all("sprint")
     # An issue carried over lists every sprint it was in; the last one is where it ended.
     sprint = f"coalesce({', '.join(reversed(sprints))})" if sprints else "NULL"
-    labels = c.all("labels", "label")
+    labels = c.all(*JIRA_LABELS)
     label_list = (
         "list_filter(flatten(["
         + ", ".join(f"coalesce(string_split_regex(lower({x}), '[\\s,;]+'), [])" for x in labels)
@@ -221,10 +232,10 @@ def jira_issues(c: Cols) -> Transform:
     )
     team = c.text(*JIRA_TEAM)
     columns = {
-        "item_id": c.text("issue key", "key"),
+        "item_id": c.text(*JIRA_KEY),
         "team": team,
         "sprint_id": sprint_id_expr(team, sprint),
-        "item_type": f"lower({c.text('issue type', 'issuetype', 'type')})",
+        "item_type": f"lower({c.text(*JIRA_TYPE)})",
         "requirement_type": (
             f"CASE WHEN list_has_any({label_list}, $warranty_labels) THEN 'warranty' "
             "ELSE 'utility' END"
@@ -232,8 +243,8 @@ def jira_issues(c: Cols) -> Transform:
         "warranty_aspect": f"list_filter({label_list}, lambda x: list_contains($aspects, x))[1]",
         "story_points": c.number(*JIRA_POINTS),
         "status": c.text("status"),
-        "created_at": c.date("created"),
-        "resolved_at": c.date("resolved", "resolution date"),
+        "created_at": c.date(*JIRA_CREATED),
+        "resolved_at": c.date(*JIRA_RESOLVED),
     }
     return Transform(
         "work_items",
@@ -303,9 +314,9 @@ PRESETS: dict[str, Preset] = {
             "jira-issues",
             "Jira issues",
             "work_items",
-            ("issue key",),
-            ("issue type", "issue id", "summary", "status", "sprint", "created", "resolved",
-             *JIRA_POINTS, "labels"),
+            ("issue key", "vorgangsschlüssel"),
+            ("issue id", "summary", "zusammenfassung", "status", "sprint", *JIRA_TYPE,
+             *JIRA_CREATED, *JIRA_RESOLVED, *JIRA_POINTS, *JIRA_LABELS),
             jira_issues,
         ),
         Preset(

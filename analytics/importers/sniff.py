@@ -270,7 +270,8 @@ def detect_date_format(values: Iterable[str]) -> DateFormat:
         for sep in separators
     ]
     sep = separators[0]
-    label = sep.join(("DD", "MM") if day_first else ("MM", "DD")) + sep + "YYYY"
+    year = "YY" if year_digits == [2] else "YYYY"
+    label = sep.join(("DD", "MM") if day_first else ("MM", "DD")) + sep + year
     return DateFormat(label, _with_times(dates))
 
 
