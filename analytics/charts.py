@@ -93,6 +93,13 @@ def _style(fig: go.Figure, title: str, x_title: str = "", y_title: str = "") -> 
     return fig
 
 
+def _legend(fig: go.Figure, shown: bool) -> None:
+    """Show or hide the legend; without one the plot takes the room reserved for it."""
+    fig.update_layout(showlegend=shown)
+    if not shown:
+        fig.update_layout(margin_t=56)
+
+
 def _y_format(fig: go.Figure, percent: bool) -> None:
     if percent:
         fig.update_yaxes(tickformat=".0%", rangemode="tozero")
@@ -135,7 +142,7 @@ def trend_chart(
         )
     _style(fig, title, x_title, y_title)
     _y_format(fig, percent)
-    fig.update_layout(showlegend=color is not None)
+    _legend(fig, color is not None)
     return fig
 
 
@@ -270,12 +277,10 @@ def quadrant_scatter(
         fig.add_annotation(
             text="fast & stable", x=1, y=0, xref="x domain", yref="y domain", **corner
         )
-        fig.add_annotation(
-            text="slow & unstable", x=0, y=1, xref="x domain", yref="y domain", **corner
-        )
     _style(fig, title, x_title, y_title)
     _y_format(fig, percent_y)
-    fig.update_layout(height=520, showlegend=False)
+    fig.update_layout(height=520)
+    _legend(fig, False)
     return fig
 
 
@@ -373,6 +378,7 @@ def lag_correlation_chart(
     )
     fig.add_hline(y=0, line={"color": MUTED, "width": 1})
     _style(fig, title, "Lag (weeks)", "Spearman ρ")
+    _legend(fig, False)
     fig.update_yaxes(range=[-1, 1])
     fig.update_xaxes(dtick=1)
     return fig
@@ -408,7 +414,7 @@ def box_by_category(
             )
         )
     _style(fig, title, "", y_title)
-    fig.update_layout(showlegend=False)
+    _legend(fig, False)
     if log_y:
         fig.update_yaxes(type="log", dtick=1)  # gridlines at 1, 10, 100, ... only
     return fig
@@ -459,7 +465,8 @@ def rate_interval_chart(
     )
     _style(fig, title, "", y_title)
     _y_format(fig, True)
-    fig.update_layout(showlegend=False, bargap=0.45)
+    fig.update_layout(bargap=0.45)
+    _legend(fig, False)
     return fig
 
 
@@ -509,7 +516,7 @@ def scatter_chart(
     if percent_x:
         fig.update_xaxes(tickformat=".0%")
     _y_format(fig, percent_y)
-    fig.update_layout(showlegend=color is not None)
+    _legend(fig, color is not None)
     return fig
 
 
@@ -542,9 +549,10 @@ def grouped_bar_chart(
                 hovertemplate=f"%{{x}}<br>{label}: %{{y{fmt}}}<extra></extra>",
             )
         )
-    fig.update_layout(barmode="group", showlegend=color is not None)
+    fig.update_layout(barmode="group")
     _style(fig, title, x_title, y_title)
     _y_format(fig, percent)
+    _legend(fig, color is not None)
     return fig
 
 

@@ -36,8 +36,12 @@ y_metric = (
     )
     or "change_failure_rate"
 )
-per_quarter = mid.toggle("One point per team-quarter", key="flex_quarters")
-show_paths = right.toggle("Each team's path over quarters", key="flex_paths")
+per_quarter = mid.toggle(
+    "Team-quarters", key="flex_quarters", help="One point per team and quarter"
+)
+show_paths = right.toggle(
+    "Paths over time", key="flex_paths", help="Each team's quarters, joined in time order"
+)
 y_title, y_percent, y_show = STABILITY[y_metric]
 X, X_TITLE = "deployments_per_week", "Deployments per week"
 

@@ -75,3 +75,14 @@ def test_resolve_builds_the_filter():
     assert resolve(FilterState("last_90_days"), None, D(2026, 11, 30)) == Filter(
         D(2026, 9, 2), D(2026, 11, 30)
     )
+
+
+def test_presets_never_end_in_the_future():
+    # a sprint planned to end on 4 December extends the data past today (30 November)
+    span = (D(2025, 1, 1), D(2026, 12, 4))
+    assert resolve(FilterState("last_90_days"), span, D(2026, 11, 30)) == Filter(
+        D(2026, 9, 2), D(2026, 11, 30)
+    )
+    # a custom window may still reach past today
+    custom = FilterState("custom", D(2026, 11, 1), D(2026, 12, 4))
+    assert resolve(custom, span, D(2026, 11, 30)).end == D(2026, 12, 4)

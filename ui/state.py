@@ -113,8 +113,14 @@ def to_query(state: FilterState) -> dict[str, str | list[str]]:
 def resolve(
     state: FilterState, data_range: tuple[dt.date, dt.date] | None, today: dt.date
 ) -> Filter:
-    """The :class:`Filter` a state selects; ``data_range`` None (empty store) anchors on today."""
+    """The :class:`Filter` a state selects; ``data_range`` None (empty store) anchors on today.
+
+    Presets end on the data's last day, but never after today: a sprint planned to end next week
+    must not put empty future days into "the last 90 days".
+    """
     first, last = data_range or (today - dt.timedelta(days=364), today)
+    if first <= today < last:
+        last = today
     if state.preset == "custom":
         start = state.start or first
         end = state.end or last
