@@ -174,6 +174,20 @@ ORDER BY changes DESC, day, service
     return df
 
 
+def planned_window_counts(con: duckdb.DuckDBPyConnection, flt: Filter) -> dict[str, int]:
+    """Changes implemented in the window (not cancelled): ``implemented``, ``with_window`` (both
+    planned_start and planned_end set) and ``outside_window`` (implemented outside it)."""
+    sql = f"""
+WITH {_IMPLEMENTED}
+SELECT count(*),
+       count(*) FILTER (WHERE planned_start IS NOT NULL AND planned_end IS NOT NULL),
+       count(*) FILTER (WHERE implemented_at < planned_start OR implemented_at > planned_end)
+FROM implemented
+"""
+    row = query_one(con, sql, flt.params(), _approval_params())
+    return dict(zip(("implemented", "with_window", "outside_window"), row, strict=True))
+
+
 FLAGS = {
     "Implemented outside the planned window": implemented_outside_window,
     "Planned change without a sprint while the team was in one": changes_without_sprint,

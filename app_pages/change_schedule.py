@@ -84,17 +84,16 @@ for tab, (label, frame) in zip(tabs, flags.items(), strict=True):
             ui.download(frame, f"flag-{label}")
 
 # --- reading -------------------------------------------------------------------------------------
-outside = flags["Implemented outside the planned window"]
-planned = (
-    int(timeline.changes["planned_start"].notna().sum()) if not timeline.changes_per_day else None
-)
+counts = fetch(schedule.planned_window_counts, ctx.flt)
 sentences = []
-if planned:
+if counts["with_window"]:
     sentences.append(
-        f"{len(outside):,} of {planned:,} changes with a planned window were implemented outside "
-        f"it ({fmt.percent(len(outside) / planned)})."
+        f"{counts['outside_window']:,} of {counts['with_window']:,} changes with a planned window "
+        f"were implemented outside it "
+        f"({fmt.percent(counts['outside_window'] / counts['with_window'])}); "
+        f"{counts['implemented'] - counts['with_window']:,} had no planned window."
     )
-elif planned == 0:
+elif counts["implemented"]:
     sentences.append("No change in this window has a planned window (planned_start/planned_end).")
 no_sprint = flags["Planned change without a sprint while the team was in one"]
 if timeline.n_changes:

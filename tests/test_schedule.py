@@ -198,3 +198,17 @@ def test_servicenow_planned_dates_become_the_planned_window(con):
         dt.datetime(2026, 1, 12, 23, 30),
     )
     assert "CHG0030001" not in set(schedule.implemented_outside_window(con, ALL_2026)["change_id"])
+
+
+def test_planned_window_counts(con):
+    window = {"planned_start": "2026-03-10 10:00", "planned_end": "2026-03-10 12:00"}
+    change(con, "INSIDE", "2026-03-10 11:00", **window)
+    change(con, "LATE", "2026-03-10 13:00", **window)
+    change(con, "NONE", "2026-03-10 13:00")
+    change(con, "CANCELLED", "2026-03-10 13:00", outcome="cancelled", **window)
+    # 3 implemented (cancelled excluded), 2 with a window, 1 of them outside it
+    assert schedule.planned_window_counts(con, ALL_2026) == {
+        "implemented": 3,
+        "with_window": 2,
+        "outside_window": 1,
+    }
