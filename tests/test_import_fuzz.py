@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import csv
 import io
+from datetime import datetime
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from analytics.importers import import_sources
+from analytics.importers.sniff import AmbiguousDates, detect_date_format
 from analytics.loader import FileSummary, LoadError, Source
 from analytics.store import connect
 
@@ -145,3 +147,45 @@ def test_malformed_text_files_never_crash(fuzz_con, data, preset, name):
 )
 def test_random_bytes_never_crash(fuzz_con, data, name):
     check_import(fuzz_con, Source(name, data), None)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.one_of(st.text(max_size=25), st.sampled_from(TRICKY)), max_size=20))
+def test_date_detection_answers_or_asks(values):
+    try:
+        fmt = detect_date_format(values)
+    except AmbiguousDates as exc:
+        assert "date format" in str(exc)
+        return
+    assert isinstance(fmt.formats, tuple)
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    moments=st.lists(
+        st.datetimes(min_value=datetime(2000, 1, 1), max_value=datetime(2040, 12, 31)),
+        min_size=1,
+        max_size=8,
+    ),
+    style=st.sampled_from(["%d.%m.%Y %H:%M", "%d/%m/%Y %H:%M", "%m/%d/%Y %I:%M %p", "%d-%m-%Y"]),
+)
+def test_non_iso_dates_round_trip(fuzz_con, moments, style):
+    """Whatever the convention, a date written in it is stored as the same moment, or the
+    file asks for a date format (when no value proves the day/month order)."""
+    moments = [m.replace(second=0, microsecond=0) for m in moments]
+    if "%H" not in style and "%I" not in style:
+        moments = [m.replace(hour=0, minute=0) for m in moments]
+    lines = ["incident_id;priority;opened_at"]
+    lines += [f"FZ-{i};3;{m.strftime(style)}" for i, m in enumerate(moments)]
+    source = Source("dates.csv", ("\n".join(lines) + "\n").encode())
+    fuzz_con.execute("DELETE FROM incidents WHERE incident_id LIKE 'FZ-%'")
+    try:
+        import_sources(fuzz_con, [source])
+    except LoadError as exc:
+        assert "could be day-first or month-first" in str(exc)
+        return
+    stored = fuzz_con.execute(
+        "SELECT opened_at FROM incidents WHERE incident_id LIKE 'FZ-%' "
+        "ORDER BY CAST(substr(incident_id, 4) AS INTEGER)"
+    ).fetchall()
+    assert [r[0] for r in stored] == moments
