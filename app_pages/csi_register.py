@@ -71,11 +71,15 @@ else:
         format_func=lambda i: f"{i} — {measured.set_index('improvement_id').loc[i, 'title']}",
     )  # fmt: skip
     row = measured.set_index("improvement_id").loc[pick]
-    if row["target_metric"]:
+    # Missing text reads back as NaN, which is truthy: only a non-empty str counts.
+    metric, team, service = (
+        v if isinstance(v, str) and v else None for v in row[["target_metric", "team", "service"]]
+    )
+    if metric:
         around = Filter(
             row["before_from"], row["after_to"],
-            teams=(row["team"],) if row["team"] else (),
-            services=(row["service"],) if row["service"] else (),
+            teams=(team,) if team else (),
+            services=(service,) if service else (),
         )  # fmt: skip
         series = data.fetch(metric_series, around, row["target_metric"], "week")
         fig = charts.improvement_effect_chart(
