@@ -177,3 +177,16 @@ def test_upload_of_a_bad_file_changes_nothing(fresh_db, monkeypatch):
     assert at.error[0].value.startswith("Nothing was loaded: ")
     assert "mystery.csv" in at.error[0].value
     assert row_counts(connect(fresh_db)) == before
+
+
+def test_window_attribution_applies_to_the_numbers(app_db, monkeypatch):
+    from analytics.metrics import Attribution
+
+    at = open_app(app_db, monkeypatch)
+    at.toggle(key="attr_window").set_value(True).run()
+    at.number_input(key="attr_hours").set_value(12.0).run()
+    assert_ok(at)
+    numbers = report(
+        connect(app_db), at.session_state["filter"], attribution=Attribution("window", 12.0)
+    )
+    assert metric(at, "Change failure rate") == fmt.percent(numbers["change_failure_rate"])

@@ -97,6 +97,7 @@ def filters() -> Filter:
             f"**{flt.start:%d %b %Y} – {flt.end:%d %b %Y}** ({flt.window_days} days)"
             + ("" if span else " · no data loaded yet")
         )
+        _attribution_panel()
         _dataset_panel()
 
     st.session_state[K_WINDOW] = (flt.start, flt.end)
@@ -130,11 +131,31 @@ def cost_model() -> CostModel:
     return st.session_state.get(K_COST) or CostModel()
 
 
+K_ATTR_WINDOW, K_ATTR_HOURS = "attr_window", "attr_hours"
+
+
 def attribution():
-    """How incidents are tied to changes; the explicit ``caused_by_change`` link by default."""
+    """How incidents are tied to changes: the explicit ``caused_by_change`` link, plus (when
+    switched on in the sidebar) the latest deployment on the incident's service within N hours."""
     from analytics.metrics import Attribution
 
+    if st.session_state.get(K_ATTR_WINDOW):
+        return Attribution("window", float(st.session_state.get(K_ATTR_HOURS) or 24.0))
     return Attribution()
+
+
+def _attribution_panel() -> None:
+    with st.expander("Incident attribution", expanded=False):
+        st.toggle(
+            "Also blame the latest deployment on the incident's service",
+            key=K_ATTR_WINDOW,
+            help="Incidents without caused_by_change count against the last deployment to "
+            "their service at most this many hours before they opened.",
+        )
+        st.number_input(
+            "Within (hours)", min_value=1.0, max_value=24.0 * 14, value=24.0, step=1.0,
+            key=K_ATTR_HOURS, disabled=not st.session_state.get(K_ATTR_WINDOW),
+        )  # fmt: skip
 
 
 COST_FIELDS = {
