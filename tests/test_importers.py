@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import threading
+from dataclasses import replace
 from datetime import date, datetime
 from pathlib import Path
 
@@ -16,7 +17,13 @@ import pytest
 
 from analytics.cli import main
 from analytics.importers import detect_preset, import_paths, import_sources, inspect_file
-from analytics.importers.mapping import ProfileError, parse_profile
+from analytics.importers.mapping import (
+    ProfileError,
+    list_profiles,
+    load_profile,
+    parse_profile,
+    save_profile,
+)
 from analytics.importers.sniff import (
     AmbiguousDates,
     detect_date_format,
@@ -244,6 +251,18 @@ def test_mapping_on_excel_with_date_format(con, tmp_path):
 def test_profile_validation_names_the_problem(doc, message):
     with pytest.raises(ProfileError, match=message.replace("(", r"\(").replace(")", r"\)")):
         parse_profile(doc)
+
+
+def test_example_profiles_are_valid_and_profiles_round_trip(tmp_path):
+    examples = list_profiles(MAPPINGS)
+    assert set(examples) >= {"changes-de", "incidents-de"}
+    for path in examples.values():
+        load_profile(path)
+    profile = load_profile(examples["changes-de"])
+    # a profile name never becomes a path outside the chosen directory
+    saved = save_profile(profile, tmp_path, "../../Änderungen DE")
+    assert saved == tmp_path / "Änderungen-DE.json"
+    assert load_profile(saved) == replace(profile, name="Änderungen-DE")
 
 
 def test_mapping_source_column_missing_from_file(con):

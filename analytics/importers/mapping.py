@@ -116,8 +116,9 @@ def list_profiles(directory: str | Path) -> dict[str, Path]:
 
 
 def save_profile(profile: MappingProfile, directory: str | Path, name: str) -> Path:
-    """Write a profile as ``<name>.json``; the name is reduced to safe characters."""
-    safe = re.sub(r"[^A-Za-z0-9_-]+", "-", name).strip("-")[:60]
+    """Write a profile as ``<name>.json`` in ``directory``; the name is reduced to letters,
+    digits, ``-`` and ``_``."""
+    safe = re.sub(r"[^\w-]+", "-", name).strip("-")[:60]  # no dots or slashes: stays inside
     if not safe:
         raise ProfileError("mapping: give the profile a name (letters, digits, - or _)")
     directory = Path(directory)
