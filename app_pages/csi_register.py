@@ -104,39 +104,36 @@ metrics = ["", *IMPROVEMENT_METRICS]
 directions = ["", *IMPROVEMENT_DIRECTIONS]
 
 
-def _index(options: list[str], value) -> int:
-    return options.index(value) if value in options else 0
+def _choice(box, label: str, options: list[str], current: dict, column: str, prefix: str):
+    """A selectbox on ``options`` preset to the current value, which is offered even when no
+    record has it (so saving an edit never drops a team or service the data lacks)."""
+    value = current.get(column) or ""
+    if value not in options:
+        options = [*options, value]
+    return box.selectbox(label, options, options.index(value), key=f"{prefix}_{column}")
 
 
 def _fields(prefix: str, current: dict) -> dict:
     """The form's inputs (keys ``<prefix>_<column>``), prefilled from ``current``."""
     left, right = st.columns(2)
-    out = {
+    return {
         "title": left.text_input("Title", current.get("title") or "", key=f"{prefix}_title"),
         "started_on": right.date_input(
             "Started on", current.get("started_on") or ctx.flt.end, key=f"{prefix}_started_on",
             format="YYYY-MM-DD",
         ),
-        "team": left.selectbox("Team", teams, _index(teams, current.get("team")),
-                               key=f"{prefix}_team"),
-        "service": right.selectbox("Service", services, _index(services, current.get("service")),
-                                   key=f"{prefix}_service"),
-        "target_metric": left.selectbox(
-            "Target metric", metrics, _index(metrics, current.get("target_metric")),
-            key=f"{prefix}_target_metric",
-        ),
-        "expected_direction": right.selectbox(
-            "Expected direction", directions, _index(directions, current.get("expected_direction")),
-            key=f"{prefix}_expected_direction",
+        "team": _choice(left, "Team", teams, current, "team", prefix),
+        "service": _choice(right, "Service", services, current, "service", prefix),
+        "target_metric": _choice(left, "Target metric", metrics, current, "target_metric", prefix),
+        "expected_direction": _choice(
+            right, "Expected direction", directions, current, "expected_direction", prefix
         ),
         "category": left.text_input("Category (change-policy, automation, warranty, process, …)",
                                     current.get("category") or "", key=f"{prefix}_category"),
-        "source": right.selectbox("Source", sources, _index(sources, current.get("source")),
-                                  key=f"{prefix}_source"),
+        "source": _choice(right, "Source", sources, current, "source", prefix),
         "owner": left.text_input("Owner", current.get("owner") or "", key=f"{prefix}_owner"),
         "notes": right.text_input("Notes", current.get("notes") or "", key=f"{prefix}_notes"),
     }  # fmt: skip
-    return out
 
 
 def _write(done: str, action, *args, forget: str | None = None) -> None:

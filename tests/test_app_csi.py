@@ -151,3 +151,22 @@ def test_an_empty_window_shows_a_friendly_message(app_db, monkeypatch, page):
     at = open_page(app_db, monkeypatch, page, {"preset": "custom", "from": "2001-01-01",
                                                "to": "2001-01-31"})  # fmt: skip
     assert at.info and "widen the dates" in at.info[0].value
+
+
+def test_editing_keeps_a_team_no_record_has(app_db, monkeypatch):
+    con = connect(app_db)
+    imp.add_improvement(con, {"improvement_id": "IMP-60", "title": "Chaos days",
+                              "started_on": "2026-05-04", "team": "Ghost team"})  # fmt: skip
+    con.close()
+    at = open_page(app_db, monkeypatch, REGISTER)
+    at.selectbox(key="edit_pick").set_value("IMP-60").run()
+    assert at.selectbox(key="edit_IMP-60_team").value == "Ghost team"
+    at.text_input(key="edit_IMP-60_owner").input("SRE guild")
+    at.button[[b.label for b in at.button].index("Save changes")].click().run()
+    assert not at.exception
+    con = connect(app_db)
+    try:
+        row = imp.improvements_frame(con).set_index("improvement_id").loc["IMP-60"]
+    finally:
+        con.close()
+    assert (row["team"], row["owner"]) == ("Ghost team", "SRE guild")
