@@ -178,12 +178,12 @@ def measure_report(db: Path, data: dict, repeat: int) -> dict:
     }
 
 
-def measure_pages(db: Path, data: dict, repeat: int) -> dict:
+def measure_pages(db: Path, data: dict, repeat: int, names: tuple[str, ...] = PAGES) -> dict:
     """Each page's analytics for the dashboard's default filter, each in a fresh process:
     connect + first call (cold), then the median warm call."""
     start, end = data["default_window"]
     pages = {}
-    for name in PAGES:
+    for name in names:
         try:
             result, child = run_worker(
                 "page", "--db", str(db), "--page", name, "--start", start, "--end", end,
@@ -311,7 +311,7 @@ def run(args) -> dict:
             except StepFailed as exc:
                 figures["errors"]["report"] = str(exc)
             print("measuring pages ...", flush=True)
-            figures["pages"] = measure_pages(db, data, args.repeat)
+            figures["pages"] = measure_pages(db, data, args.repeat, args.pages)
         for page, result in figures.get("pages", {}).items():
             if "error" in result:
                 figures["errors"][f"page {page}"] = result["error"]
@@ -335,9 +335,20 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--repeat", type=int, default=5, help="warm runs per median (5)")
     parser.add_argument("--out-dir", default=str(DEFAULT_OUT), help="cache of data and db")
     parser.add_argument("--strict", action="store_true", help="exit 1 when a budget is missed")
+    parser.add_argument(
+        "--pages",
+        type=lambda text: tuple(p.strip() for p in text.split(",") if p.strip()),
+        default=PAGES,
+        help=f"comma-separated pages to measure (default: all of {', '.join(PAGES)})",
+    )
     args = parser.parse_args(argv)
     if args.scale <= 0 or args.repeat < 1:
         parser.error("--scale must be positive and --repeat at least 1")
+    unknown = [p for p in args.pages if p not in PAGES]
+    if unknown or not args.pages:
+        parser.error(
+            f"--pages: unknown page(s) {', '.join(unknown)}; choose from {', '.join(PAGES)}"
+        )
 
     figures = run(args)
     print(format_table(figures))

@@ -140,14 +140,19 @@ def page_calls(name: str, con, flt) -> list[tuple[str, Callable[[], object]]]:
 
     def improvement_series():
         measured = improvements.measure_improvements(con, flt, improvements.DEFAULT_WEEKS)
-        if not measured.empty and measured.iloc[0]["target_metric"]:
-            row = measured.iloc[0]  # the page shows the first improvement up close
+        if measured.empty:
+            return
+        row = measured.iloc[0]  # the page shows the first improvement up close
+        metric, team, service = (
+            v if isinstance(v, str) and v else None
+            for v in row[["target_metric", "team", "service"]]
+        )
+        if metric:
             around = Filter(
                 row["before_from"], row["after_to"],
-                teams=(row["team"],) if row["team"] else (),
-                services=(row["service"],) if row["service"] else (),
+                teams=(team,) if team else (), services=(service,) if service else (),
             )  # fmt: skip
-            series.metric_series(con, around, row["target_metric"], "week")
+            series.metric_series(con, around, metric, "week")
 
     calls = {
         "sidebar": [

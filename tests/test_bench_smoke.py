@@ -1,9 +1,11 @@
-"""The benchmark runs end to end at a tiny scale and produces every figure; budgets are judged
-right. Values are not checked here: they depend on the machine."""
+"""The benchmark runs end to end at a tiny scale and produces every figure, every page's
+analytics calls still run, and budgets are judged right. Timings are not checked here: they
+depend on the machine."""
 
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -14,8 +16,11 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT / "benchmarks"))
 
 import bench  # noqa: E402
+import worker  # noqa: E402
 
 KINDS = ("sprints", "work_items", "changes", "incidents")
+# Two pages keep the end-to-end run short; test_every_page_call_runs covers the others.
+SMOKE_PAGES = ("overview", "change_control")
 
 
 @pytest.fixture(scope="module")
@@ -35,6 +40,8 @@ def smoke(tmp_path_factory):
             str(out),
             "--json",
             str(figures_path),
+            "--pages",
+            ",".join(SMOKE_PAGES),
         ],
         cwd=ROOT,
         capture_output=True,
@@ -56,12 +63,12 @@ def test_bench_runs_and_writes_every_figure(smoke):
     report = figures["report"]
     for key in ("cold_seconds", "warm_seconds", "warm_team_seconds", "peak_rss_mb"):
         assert report[key] > 0, key
-    assert set(figures["pages"]) == set(bench.PAGES)
+    assert set(figures["pages"]) == set(SMOKE_PAGES)
     for name, page in figures["pages"].items():
         for key in ("cold_seconds", "warm_seconds", "peak_rss_mb"):
             assert page[key] > 0, (name, key)
     # Five load/report budgets plus a warm and a cold budget per page, each judged.
-    assert len(figures["budgets"]) == 5 + 2 * len(bench.PAGES)
+    assert len(figures["budgets"]) == 5 + 2 * len(SMOKE_PAGES)
     assert all(row["pass"] in (True, False) for row in figures["budgets"])
     # The database is removed without --keep; the generated CSVs stay as a cache.
     assert not (out / "scale-0.005" / "bench.duckdb").exists()
@@ -100,3 +107,29 @@ def test_a_missing_figure_is_not_judged():
     rows = bench.budgets({"load": {"ratio": 1.0}})
     assert rows[0]["pass"] is True
     assert all(row["pass"] is None for row in rows[1:])
+
+
+def test_every_page_call_runs(demo_db):
+    """Each page's analytics, as the benchmark calls them, run on the demo database."""
+    from analytics.store import connect
+
+    data = bench.describe_data(demo_db)
+    flt = worker.filter_from(
+        type("Args", (), {"start": data["default_window"][0], "end": data["default_window"][1]})
+    )
+    con = connect(demo_db, read_only=True)
+    try:
+        for page in worker.PAGES:
+            calls = worker.page_calls(page, con, flt)
+            assert calls, page
+            for label, call in calls:
+                call()  # raises if a page's analytics changed under the benchmark
+                assert label
+    finally:
+        con.close()
+
+
+def test_the_benchmark_knows_every_dashboard_page():
+    # app.py lists each page as "app_pages/<name>.py"; the sidebar runs with all of them.
+    listed = set(re.findall(r"app_pages/(\w+)\.py", (ROOT / "app.py").read_text()))
+    assert listed and listed | {"sidebar"} == set(worker.PAGES)
