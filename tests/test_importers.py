@@ -58,6 +58,10 @@ def test_servicenow_change_csv_maps_outcome_approval_risk_and_dates(con):
     # 7 data rows (+1 separators-only row dropped); CHG0030006 is still in Implement: no outcome.
     assert (summary.kind, summary.inserted, summary.rejected) == ("changes", 6, 1)
     assert summary.reasons == ["row 7, column outcome: required value is missing"]
+    assert (
+        "1 change(s) without a close code or cancellation (still open?) are rejected"
+        in (summary.warnings[0])
+    )
     got = rows(
         con,
         "SELECT change_id, service, team, change_type, approval, risk, requested_at, "

@@ -137,7 +137,14 @@ def servicenow_change(c: Cols) -> Transform:
         "planned_end": c.date(*SN_CHANGE["end_date"]),
     }
     params = {"true_words": TRUE_WORDS, "false_words": FALSE_WORDS}
-    t = Transform("changes", columns, c, params=params, pre={"__outcome": outcome})
+    open_changes = (
+        "change_id IS NOT NULL AND outcome IS NULL",
+        "{n} change(s) without a close "
+        "code or cancellation (still open?) are rejected: they have no outcome yet",
+    )
+    t = Transform(
+        "changes", columns, c, params=params, pre={"__outcome": outcome}, notes=[open_changes]
+    )
     return _latest(c, t)
 
 

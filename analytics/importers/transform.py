@@ -139,6 +139,8 @@ class Transform:
     cols: Cols
     helpers: dict[str, str] = field(default_factory=dict)
     pre: dict[str, str] = field(default_factory=dict)
+    notes: list[tuple[str, str]] = field(default_factory=list)  # (condition on mapped rows,
+    # warning with {n} for how many rows meet it), e.g. explaining a group of rejections
     latest_by: str | None = None
     latest_label: str = ""
     warnings: list[str] = field(default_factory=list)
@@ -222,6 +224,10 @@ def run_transform(
         warnings.append(f"dates read as {fmt.label}")
     if decimal_comma:
         warnings.append("numbers read with a decimal comma")
+    for condition, message in transform.notes:
+        n = con.execute(f"SELECT count(*) FROM {mapped} WHERE {condition}").fetchone()[0]
+        if n:
+            warnings.append(message.format(n=n))
     if transform.latest_by is not None:
         kept = con.execute(f"SELECT count(*) FROM {mapped}").fetchone()[0]
         dropped = raw.rows - kept
