@@ -53,7 +53,8 @@ def test_notebook_runs_on_the_demo_database(executed, demo_db):
     assert "link between releases and incidents" in text
     assert "CAB-approved changes" in text
     assert "Delegating 50 % of" in text
-    assert "warranty share" in text
+    # the warranty sentence, whether or not the link is significant in this quarter
+    assert "P1/P2 incidents per week" in text
     assert "On the frontier:" in text
     charts = [
         o
