@@ -115,7 +115,8 @@ def csv_error_message(message: str) -> str:
         else "the row is not valid CSV",
     )
     detail = detail[:160].rstrip(".")
-    return f"line {line.group(1)}: {detail}" if line else f"cannot read as CSV: {detail}"
+    where = f" near line {line.group(1)}" if line else ""
+    return f"malformed CSV{where}: {detail}"  # worded like the loader's message
 
 
 def _unique_header(header: tuple[str, ...]) -> tuple[str, ...]:
