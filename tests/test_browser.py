@@ -111,28 +111,47 @@ CONTENT_HEIGHT = """() => Math.min(12000, 80 + Math.max(1000, ...[...document.qu
     'section, [data-testid]')].map(e => e.scrollHeight)))"""
 
 
+VIEWPORT = {"width": 1440, "height": 1000}
 LAST_SECTION = "What the numbers say"
 EXCEPTION = "[data-testid='stException']"
 
 
-def render(page, url: str, heading: str, timeout_ms: int = 45_000) -> None:
-    """Open ``url`` and wait until the page has run to its end and its charts are drawn."""
-    page.goto(url, wait_until="domcontentloaded")
-    page.get_by_role("heading", name=heading, exact=True).first.wait_for(timeout=timeout_ms)
-    # every page ends with this section, so once it is there the script has run to the end
-    # (an exception shows instead, and assert_no_error reports it)
-    finished = page.get_by_role("heading", name=LAST_SECTION).or_(page.locator(EXCEPTION))
-    finished.first.wait_for(timeout=timeout_ms)
+RENDERED = """([heading, last]) => {
+    const main = document.querySelector('[data-testid="stMain"]');
+    if (!main) return false;
+    const title = main.querySelector('h1');
+    const headings = [...main.querySelectorAll('h2, h3')].map(h => h.innerText.trim());
+    return title && title.innerText.trim() === heading
+        && (headings.includes(last) || main.querySelector("[data-testid='stException']"))
+        && !main.querySelector('[data-stale="true"]');
+}"""
+
+
+def wait_until_rendered(page, heading: str, timeout_ms: int = 60_000) -> None:
+    """Wait until the page titled ``heading`` has run to its end and its charts are drawn.
+
+    Every page ends with the "What the numbers say" section (an exception shows instead, and
+    :func:`assert_no_error` reports it); elements left from the previous page are marked stale
+    until the new run replaces them.
+    """
+    page.wait_for_function(RENDERED, arg=[heading, LAST_SECTION], timeout=timeout_ms)
     # Streamlit scrolls inside its main container: grow the viewport to the content so a
     # full-page screenshot shows everything; charts redraw after each resize, so repeat.
+    page.set_viewport_size(VIEWPORT)
     for _ in range(4):
         page.wait_for_function(CHARTS_DRAWN, timeout=timeout_ms)
         height = page.evaluate(CONTENT_HEIGHT)
         if height <= page.viewport_size["height"]:
             break
-        page.set_viewport_size({"width": page.viewport_size["width"], "height": height})
+        page.set_viewport_size({"width": VIEWPORT["width"], "height": height})
         page.wait_for_timeout(300)
     page.wait_for_timeout(500)  # Plotly's transitions
+
+
+def render(page, url: str, heading: str) -> None:
+    """Open ``url`` (a new session) and wait until the page titled ``heading`` is rendered."""
+    page.goto(url, wait_until="domcontentloaded")
+    wait_until_rendered(page, heading)
 
 
 def assert_no_error(page, name: str) -> None:
@@ -141,26 +160,37 @@ def assert_no_error(page, name: str) -> None:
     assert "Traceback" not in text, f"{name}: traceback on the page"
 
 
-@pytest.mark.parametrize("path", list(PAGES), ids=[p or "overview" for p in PAGES])
-def test_page_renders_without_error(server, browser, path):
-    page = browser.new_page(viewport={"width": 1440, "height": 1000})
+def test_every_page_renders_without_error(server, browser):
+    """Open the dashboard once, then visit every page through the sidebar navigation (as a user
+    does): no error, the URL keeps the filter, and a full-page screenshot of each."""
+    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    page = browser.new_page(viewport=VIEWPORT)
     try:
-        render(page, f"{server}/{path}?preset=all", PAGES[path])
-        assert_no_error(page, PAGES[path])
-        SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-        page.screenshot(path=str(SCREENSHOTS / f"{path or 'overview'}.png"), full_page=True)
+        for i, (path, heading) in enumerate(PAGES.items()):
+            if i == 0:
+                render(page, f"{server}/{path}?preset=all", heading)
+            else:
+                page.set_viewport_size(VIEWPORT)
+                nav = page.locator("[data-testid='stSidebarNav']")
+                nav.get_by_role("link", name=heading, exact=True).click()
+                wait_until_rendered(page, heading)
+            assert_no_error(page, heading)
+            assert "preset=all" in page.url, f"{heading}: the URL lost the filter"
+            page.screenshot(path=str(SCREENSHOTS / f"{path or 'overview'}.png"), full_page=True)
     finally:
         page.close()
 
 
-def test_link_keeps_filters_across_pages(server, browser):
-    page = browser.new_page(viewport={"width": 1440, "height": 1000})
+def test_a_shared_link_opens_that_page_with_its_filters(server, browser):
+    """A deep link into a page other than the first one, in a fresh session, shows the frame
+    (sidebar with the link's filters) and the page."""
+    page = browser.new_page(viewport=VIEWPORT)
     try:
-        render(page, f"{server}/?preset=last_90_days", "Overview")
-        assert "preset=last_90_days" in page.url
-        page.get_by_role("link", name="Change control").click()
-        page.get_by_role("heading", name="Change control", exact=True).first.wait_for()
-        page.wait_for_function("() => location.search.includes('preset=last_90_days')")
+        render(page, f"{server}/change_control?preset=last_90_days&team=Payments", "Change control")
         assert_no_error(page, "Change control")
+        sidebar = page.locator("[data-testid='stSidebar']").inner_text()
+        assert "(90 days)" in sidebar  # the window caption under the filters
+        assert "Payments" in sidebar  # the chosen team
+        assert "team=Payments" in page.url and "preset=last_90_days" in page.url
     finally:
         page.close()
