@@ -35,7 +35,17 @@ history = data.fetch(views.load_history)
 if history.empty:
     ui.empty("Nothing has been loaded into this database yet.")
 else:
-    st.dataframe(history, hide_index=True, height=260)
+    st.dataframe(
+        history,
+        hide_index=True,
+        height=min(38 + 35 * len(history), 400),
+        column_config={
+            "load_id": "Load", "loaded_at": st.column_config.DatetimeColumn("Loaded (UTC)"),
+            "file_name": "File", "kind": "Kind", "rows_inserted": "Inserted",
+            "rows_updated": "Updated", "rows_rejected": "Rejected",
+            "rows_superseded": "Superseded", "replaced": "Replaced",
+        },
+    )  # fmt: skip
     ui.download(history, "load-history", "Download load history (CSV)")
 
 st.subheader("Templates")
