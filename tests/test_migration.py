@@ -57,7 +57,9 @@ INSERT INTO schema_info VALUES (1);
 """
 
 V1_ROWS = {
-    "sprints": [("S1", "Payments", "Sprint 1", dt.date(2026, 1, 5), dt.date(2026, 1, 18), 20.0, 18.0)],
+    "sprints": [
+        ("S1", "Payments", "Sprint 1", dt.date(2026, 1, 5), dt.date(2026, 1, 18), 20.0, 18.0),
+    ],
     "work_items": [
         ("WI-1", "Payments", "S1", "story", "utility", None, 3.0, "done",
          dt.datetime(2026, 1, 5, 9), dt.datetime(2026, 1, 9, 17), "business"),
