@@ -27,7 +27,7 @@ if sprints.empty:
 teams = fetch(views.sprint_summary_per_team, ctx.flt)
 warranty = fetch(insights.warranty_vs_incidents, ctx.flt)
 aspects = fetch(views.warranty_aspects, ctx.flt)
-colors = charts.color_map(sprints["team"])
+colors = ui.team_colors()
 
 left, right = st.columns(2)
 with left:

@@ -67,6 +67,7 @@ with left:
             x="start_date",
             y="length_days",
             color="team",
+            colors=ui.team_colors(),
             title="Sprint length over time",
             y_title="Sprint length (days)",
             x_title="Sprint start",

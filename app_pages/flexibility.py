@@ -56,14 +56,13 @@ if teams.empty:
 
 if per_quarter:
     points = quarters.assign(label=quarters["team"] + " " + quarters["quarter"])
-    colors = {
-        f"{t} {q}": c
-        for t, c in charts.color_map(teams["team"]).items()
-        for q in quarters["quarter"].unique()
+    # each team-quarter point in its team's colour (the team names colour the trails)
+    colors = ui.team_colors() | {
+        f"{t} {q}": c for t, c in ui.team_colors().items() for q in quarters["quarter"].unique()
     }
 else:
     points = teams.assign(label=teams["team"])
-    colors = charts.color_map(teams["team"])
+    colors = ui.team_colors()
 
 plotted = points.dropna(subset=[X, y_metric])
 frontier = frontier_rows(plotted, X, y_metric)

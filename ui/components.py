@@ -113,3 +113,12 @@ def kpi(
             delta_description="vs previous period" if delta else None,
         )
         st.markdown(TIER_BADGES.get(tier or "", ":gray-badge[no DORA tier]"))
+
+
+def team_colors() -> dict[str, str]:
+    """One colour per team of the whole database, so a team keeps its colour whatever the
+    sidebar's team filter leaves on screen."""
+    from analytics import charts, views
+    from ui.data import fetch
+
+    return charts.color_map(fetch(views.filter_choices)["teams"])
