@@ -325,3 +325,11 @@ def test_demo_register_shows_what_was_built_into_the_data(demo_db):
     assert [verdicts[f"IMP-0{i}"] for i in (1, 2, 3)] == [imp.AS_EXPECTED] * 3
     assert imp.AS_EXPECTED not in {verdicts[f"IMP-0{i}"] for i in (4, 5, 6)}
     assert verdicts["IMP-07"] == imp.TOO_EARLY
+
+
+def test_register_download_is_formula_safe(con):
+    from analytics.export import to_safe_csv
+
+    _register(con, title='=HYPERLINK("http://x")', owner="@ops")
+    text = to_safe_csv(imp.improvements_frame(con)).decode()
+    assert "'=HYPERLINK" in text and ",'@ops," in text

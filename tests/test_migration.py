@@ -173,3 +173,21 @@ def test_failed_migration_leaves_the_v1_database_untouched(tmp_path):
         assert con.execute("SELECT count(*) FROM changes").fetchone() == (2,)
     finally:
         con.close()
+
+
+def test_report_reads_a_v1_database_without_migrating_it(tmp_path, capsys):
+    import json
+
+    from analytics.cli import main
+
+    path = tmp_path / "v1.duckdb"
+    _v1_database(path)
+    # report opens read-only: no migration, and the missing register reads as empty
+    assert main(["report", "--db", str(path), "--format", "json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    assert out["improvements"] == [] and out["deployments"] == 1
+    con = duckdb.connect(str(path), read_only=True)
+    try:
+        assert con.execute("SELECT version FROM schema_info").fetchone() == (1,)
+    finally:
+        con.close()
