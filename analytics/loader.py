@@ -481,8 +481,10 @@ def load_staged(
     removed = 0
     if replace:
         removed = con.execute(f"SELECT count(*) FROM {k.name}").fetchone()[0] - updated
-        _recreate_empty(con, k)
-        con.execute(f"INSERT INTO {k.name} ({cols}) {rows}")
+        _recreate_empty(con, k, f"INSERT INTO {k.name} ({cols}) {rows}")
+    elif updated == 0 and not con.execute(f"SELECT count(*) FROM {k.name}").fetchone()[0]:
+        # An empty table (a first load) is filled like a replace: key built after the insert.
+        _recreate_empty(con, k, f"INSERT INTO {k.name} ({cols}) {rows}")
     elif updated == 0:
         con.execute(f"INSERT INTO {k.name} ({cols}) {rows}")
     else:
@@ -549,11 +551,13 @@ def load_staged(
     return summary
 
 
-def _recreate_empty(con: duckdb.DuckDBPyConnection, kind: Kind) -> None:
-    """Empty a kind's table by dropping and re-creating it, with any extra indexes.
+def _recreate_empty(con: duckdb.DuckDBPyConnection, kind: Kind, insert_sql: str) -> None:
+    """Replace a kind's table by a new one filled by ``insert_sql``, with any extra indexes.
 
     DuckDB deletes rows of a primary-keyed table very slowly (and re-inserting the deleted keys
-    in the same transaction slower still), so ``--replace`` starts from a new table.
+    in the same transaction slower still), so ``--replace`` starts from a new table. The primary
+    key and indexes are built after the insert: about twice as fast as inserting through them
+    (a duplicate id still fails, when the key is added).
     """
     indexes = [
         row[0]
@@ -563,7 +567,9 @@ def _recreate_empty(con: duckdb.DuckDBPyConnection, kind: Kind) -> None:
         ).fetchall()
     ]
     con.execute(f"DROP TABLE {kind.name}")
-    con.execute(schema.table_ddl(kind))
+    con.execute(schema.table_ddl(kind, primary_key=False))
+    con.execute(insert_sql)
+    con.execute(f"ALTER TABLE {kind.name} ADD PRIMARY KEY ({kind.id_column})")
     for statement in indexes:
         con.execute(statement)
 

@@ -178,11 +178,13 @@ CREATE TABLE IF NOT EXISTS rejected_rows (
 """
 
 
-def table_ddl(kind: Kind) -> str:
-    """CREATE TABLE statement for one record kind (id column is the primary key)."""
+def table_ddl(kind: Kind, primary_key: bool = True) -> str:
+    """CREATE TABLE statement for one record kind (id column is the primary key; without
+    ``primary_key`` it is only NOT NULL, for a bulk insert that adds the key afterwards)."""
+    key = " PRIMARY KEY" if primary_key else " NOT NULL"
     cols = ",\n    ".join(
         f"{c.name} {c.sql_type}"
-        + (" PRIMARY KEY" if c.name == kind.id_column else "")
+        + (key if c.name == kind.id_column else "")
         + (" NOT NULL" if c.required and c.name != kind.id_column else "")
         for c in kind.columns
     )
