@@ -6,6 +6,7 @@ from __future__ import annotations
 import streamlit as st
 
 from analytics import charts, insights, narrative, views
+from analytics.improvements import improvements_frame
 from analytics.metrics import deployments_frame
 from analytics.schema import APPROVALS
 from analytics.stats import ALPHA
@@ -32,6 +33,7 @@ COLORS = charts.APPROVAL_COLORS
 mix = fetch(views.approval_mix, ctx.flt, ctx.attribution, "month")
 emergency = fetch(views.emergency_ratio, ctx.flt, ctx.attribution, "month")
 as_share = st.toggle("Approval mix as share of deployments", key="cc_share")
+register = fetch(improvements_frame, ctx.flt)
 left, right = st.columns(2)
 with left:
     fig = charts.stacked_bar_chart(
@@ -40,6 +42,7 @@ with left:
         y_title="Share of deployments" if as_share else "Deployments per month",
         colors=COLORS, labels=LABELS, order=APPROVALS, percent=as_share,
     )  # fmt: skip
+    charts.add_improvement_markers(fig, register)  # the CSI register's improvements
     ui.chart(fig, mix, "approval-mix")
 with right:
     fig = charts.trend_chart(
@@ -47,6 +50,7 @@ with right:
         y_title="Share of deployments", percent=True,
     )  # fmt: skip
     fig.update_traces(line_color=COLORS["ecab"])
+    charts.add_improvement_markers(fig, register)
     ui.chart(fig, emergency, "emergency-ratio")
 
 # --- lead time and failure rate per path --------------------------------------------------------
