@@ -190,3 +190,46 @@ def test_window_attribution_applies_to_the_numbers(app_db, monkeypatch):
         connect(app_db), at.session_state["filter"], attribution=Attribution("window", 12.0)
     )
     assert metric(at, "Change failure rate") == fmt.percent(numbers["change_failure_rate"])
+
+
+def test_flexibility_per_team_quarter_plots_every_team_quarter(app_db, monkeypatch):
+    import json
+    import re
+
+    from analytics.metrics import per_team_quarter
+
+    at = open_app(app_db, monkeypatch)
+    at.switch_page("app_pages/flexibility.py").run()
+    at.toggle(key="flex_quarters").set_value(True).run()
+    at.toggle(key="flex_paths").set_value(True).run()
+    assert_ok(at)
+    spec = json.loads(at.get("plotly_chart")[0].proto.spec)
+    names = [t.get("name", "") for t in spec["data"]]
+    quarters = per_team_quarter(connect(app_db), at.session_state["filter"])
+    active = quarters[quarters["deployments"] > 0]
+    expected = sorted(f"{r.team} {r.quarter}" for r in active.itertuples())
+    assert sorted(n for n in names if re.fullmatch(r".+ \d{4}-Q\d", n)) == expected
+    # one trail per team with deployments, and the frontier
+    assert sorted(n for n in names if n.endswith(" over time")) == [
+        f"{t} over time" for t in sorted(active["team"].unique())
+    ]
+    assert "Pareto frontier" in names
+
+
+def test_cost_model_edited_on_support_cost_applies_to_other_pages(app_db, monkeypatch):
+    from analytics.cost import CostModel
+
+    at = open_app(app_db, monkeypatch)
+    at.switch_page("app_pages/support_cost.py").run()
+    at.number_input(key="cost_hourly_rate").set_value(100.0).run()
+    at.number_input(key="cost_p1_hours").set_value(10.0).run()
+    assert_ok(at)
+    model = CostModel(hourly_rate=100.0, p1_hours=10.0)
+    numbers = report(connect(app_db), at.session_state["filter"], model)
+    assert metric(at, "Support cost") == fmt.money(numbers["support_cost"])
+    at.switch_page("app_pages/overview.py").run()
+    assert_ok(at)
+    assert metric(at, "Support cost") == fmt.money(numbers["support_cost"])
+    # and back on the Support cost page the inputs show the edited model
+    at.switch_page("app_pages/support_cost.py").run()
+    assert at.number_input(key="cost_hourly_rate").value == 100.0
