@@ -7,7 +7,7 @@ import duckdb
 import pandas as pd
 
 from analytics.db import query_df
-from analytics.filters import team_clause
+from analytics.filters import service_clause, team_clause
 from analytics.store import row_counts
 
 
@@ -213,3 +213,42 @@ def warranty_aspects(con: duckdb.DuckDBPyConnection, flt) -> pd.DataFrame:
         """,
         flt.params(),
     )
+
+
+def warranty_vs_following_incidents(
+    con: duckdb.DuckDBPyConnection, flt, weeks: int = 4
+) -> pd.DataFrame:
+    """Per sprint ending in the window: its ``warranty_share`` (fraction of story points) and
+    the team's incidents opened in the ``weeks`` weeks after the sprint's last day
+    (``incidents_after``, ``incidents_p1_p2_after``): ``[team, sprint_id, end_date,
+    warranty_share, incidents_after, incidents_p1_p2_after, window_complete]``;
+    ``window_complete`` is false when the weeks after the sprint reach past the last incident
+    on record (their counts would be too low). Incidents follow the metrics' rule: an empty
+    kind is an incident. The filter's services apply to the incidents."""
+    from analytics.metrics import sprints_frame
+
+    con.register("sprint_rows", sprints_frame(con, flt))
+    try:
+        return query_df(
+            con,
+            f"""
+            SELECT s.team, s.sprint_id, s.end_date, s.warranty_share,
+                   count(i.incident_id) AS incidents_after,
+                   count(i.incident_id) FILTER (i.priority <= 2) AS incidents_p1_p2_after,
+                   s.end_date + 7 * $weeks
+                       <= (SELECT CAST(max(opened_at) AS DATE) FROM incidents) AS window_complete
+            FROM sprint_rows AS s
+            LEFT JOIN incidents AS i
+              ON i.team = s.team
+             AND coalesce(i.kind, 'incident') = 'incident'
+             AND i.opened_at >= CAST(s.end_date AS TIMESTAMP) + INTERVAL 1 DAY
+             AND i.opened_at < CAST(s.end_date AS TIMESTAMP) + INTERVAL 1 DAY
+                               + to_days(CAST(7 * $weeks AS INTEGER))
+             AND {service_clause("i.service")}
+            GROUP BY ALL ORDER BY s.end_date, s.team, s.sprint_id
+            """,
+            flt.params(),
+            {"weeks": weeks},
+        )
+    finally:
+        con.unregister("sprint_rows")

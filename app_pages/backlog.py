@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from analytics import charts, insights, narrative, views
+from analytics import charts, insights, narrative, stats, views
 from analytics.metrics import sprints_frame
 from ui import components as ui
 from ui import format as fmt
@@ -28,6 +28,7 @@ teams = fetch(views.sprint_summary_per_team, ctx.flt)
 warranty = fetch(insights.warranty_vs_incidents, ctx.flt)
 aspects = fetch(views.warranty_aspects, ctx.flt)
 colors = ui.team_colors()
+weeks = st.slider("Count incidents in this many weeks after each sprint", 1, 8, 4, key="bw_weeks")
 
 left, right = st.columns(2)
 with left:
@@ -40,14 +41,17 @@ with left:
     )  # fmt: skip
     ui.chart(fig, warranty.per_team, "warranty-vs-incidents")
 with right:
-    fig = charts.trend_chart(
-        sprints.dropna(subset=["warranty_share"]), x="end_date", y="warranty_share",
-        color="team", colors=colors, title="Warranty share per sprint",
-        y_title="Share of story points", x_title="Sprint end", percent=True,
+    following = fetch(views.warranty_vs_following_incidents, ctx.flt, weeks)
+    complete = following[following["window_complete"]].dropna(subset=["warranty_share"])
+    fig = charts.scatter_chart(
+        complete, x="warranty_share", y="incidents_p1_p2_after", color="team", colors=colors,
+        title=f"Each sprint's warranty share against P1–P2 incidents in the next {weeks} weeks",
+        x_title="Warranty share of the sprint's story points",
+        y_title=f"P1–P2 incidents in the {weeks} weeks after", percent_x=True,
+        hover=["sprint_id", "end_date"],
     )  # fmt: skip
-    ui.chart(
-        fig, sprints[["team", "sprint_id", "end_date", "warranty_share"]], "warranty-per-sprint"
-    )
+    ui.chart(fig, following, "warranty-vs-following-incidents")
+    per_sprint = stats.spearman(complete["warranty_share"], complete["incidents_p1_p2_after"])
 
 left, right = st.columns(2)
 with left:
@@ -90,10 +94,29 @@ with right:
     ui.chart(fig, teams, "say-do")
 
 # --- reading ------------------------------------------------------------------------------------
+
+
+def _per_sprint_sentence(corr, weeks: int) -> str:
+    if corr.spearman_r is None:
+        return f"Per sprint, no correlation can be computed: {corr.reason}."
+    found = (
+        f"sprints with more warranty work are followed by "
+        f"{'more' if corr.spearman_r > 0 else 'fewer'} P1–P2 incidents"
+        if corr.p_value is not None and corr.p_value < stats.ALPHA
+        else "no significant link between a sprint's warranty share and P1–P2 incidents"
+    )
+    return (
+        f"Per sprint, {found} in the {weeks} weeks after it (Spearman r = "
+        f"{corr.spearman_r:.2f}, {narrative.fmt_p(corr.p_value)}, {corr.n} sprints); teams "
+        "differ in many ways, so the per-team and per-sprint views can disagree."
+    )
+
+
 total_ops = ops["operations_items"].sum() / ops["items"].sum() if ops["items"].sum() else None
 say_do = teams.dropna(subset=["say_do_ratio"]).sort_values("say_do_ratio")
 sentences = [
     narrative.warranty_sentence(warranty.correlation),
+    _per_sprint_sentence(per_sprint, weeks),
     f"{fmt.percent(total_ops)} of the items in these sprints came from operations (incidents, "
     "problems, requests) rather than from the business.",
 ]

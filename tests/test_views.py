@@ -149,3 +149,16 @@ def test_filter_choices_and_dataset_info(tiny):
         2, 5, 6, 5,
     )  # fmt: skip
     assert info["files"] == 0 and info["last_loaded_at"] is None
+
+
+def test_warranty_share_against_incidents_in_the_weeks_after_each_sprint(tiny):
+    rows = views.warranty_vs_following_incidents(tiny, WINDOW, weeks=4)
+    assert len(rows) == 1  # only S1 ends in the window
+    s1 = rows.iloc[0]
+    assert s1["warranty_share"] == pytest.approx(10 / 18)
+    # 4 weeks after 19 January = 20 January to 16 February: i3 (no kind, P2) on 10 February;
+    # i1/i2 are before the sprint ended, r1 is a request, i4 (5 March) is too late
+    assert (s1["incidents_after"], s1["incidents_p1_p2_after"]) == (1, 1)
+    assert bool(s1["window_complete"])  # incidents are on record until 5 March
+    late = views.warranty_vs_following_incidents(tiny, WINDOW, weeks=8)
+    assert not bool(late.iloc[0]["window_complete"])  # 8 weeks reach 16 March
