@@ -266,9 +266,9 @@ def format_table(figures: dict) -> str:
     ]
     if slowest:
         lines.append("")
-        lines.append("slowest warm calls (page: function, seconds)")
+        lines.append("slowest warm calls")
         for seconds, page, call in sorted(slowest, reverse=True)[:8]:
-            lines.append(f"  {page}: {call:<52} {seconds:.3f}")
+            lines.append(f"  {page + ': ' + call:<64} {seconds:.3f} s")
     for step, message in figures.get("errors", {}).items():
         lines.append(f"ERROR {step}: {message}")
     if figures["scale"] != 1:
