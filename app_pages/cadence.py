@@ -55,6 +55,25 @@ fig = charts.cadence_timeline(
 )
 charts.add_improvement_markers(fig, fetch(improvements_frame, ctx.flt))  # the CSI register
 ui.chart(fig, weekly, "weekly-deployments-incidents")
+cards = st.columns(3)
+cards[0].metric(
+    "Incident trend (Theil–Sen)",
+    f"{fmt.number(trend.slope, 2)} / week" if trend.slope is not None else fmt.DASH,
+    help="Change in weekly incidents per week over the whole weeks of the window, with its "
+    f"95 % interval {fmt.number(trend.low, 2)} to {fmt.number(trend.high, 2)}.",
+)
+cards[1].metric(
+    "Most likely shift in weekly incidents",
+    f"{fmt.number(cp.mean_before)} → {fmt.number(cp.mean_after)}" if cp.index is not None
+    else fmt.DASH,
+    help=f"From the week of {shift.week}; permutation p = {fmt.number(cp.p_value, 3)}"
+    if cp.index is not None else cp.reason,
+)  # fmt: skip
+cards[2].metric(
+    "Shift significant?",
+    "yes" if significant_shift else "no",
+    help=f"p < {ALPHA} against {cp.permutations:,} random reorderings of the weeks",
+)
 
 # --- sprint length ------------------------------------------------------------------------------
 left, right = st.columns(2)
