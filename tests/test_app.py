@@ -233,3 +233,15 @@ def test_cost_model_edited_on_support_cost_applies_to_other_pages(app_db, monkey
     # and back on the Support cost page the inputs show the edited model
     at.switch_page("app_pages/support_cost.py").run()
     assert at.number_input(key="cost_hourly_rate").value == 100.0
+
+
+def test_reset_restores_the_demo_data(fresh_db, monkeypatch):
+    at = open_app(fresh_db, monkeypatch)
+    at.switch_page("app_pages/data.py").run()
+    demo = row_counts(connect(fresh_db))
+    upload(at, "new-changes.csv", GOOD)
+    assert row_counts(connect(fresh_db))["changes"] == demo["changes"] + 2
+    at.button(key="reset_demo").click().run()
+    assert_ok(at)
+    assert at.success[-1].value.startswith("Demo data restored")
+    assert row_counts(connect(fresh_db)) == demo
