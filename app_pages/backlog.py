@@ -28,7 +28,9 @@ teams = fetch(views.sprint_summary_per_team, ctx.flt)
 warranty = fetch(insights.warranty_vs_incidents, ctx.flt)
 aspects = fetch(views.warranty_aspects, ctx.flt)
 colors = ui.team_colors()
-weeks = st.slider("Count incidents in this many weeks after each sprint", 1, 8, 4, key="bw_weeks")
+weeks = st.columns([1, 2])[0].slider(
+    "Count incidents in this many weeks after each sprint", 1, 8, 4, key="bw_weeks"
+)
 
 left, right = st.columns(2)
 with left:
