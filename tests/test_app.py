@@ -245,3 +245,16 @@ def test_reset_restores_the_demo_data(fresh_db, monkeypatch):
     assert_ok(at)
     assert at.success[-1].value.startswith("Demo data restored")
     assert row_counts(connect(fresh_db)) == demo
+
+
+def test_custom_dates_start_from_the_window_on_screen_and_survive_navigation(app_db, monkeypatch):
+    at = open_app(app_db, monkeypatch)
+    shown = at.session_state["filter"]
+    at.selectbox(key="f_preset").set_value("custom").run()
+    assert at.session_state["filter"] == shown  # switching to custom keeps the window
+    assert at.query_params["from"] == shown.start.isoformat()
+    at.date_input(key="f_dates").set_value((dt.date(2026, 1, 1), dt.date(2026, 1, 31))).run()
+    at.switch_page("app_pages/backlog.py").run()
+    assert_ok(at)
+    assert at.session_state["filter"] == Filter(dt.date(2026, 1, 1), dt.date(2026, 1, 31))
+    assert (at.query_params["from"], at.query_params["to"]) == ("2026-01-01", "2026-01-31")
