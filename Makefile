@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 PORT ?= 8501
 
-.PHONY: run test lint format demo bench bench-smoke clean
+.PHONY: run test lint format demo bench bench-smoke clean screenshots
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -44,3 +44,7 @@ bench-smoke: $(VENV)/.dev
 
 clean:
 	rm -rf $(VENV) data/cadence.duckdb .pytest_cache
+
+# Refresh docs/screenshots/ (README) from the demo data in headless Chromium.
+screenshots: $(VENV)/.dev
+	CADENCE_README_SCREENSHOTS=1 $(BIN)/python -m pytest -q tests/test_browser.py -k readme

@@ -231,6 +231,20 @@ def quadrant_scatter(
                     ),
                 )
             )
+    # drawn before the points so that their labels stay on top
+    if frontier is not None and len(frontier) > 1:
+        front = frontier.sort_values(x)
+        fig.add_trace(
+            go.Scatter(
+                x=front[x],
+                y=front[y],
+                mode="lines",
+                name="Pareto frontier",
+                line={"color": "#2a6fdb", "width": 2, "dash": "dot", "shape": "hv"},
+                opacity=0.7,
+                hoverinfo="skip",
+            )
+        )
     sizes = data[size].fillna(0).astype(float)
     scale = sizes.max() if len(sizes) and sizes.max() > 0 else 1.0
     for (_, row), s in zip(data.iterrows(), sizes, strict=True):
@@ -243,7 +257,7 @@ def quadrant_scatter(
                 name=name,
                 legendgroup=name,
                 text=[name],
-                textposition="top center",
+                textposition="middle right",
                 marker={
                     "size": 14 + 36 * (s / scale) ** 0.5,
                     "color": palette.get(name, MUTED),
@@ -257,20 +271,11 @@ def quadrant_scatter(
                 ),
             )
         )
-    if frontier is not None and len(frontier) > 1:
-        front = frontier.sort_values(x)
-        fig.add_trace(
-            go.Scatter(
-                x=front[x],
-                y=front[y],
-                mode="lines",
-                name="Pareto frontier",
-                line={"color": INK, "width": 2, "dash": "dash", "shape": "hv"},
-                hoverinfo="skip",
-            )
-        )
     if len(data):
         x_median, y_median = float(data[x].median()), float(data[y].median())
+        span = float(data[x].max() - data[x].min()) or 1.0
+        # room on the right for the labels written beside the points
+        fig.update_xaxes(range=[data[x].min() - 0.08 * span, data[x].max() + 0.18 * span])
         fig.add_vline(x=x_median, line={"color": MUTED, "dash": "dash", "width": 1})
         fig.add_hline(y=y_median, line={"color": MUTED, "dash": "dash", "width": 1})
         corner = {"showarrow": False, "font": {"color": MUTED, "size": 12}}

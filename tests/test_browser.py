@@ -194,3 +194,28 @@ def test_a_shared_link_opens_that_page_with_its_filters(server, browser):
         assert "team=Payments" in page.url and "preset=last_90_days" in page.url
     finally:
         page.close()
+
+
+README_SHOTS = ROOT / "docs" / "screenshots"
+
+
+@pytest.mark.skipif(
+    not os.environ.get("CADENCE_README_SCREENSHOTS"),
+    reason="writes docs/screenshots/ only on request (make screenshots)",
+)
+def test_readme_screenshots(server, browser):
+    """Refresh the README's screenshots: the top of the Overview and of Flexibility vs stability
+    on the default view (last 12 months, all teams)."""
+    README_SHOTS.mkdir(parents=True, exist_ok=True)
+    for path, name, heading, height in (
+        ("", "overview", "Overview", 1320),
+        ("flexibility", "flexibility", "Flexibility vs stability", 1250),
+    ):
+        page = browser.new_page(viewport=VIEWPORT)
+        try:
+            render(page, f"{server}/{path}", heading)
+            assert_no_error(page, heading)
+            clip = {"x": 0, "y": 0, "width": VIEWPORT["width"], "height": height}
+            page.screenshot(path=str(README_SHOTS / f"{name}.png"), clip=clip)
+        finally:
+            page.close()
