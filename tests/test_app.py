@@ -258,3 +258,14 @@ def test_custom_dates_start_from_the_window_on_screen_and_survive_navigation(app
     assert_ok(at)
     assert at.session_state["filter"] == Filter(dt.date(2026, 1, 1), dt.date(2026, 1, 31))
     assert (at.query_params["from"], at.query_params["to"]) == ("2026-01-01", "2026-01-31")
+
+
+@pytest.mark.parametrize("page", list(PAGES))
+def test_every_page_runs_on_an_empty_database(tmp_path, monkeypatch, page):
+    db = tmp_path / "empty.duckdb"
+    connect(db).close()  # schema only, no records
+    at = open_app(db, monkeypatch)
+    at.switch_page(page).run()
+    assert_ok(at)
+    if page != "app_pages/data.py":
+        assert at.info[0].value.startswith("No data loaded yet")

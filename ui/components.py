@@ -54,9 +54,19 @@ def chart(fig: go.Figure, df: pd.DataFrame, name: str) -> None:
     download(df, name)
 
 
+NO_DATA = "No data loaded yet — upload your exports on the Data page, or reset to the demo data."
+
+
 def empty(message: str) -> None:
-    """A friendly empty state instead of a chart or table."""
-    st.info(message, icon=":material/filter_alt_off:")
+    """A friendly empty state instead of a chart or table (or a pointer to the Data page when
+    the database holds no records at all)."""
+    from analytics.metrics import data_range
+    from ui.data import fetch
+
+    if fetch(data_range) is None:
+        st.info(NO_DATA, icon=":material/upload_file:")
+    else:
+        st.info(message, icon=":material/filter_alt_off:")
 
 
 def reading(sentences: Iterable[str], caveat: str | None = None) -> None:
