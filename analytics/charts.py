@@ -496,9 +496,12 @@ def scatter_chart(
     hover: Iterable[str] = (),
     percent_x: bool = False,
     percent_y: bool = False,
+    label: str | None = None,
 ) -> go.Figure:
-    """Points of ``y`` against ``x`` (one trace per ``color`` value); ``hover`` adds columns."""
+    """Points of ``y`` against ``x`` (one trace per ``color`` value); ``hover`` adds columns,
+    ``label`` writes that column beside each point."""
     fig = go.Figure()
+    label_column = label
     extra = list(hover)
     groups = [(None, df)] if color is None else list(df.groupby(color, sort=True))
     palette = colors or (color_map(df[color]) if color else {})
@@ -510,10 +513,12 @@ def scatter_chart(
             go.Scatter(
                 x=part[x],
                 y=part[y],
-                mode="markers",
+                mode="markers+text" if label_column else "markers",
+                text=part[label_column] if label_column else None,
+                textposition="middle right",
                 name=label,
                 marker={
-                    "size": 10,
+                    "size": 14 if label_column else 10,
                     "color": palette.get(str(name), SERIES_COLORS["deployments"]),
                     "opacity": 0.8,
                     "line": {"color": "white", "width": 1},
@@ -529,7 +534,10 @@ def scatter_chart(
     if percent_x:
         fig.update_xaxes(tickformat=".0%")
     _y_format(fig, percent_y)
-    _legend(fig, color is not None)
+    _legend(fig, color is not None and not label_column)  # labels make a legend redundant
+    if label_column and len(df):
+        span = float(df[x].max() - df[x].min()) or 1.0
+        fig.update_xaxes(range=[df[x].min() - 0.08 * span, df[x].max() + 0.2 * span])
     return fig
 
 

@@ -39,7 +39,7 @@ with left:
         per_team, x="warranty_share", y="incidents_p1_p2_per_week", color="team",
         colors=colors, title="Warranty share against serious incidents, per team",
         x_title="Warranty share of sprint story points", y_title="P1–P2 incidents per week",
-        percent_x=True,
+        percent_x=True, label="team",
     )  # fmt: skip
     ui.chart(fig, warranty.per_team, "warranty-vs-incidents")
 with right:

@@ -70,7 +70,7 @@ weeks = ctx.flt.window_days / 7
 teams["support_cost_per_week"] = teams["support_cost"] / weeks
 fig = charts.scatter_chart(
     teams, x="deployments_per_week", y="support_cost_per_week", color="team",
-    colors=ui.team_colors(),
+    colors=ui.team_colors(), label="team",
     title="Support cost against release speed, per team",
     x_title="Deployments per week", y_title="Support cost per week (currency units)",
     hover=["deployments", "incidents"],

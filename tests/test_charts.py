@@ -168,3 +168,18 @@ def test_trend_chart_one_line_per_group_with_percent_axis():
     assert list(fig.data[0].y) == [0.1, 0.2]  # sorted by month
     assert fig.layout.yaxis.tickformat == ".0%"
     assert "%{y:.1%}" in fig.data[0].hovertemplate
+
+
+def test_scatter_labels_points_and_drops_the_legend():
+    df = pd.DataFrame({"team": ["A", "B"], "speed": [1.0, 3.0], "cost": [10.0, 5.0]})
+    fig = charts.scatter_chart(
+        df, x="speed", y="cost", color="team", label="team", title="t",
+        x_title="Deployments per week", y_title="Cost",
+    )  # fmt: skip
+    assert [(t.name, list(t.text), list(t.x), list(t.y)) for t in fig.data] == [
+        ("A", ["A"], [1.0], [10.0]),
+        ("B", ["B"], [3.0], [5.0]),
+    ]
+    assert fig.layout.showlegend is False
+    # x from 1 to 3 (span 2): 8 % room on the left, 20 % on the right for the labels
+    assert list(fig.layout.xaxis.range) == pytest.approx([0.84, 3.4])
