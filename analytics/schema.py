@@ -44,7 +44,7 @@ WARRANTY_ASPECTS = ("availability", "capacity", "security", "continuity")
 FAILED_OUTCOMES = ("failed", "rolled_back")
 IMPROVEMENT_SOURCES = ("retrospective", "csi", "problem")
 IMPROVEMENT_DIRECTIONS = ("up", "down")
-# Weekly metrics an improvement can target: a subset of analytics.series.SERIES_METRICS.
+# Weekly metrics: what analytics.series.metric_series can chart and an improvement can target.
 IMPROVEMENT_METRICS = (
     "deployments",
     "deployments_per_week",

@@ -12,23 +12,11 @@ import pandas as pd
 from analytics.cost import DEFAULT_COST_MODEL, CostModel
 from analytics.filters import Filter
 from analytics.metrics import _FREQ, _GROUPS, EXPLICIT, Attribution, _aggregate, _to_dates
+from analytics.schema import IMPROVEMENT_METRICS
 
-# Metrics a series can show; counts and sums are zero-filled, medians and ratios are null
-# (NaN) in a bucket without data.
-SERIES_METRICS = (
-    "deployments",
-    "deployments_per_week",
-    "lead_time_hours_median",
-    "failed_deployments",
-    "change_failure_rate",
-    "rework_rate",
-    "incidents",
-    "incidents_p1_p2",
-    "requests",
-    "time_to_restore_hours_median",
-    "support_hours",
-    "support_cost",
-)
+# Metrics a series can show (the same list an improvement may target, defined in the contract);
+# counts and sums are zero-filled, medians and ratios are null (NaN) in a bucket without data.
+SERIES_METRICS = IMPROVEMENT_METRICS
 
 
 def metric_series(
