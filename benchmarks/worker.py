@@ -173,6 +173,7 @@ def page_calls(name: str, con, flt) -> list[tuple[str, Callable[[], object]]]:
                 )
                 for m in OVERVIEW_SERIES
             ),
+            ("improvements_frame", lambda: improvements.improvements_frame(con, flt)),
         ],
         "flexibility": [
             ("per_team", lambda: metrics.per_team(con, flt, cost, attribution)),
@@ -181,6 +182,7 @@ def page_calls(name: str, con, flt) -> list[tuple[str, Callable[[], object]]]:
         "cadence": [
             ("weekly_series", lambda: insights.weekly_series(con, flt, attribution)),
             ("sprints_frame", lambda: metrics.sprints_frame(con, flt)),
+            ("improvements_frame", lambda: improvements.improvements_frame(con, flt)),
             ("incident_trend", lambda: insights.incident_trend(con, flt)),
             ("incident_change_point", lambda: insights.incident_change_point(con, flt)),
             (
@@ -193,6 +195,7 @@ def page_calls(name: str, con, flt) -> list[tuple[str, Callable[[], object]]]:
             ("deployments_frame", lambda: metrics.deployments_frame(con, flt, attribution)),
             ("approval_mix", lambda: views.approval_mix(con, flt, attribution, "month")),
             ("emergency_ratio", lambda: views.emergency_ratio(con, flt, attribution, "month")),
+            ("improvements_frame", lambda: improvements.improvements_frame(con, flt)),
             (
                 "approval_failure_rates",
                 lambda: insights.approval_failure_rates(con, flt, attribution),
@@ -215,6 +218,10 @@ def page_calls(name: str, con, flt) -> list[tuple[str, Callable[[], object]]]:
             ("sprint_summary_per_team", lambda: views.sprint_summary_per_team(con, flt)),
             ("warranty_aspects", lambda: views.warranty_aspects(con, flt)),
             ("warranty_vs_incidents", lambda: insights.warranty_vs_incidents(con, flt)),
+            (
+                "warranty_vs_following_incidents",
+                lambda: views.warranty_vs_following_incidents(con, flt, 4),  # the slider's default
+            ),
         ],
         "change_schedule": [
             ("timeline", lambda: schedule.timeline(con, flt)),
@@ -229,6 +236,7 @@ def page_calls(name: str, con, flt) -> list[tuple[str, Callable[[], object]]]:
                 lambda: schedule.emergency_changes_in_review_week(con, flt, schedule.REVIEW_DAYS),
             ),
             ("change_clusters", lambda: schedule.change_clusters(con, flt, schedule.MIN_CLUSTER)),
+            ("planned_window_counts", lambda: schedule.planned_window_counts(con, flt)),
         ],
         "csi_register": [
             ("measure_improvements + metric_series of the first", improvement_series),

@@ -133,3 +133,14 @@ def test_the_benchmark_knows_every_dashboard_page():
     # app.py lists each page as "app_pages/<name>.py"; the sidebar runs with all of them.
     listed = set(re.findall(r"app_pages/(\w+)\.py", (ROOT / "app.py").read_text()))
     assert listed and listed | {"sidebar"} == set(worker.PAGES)
+
+
+def test_the_benchmark_makes_every_call_each_page_makes():
+    # Each function a page passes to fetch(...) appears among the benchmark's calls for it.
+    sources = {p.stem: p for p in (ROOT / "app_pages").glob("*.py")}
+    sources["sidebar"] = ROOT / "ui" / "sidebar.py"
+    for page in worker.PAGES:
+        fetched = re.findall(r"fetch\(\s*([\w.]+)", sources[page].read_text())
+        labels = " ".join(label for label, _call in worker.page_calls(page, None, None))
+        missing = {name.split(".")[-1] for name in fetched} - set(re.findall(r"\w+", labels))
+        assert fetched and not missing, (page, missing)
