@@ -233,14 +233,19 @@ class _Staged:
 
 
 def _stage_file(
-    con: duckdb.DuckDBPyConnection, name: str, path: Path, kind_hint: str | None
+    con: duckdb.DuckDBPyConnection,
+    name: str,
+    path: Path,
+    kind_hint: str | None,
+    sha256: str | None = None,
 ) -> _Staged:
     """Check a file's bytes and header; return a temp view that reads it with DuckDB.
 
     The view is lazy (no copy of the file in memory): ``load_staged`` reads the file once, and
-    again only to fetch the raw text of rejected rows.
+    again only to fetch the raw text of rejected rows. ``sha256``: the file's digest when the
+    caller has computed it already.
     """
-    head, complete, sha256 = _read_head_and_hash(name, path)
+    head, complete, sha256 = _read_head_and_hash(name, path, sha256)
     header = _parse_header(name, head, complete)
     fields = [h.strip().lower() for h in header]
 
@@ -322,16 +327,18 @@ def _forget_stale_paths(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"RESET VARIABLE {name}")
 
 
-def _read_head_and_hash(name: str, path: Path) -> tuple[str, bool, str]:
-    """The decoded start of a file, whether that is the whole file, and its bytes' sha256."""
+def _read_head_and_hash(name: str, path: Path, sha256: str | None = None) -> tuple[str, bool, str]:
+    """The decoded start of a file, whether that is the whole file, and its bytes' sha256
+    (read through only when ``sha256`` is not given)."""
     digest = hashlib.sha256()
     try:
         with open(path, "rb") as fh:
             head = fh.read(_HEAD_BYTES)
             digest.update(head)
             complete = len(head) < _HEAD_BYTES
-            for block in iter(lambda: fh.read(1 << 20), b""):
-                digest.update(block)
+            if sha256 is None:  # else the caller has hashed the file already
+                for block in iter(lambda: fh.read(1 << 20), b""):
+                    digest.update(block)
     except IsADirectoryError:
         raise LoadError(f"{name}: is a directory, not a CSV file") from None
     except OSError as exc:
@@ -353,7 +360,7 @@ def _read_head_and_hash(name: str, path: Path) -> tuple[str, bool, str]:
             f"{name}: is not UTF-8 encoded (byte 0x{head[exc.start]:02x} at offset {exc.start}); "
             "save it as CSV UTF-8"
         ) from None
-    return text, complete, digest.hexdigest()
+    return text, complete, sha256 or digest.hexdigest()
 
 
 def _parse_header(name: str, text: str, complete: bool) -> list[str]:

@@ -279,7 +279,7 @@ def _stage(con: duckdb.DuckDBPyConnection, f: _File, date_format: str | None) ->
             # A canonical CSV: the loader's own staging, exactly as load_paths reads it.
             from analytics.loader import _stage_file
 
-            staged = _stage_file(con, f.name, f.path, canonical_kind or f.kind)
+            staged = _stage_file(con, f.name, f.path, canonical_kind or f.kind, sha256)
             table = StagedTable(staged.kind, staged.view, staged.warnings)
             drop = [("VIEW", staged.view), ("TABLE", staged.table)]
             return _Planned(f.name, sha256, table, drop=drop)
