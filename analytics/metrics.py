@@ -663,22 +663,28 @@ SELECT * FROM sprint_rows ORDER BY end_date, team, sprint_id
 
 # --- the data's extent ------------------------------------------------------------------------
 
+# The window the metrics count in: the days changes went live and tickets were opened. Sprints
+# and backlog items only stand in when there are no events: planned sprints reach into the
+# future and old backlog items would open the window with empty weeks.
 _RANGE_SQL = """
-SELECT min(lo), max(hi) FROM (
+WITH events AS (
+    SELECT CAST(min(implemented_at) AS DATE) AS lo, CAST(max(implemented_at) AS DATE) AS hi
+    FROM changes
+    UNION ALL SELECT CAST(min(opened_at) AS DATE), CAST(max(opened_at) AS DATE) FROM incidents
+),
+context AS (
     SELECT min(start_date) AS lo, max(end_date) AS hi FROM sprints
     UNION ALL SELECT CAST(min(created_at) AS DATE),
                      CAST(greatest(max(created_at), max(resolved_at)) AS DATE) FROM work_items
-    UNION ALL SELECT CAST(min(requested_at) AS DATE),
-                     CAST(greatest(max(requested_at), max(implemented_at)) AS DATE) FROM changes
-    UNION ALL SELECT CAST(min(opened_at) AS DATE),
-                     CAST(greatest(max(opened_at), max(resolved_at)) AS DATE) FROM incidents
 )
+SELECT coalesce((SELECT min(lo) FROM events), (SELECT min(lo) FROM context)),
+       coalesce((SELECT max(hi) FROM events), (SELECT max(hi) FROM context))
 """
 
 
 def data_range(con: duckdb.DuckDBPyConnection) -> tuple[dt.date, dt.date] | None:
-    """The earliest and latest day of any record (every kind, every date column), or None when
-    the database holds no records."""
+    """The first and last day (UTC dates) on which a change was implemented or a ticket opened;
+    without any, the span of sprints and work items; None when the database holds no records."""
     lo, hi = con.execute(_RANGE_SQL).fetchone()
     if lo is None:
         return None

@@ -150,8 +150,10 @@ def _cadence_team(con):
     _weekly(con, [1, 1, 1, 1], [4, 5, 6, 7], start=pivot, prefix="a")
     con.execute("UPDATE changes SET outcome = 'failed' WHERE change_id IN ('bC0-0', 'aC0-0')")
     con.execute("UPDATE changes SET outcome = 'failed' WHERE change_id IN ('aC1-0', 'aC2-0')")
-    # another team's incidents must not count
+    # another team's incidents must not count; they show the export runs Mon 01-05 .. Sun 03-29
+    incident(con, "other-first", "2026-01-05 09:00", team="beta")
     incident(con, "other", "2026-02-10 10:00", team="beta")
+    incident(con, "other-last", "2026-03-29 18:00", team="beta")
 
 
 def test_sprint_length_changes_and_before_after(con):

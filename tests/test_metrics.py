@@ -659,8 +659,15 @@ def test_sprint_without_items_or_points_has_no_velocity(con):
 
 
 def test_data_range(org):
-    # earliest: S4 starts 2026-01-01 (work items created then too); latest: I9 opens 2026-03-01
-    assert data_range(org) == (D(2026, 1, 1), D(2026, 3, 1))
+    # events only: C1 goes live 2026-01-05 20:00 (I5 opens 21:00 that day), I9 opens 2026-03-01;
+    # S4 starting 2026-01-01 and its backlog items do not widen the window
+    assert data_range(org) == (D(2026, 1, 5), D(2026, 3, 1))
+
+
+def test_data_range_falls_back_to_sprints_without_events(con):
+    sprint(con, "E1", "2026-01-05", "2026-01-16")
+    sprint(con, "E2", "2026-01-19", "2026-01-30")
+    assert data_range(con) == (D(2026, 1, 5), D(2026, 1, 30))
 
 
 # --- properties against a plain-Python reading of the definitions ------------------------------

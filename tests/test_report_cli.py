@@ -120,7 +120,7 @@ def test_dates_default_to_the_data_range(org_db, capsys):
     status, out, _ = run(capsys, "--db", org_db, "--format", "json")
     data = json.loads(out)
     assert status == 0
-    assert (data["from"], data["to"]) == ("2026-01-01", "2026-03-01")
+    assert (data["from"], data["to"]) == ("2026-01-05", "2026-03-01")  # first go-live, last ticket
     assert data["deployments"] == 7  # C1 C2 C3 C4 C7 C8 C9
 
 
@@ -143,7 +143,7 @@ def test_table_output(org_db, capsys):
         (["--to", "18.01.2026"], "--to '18.01.2026' is not a date"),
         (["--from", "2026-01-18", "--to", "2026-01-05"], "is after --to"),
         (["--from", "2027-01-01"], "2027-01-01 is after the last day with data (2026-03-01)"),
-        (["--to", "2025-01-01"], "--to 2025-01-01 is before the first day with data (2026-01-01)"),
+        (["--to", "2025-01-01"], "--to 2025-01-01 is before the first day with data (2026-01-05)"),
         (["--attribution", "window"], "needs --window-hours"),
         (["--window-hours", "3"], "only applies with --attribution window"),
         (["--attribution", "window", "--window-hours", "-1"], "--window-hours must be"),
