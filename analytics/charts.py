@@ -109,6 +109,29 @@ def _value_fmt(percent: bool, digits: int = 1) -> str:
     return ":.1%" if percent else f":,.{digits}f"
 
 
+def label_positions(
+    xs: Iterable[float], ys: Iterable[float], *, near_x: float = 0.2, near_y: float = 0.07
+) -> list[str]:
+    """Plotly ``textposition`` per point: "middle right", unless another point sits just to
+    the right at about the same height (within ``near_x`` / ``near_y`` of the axis spans), where
+    the two labels would overlap; then the label goes above the point (below, for the lower one
+    of the pair)."""
+    x = pd.Series(list(xs), dtype="float64")
+    y = pd.Series(list(ys), dtype="float64")
+    x_span = float(x.max() - x.min()) or 1.0
+    y_span = float(y.max() - y.min()) or 1.0
+    u, v = (x - x.min()) / x_span, (y - y.min()) / y_span
+    positions = []
+    for i in range(len(x)):
+        dx, dy = u - u.iloc[i], v - v.iloc[i]
+        crowded = (dx >= 0) & (dx < near_x) & (dy.abs() < near_y) & (x.index != i)
+        if not crowded.any():
+            positions.append("middle right")
+        else:
+            positions.append("bottom center" if (dy[crowded] > 0).all() else "top center")
+    return positions
+
+
 def trend_chart(
     df: pd.DataFrame,
     *,
@@ -247,7 +270,8 @@ def quadrant_scatter(
         )
     sizes = data[size].fillna(0).astype(float)
     scale = sizes.max() if len(sizes) and sizes.max() > 0 else 1.0
-    for (_, row), s in zip(data.iterrows(), sizes, strict=True):
+    places = label_positions(data[x], data[y])
+    for (_, row), s, place in zip(data.iterrows(), sizes, places, strict=True):
         name = str(row[label])
         fig.add_trace(
             go.Scatter(
@@ -257,7 +281,7 @@ def quadrant_scatter(
                 name=name,
                 legendgroup=name,
                 text=[name],
-                textposition="middle right",
+                textposition=place,
                 marker={
                     "size": 14 + 36 * (s / scale) ** 0.5,
                     "color": palette.get(name, MUTED),
@@ -503,6 +527,9 @@ def scatter_chart(
     fig = go.Figure()
     label_column = label
     extra = list(hover)
+    df = df.reset_index(drop=True)
+    if label_column:
+        df = df.assign(_place=label_positions(df[x], df[y]))
     groups = [(None, df)] if color is None else list(df.groupby(color, sort=True))
     palette = colors or (color_map(df[color]) if color else {})
     xfmt, yfmt = _value_fmt(percent_x, 2), _value_fmt(percent_y, 2)
@@ -515,7 +542,7 @@ def scatter_chart(
                 y=part[y],
                 mode="markers+text" if label_column else "markers",
                 text=part[label_column] if label_column else None,
-                textposition="middle right",
+                textposition=part["_place"].tolist() if label_column else "middle right",
                 name=label,
                 marker={
                     "size": 14 if label_column else 10,
@@ -698,7 +725,7 @@ def schedule_timeline(
 
     Frames as :mod:`analytics.schedule` returns them; with ``*_per_day`` the per-day summaries
     are drawn as one marker per service, day and approval/priority, sized by the count.
-    ``window`` (first day, last day) is the initial x range; zoom and the range slider move it.
+    ``window`` (first day, last day) is the initial x range; drag to zoom, double-click resets.
     """
     teams = sorted(sprints["team"].dropna().unique()) if not sprints.empty else []
     services = sorted(
@@ -763,9 +790,8 @@ def schedule_timeline(
                     x=part["implemented_at"],
                     y=[lane[f"service {v}"] - 0.15 for v in part["service"]],
                     mode="markers", name=APPROVAL_LABELS[approval],
-                    marker={"color": APPROVAL_COLORS[approval], "size": 9,
-                            "symbol": [OUTCOME_SYMBOLS.get(o, "circle") for o in part["outcome"]],
-                            "line": {"width": 1, "color": "white"}},
+                    marker={"color": APPROVAL_COLORS[approval], "size": 9, "opacity": 0.85,
+                            "symbol": [OUTCOME_SYMBOLS.get(o, "circle") for o in part["outcome"]]},
                     customdata=pd.concat([custom, lead, planned_text], axis=1).to_numpy(),
                     hovertemplate="<b>%{customdata[0]}</b> (%{customdata[1]}, "
                     + APPROVAL_LABELS[approval] + ")<br>Implemented %{x|%d %b %Y %H:%M}"
@@ -830,7 +856,8 @@ def schedule_timeline(
         tickvals=list(range(len(lanes))), ticktext=lanes, autorange="reversed",
         range=None, showgrid=False, zeroline=False,
     )  # fmt: skip
-    fig.update_xaxes(type="date", rangeslider={"visible": True, "thickness": 0.06})
+    # no range slider: it draws every trace a second time (about 1 s more in the browser)
+    fig.update_xaxes(type="date")
     if window is not None:
         first, last = (pd.Timestamp(d) for d in window)
         fig.update_xaxes(range=[first, last + pd.Timedelta(days=1)])

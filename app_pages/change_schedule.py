@@ -18,8 +18,11 @@ ui.header(
     "What was planned, what actually went live when, and which changes need a second look?",
 )
 ctx = page_context()
+# Above this many changes or incidents the chart shows them per service and day: a few thousand
+# single markers take Plotly over a second to draw.
+MAX_POINTS = 800
 
-timeline = fetch(schedule.timeline, ctx.flt)
+timeline = fetch(schedule.timeline, ctx.flt, MAX_POINTS)
 if timeline.sprints.empty and not timeline.n_changes and not timeline.n_incidents:
     ui.empty(
         "No sprints, changes or incidents in this window — widen the dates or clear the filters."
@@ -41,11 +44,12 @@ st.caption(
     "Changes: grey bar = planned window, marker = implementation (colour: approval path; "
     "● successful, ✕ failed, ▼ rolled back). Incidents: diamonds by priority. "
     + (
-        f"Over {schedule.MAX_POINTS:,} changes or incidents: shown per service and day, "
-        "marker size = count; narrow the dates for single records."
+        f"Over {MAX_POINTS:,} changes or incidents: shown per service and day, "
+        "marker size = count; narrow the dates for single records. "
         if summary
-        else "Drag to zoom, double-click to reset."
+        else ""
     )
+    + "Drag to zoom, double-click to reset."
 )
 
 # --- flags ---------------------------------------------------------------------------------------
@@ -71,6 +75,23 @@ flags = {
         schedule.change_clusters, ctx.flt, int(min_changes)
     ),
 }
+WHEN = "YYYY-MM-DD HH:mm"
+FLAG_COLUMNS = {
+    "change_id": "Change", "team": "Team", "service": "Service", "approval": "Approval",
+    "change_type": "Type", "running_sprint": "Sprint running", "sprint_id": "Sprint",
+    "planned_start": st.column_config.DatetimeColumn("Planned from", format=WHEN),
+    "planned_end": st.column_config.DatetimeColumn("Planned to", format=WHEN),
+    "implemented_at": st.column_config.DatetimeColumn("Implemented", format=WHEN),
+    "hours_off": st.column_config.NumberColumn(
+        "Hours off plan", format="%+.1f", help="Negative: before the window, positive: after it"
+    ),
+    "sprint_end": st.column_config.DateColumn("Sprint ends", format="YYYY-MM-DD"),
+    "days_before_review": st.column_config.NumberColumn("Days before review", format="%d"),
+    "day": st.column_config.DateColumn("Day", format="YYYY-MM-DD"),
+    "changes": st.column_config.NumberColumn("Changes", format="%d"),
+    "failed": st.column_config.NumberColumn("Failed", format="%d"),
+    "teams": "Teams", "change_ids": "Changes (ids)",
+}  # fmt: skip
 cards = st.columns(len(flags))
 for card, (label, frame) in zip(cards, flags.items(), strict=True):
     card.metric(label, f"{len(frame):,}")
@@ -80,7 +101,10 @@ for tab, (label, frame) in zip(tabs, flags.items(), strict=True):
         if frame.empty:
             st.caption("Nothing to flag in this window.")
         else:
-            st.dataframe(frame, hide_index=True, height=min(400, 40 + 35 * len(frame)))
+            st.dataframe(
+                frame, hide_index=True, height=min(400, 40 + 35 * len(frame)),
+                column_config=FLAG_COLUMNS,
+            )  # fmt: skip
             ui.download(frame, f"flag-{label}")
 
 # --- reading -------------------------------------------------------------------------------------

@@ -183,3 +183,29 @@ def test_scatter_labels_points_and_drops_the_legend():
     assert fig.layout.showlegend is False
     # x from 1 to 3 (span 2): 8 % room on the left, 20 % on the right for the labels
     assert list(fig.layout.xaxis.range) == pytest.approx([0.84, 3.4])
+
+
+def test_labels_of_neighbouring_points_move_apart():
+    # spans 0..1 on both axes; (0.30, 0.10) and (0.35, 0.05) are 0.05 apart in x and y, so the
+    # left one's "middle right" label would run into the right point: it goes above the point
+    # (its neighbour is lower). (0.0, 1.0) and (1.0, 0.0) have no neighbour on their right.
+    positions = charts.label_positions([0.0, 0.30, 0.35, 1.0], [1.0, 0.10, 0.05, 0.0])
+    assert positions == ["middle right", "top center", "middle right", "middle right"]
+    # the lower point of a pair, with its neighbour above it, puts its label below
+    assert charts.label_positions([0.0, 0.1, 1.0], [0.0, 0.05, 1.0])[0] == "bottom center"
+
+
+def test_scatter_and_quadrant_labels_use_the_positions():
+    df = pd.DataFrame({"team": ["A", "B", "C"], "x": [0.0, 0.05, 1.0], "y": [0.5, 0.48, 1.0]})
+    fig = charts.scatter_chart(
+        df, x="x", y="y", color="team", title="t", x_title="x", y_title="y", label="team"
+    )
+    # A's neighbour B is lower (0.48 < 0.5 → normalised dy = -0.04): A's label goes above it
+    assert [t.textposition for t in fig.data] == [("top center",), ("middle right",)] + [
+        ("middle right",)
+    ]
+    quad = charts.quadrant_scatter(
+        df.assign(n=1), x="x", y="y", size="n", label="team", title="t", x_title="x", y_title="y"
+    )
+    places = {t.name: t.textposition for t in quad.data if t.mode == "markers+text"}
+    assert places == {"A": "top center", "B": "middle right", "C": "middle right"}
