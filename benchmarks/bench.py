@@ -226,6 +226,35 @@ def budgets(figures: dict) -> list[dict]:
 FORMATS = {"x": "{:.2f}", "s": "{:.3f}", "MiB": "{:.0f}"}
 
 
+def format_markdown(figures: dict) -> str:
+    """The figures as a Markdown table for the docs: one row per budget, then the pages."""
+    machine = figures["machine"]
+    lines = [
+        f"Scale {figures['scale']:g} ("
+        + ", ".join(f"{v:,} {k.replace('_', ' ')}" for k, v in figures.get("rows", {}).items())
+        + f"), {machine['cpus']} CPUs, duckdb {machine['duckdb']}, {figures['measured_at']}, "
+        f"load average {machine['load_average_at_start']} → {machine['load_average_at_end']}.",
+        "",
+        "| budget | figure | limit | result |",
+        "|---|---:|---:|---|",
+    ]
+    for row in figures["budgets"]:
+        fig = "–" if row["figure"] is None else FORMATS[row["unit"]].format(row["figure"])
+        verdict = {True: "PASS", False: "**MISS**", None: "n/a"}[row["pass"]]
+        lines.append(f"| {row['budget']} | {fig} {row['unit']} | {row['limit']:g} {row['unit']} "
+                     f"| {verdict} |")  # fmt: skip
+    load = figures.get("load")
+    if load:
+        lines += [
+            "",
+            f"Load {load['seconds']:.2f} s ({load['cpu_seconds']:.2f} s CPU) against DuckDB's "
+            f"`read_csv` {load['read_csv_seconds']:.2f} s ({load['read_csv_cpu_seconds']:.2f} s "
+            f"CPU); peak RSS {load['peak_rss_mb']:.0f} MiB against "
+            f"{load['read_csv_peak_rss_mb']:.0f} MiB.",
+        ]
+    return "\n".join(lines)
+
+
 def format_table(figures: dict) -> str:
     """The human-readable table: counts, each figure and each budget with PASS/MISS."""
     lines = [
@@ -331,6 +360,7 @@ def main(argv: list[str] | None = None) -> int:
         "--scale", type=float, default=1.0, help="1 = 1 M incidents (0.1 smoke, 10 = 10 M)"
     )
     parser.add_argument("--json", metavar="PATH", help="also write the figures as JSON")
+    parser.add_argument("--markdown", metavar="PATH", help="also write them as a Markdown table")
     parser.add_argument("--keep", action="store_true", help="keep the benchmark database")
     parser.add_argument("--repeat", type=int, default=5, help="warm runs per median (5)")
     parser.add_argument("--out-dir", default=str(DEFAULT_OUT), help="cache of data and db")
@@ -352,11 +382,11 @@ def main(argv: list[str] | None = None) -> int:
 
     figures = run(args)
     print(format_table(figures))
-    if args.json:
-        path = Path(args.json)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(figures, indent=2) + "\n")
-        print(f"figures written to {path}")
+    for path, text in ((args.json, json.dumps(figures, indent=2)), (args.markdown, None)):
+        if path:
+            Path(path).parent.mkdir(parents=True, exist_ok=True)
+            Path(path).write_text((text or format_markdown(figures)) + "\n")
+            print(f"figures written to {path}")
     if figures["errors"]:
         return 1
     missed = any(row["pass"] is False for row in figures["budgets"])

@@ -42,6 +42,8 @@ def smoke(tmp_path_factory):
             str(figures_path),
             "--pages",
             ",".join(SMOKE_PAGES),
+            "--markdown",
+            str(out / "figures.md"),
         ],
         cwd=ROOT,
         capture_output=True,
@@ -76,10 +78,13 @@ def test_bench_runs_and_writes_every_figure(smoke):
 
 
 def test_bench_prints_a_verdict_per_budget(smoke):
-    proc, figures, _out = smoke
+    proc, figures, out = smoke
     verdicts = [line for line in proc.stdout.splitlines() if line.endswith((" PASS", " MISS"))]
     assert len(verdicts) == len(figures["budgets"])
     assert "load / read_csv" in proc.stdout
+    markdown = (out / "figures.md").read_text()
+    rows = [line for line in markdown.splitlines() if line.endswith(("| PASS |", "| **MISS** |"))]
+    assert len(rows) == len(figures["budgets"])
 
 
 def test_budgets_pass_at_the_limit_and_miss_above_it():
