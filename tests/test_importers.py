@@ -584,16 +584,69 @@ def test_parallel_imports_both_succeed_or_retry(tmp_path):
         base.close()
 
 
-def test_progress_reports_fractions_up_to_one(con):
-    seen: list[tuple[float, str]] = []
-    import_paths(
-        con,
-        [DATA / "jira_issues_de.csv", DATA / "jira_sprints.csv"],
-        progress=lambda f, m: seen.append((f, m)),
+def test_progress_names_every_step_of_every_file_in_order(con, tmp_path):
+    canonical = tmp_path / "incidents.csv"
+    canonical.write_text(
+        "incident_id,service,priority,opened_at\nI-1,web,2,2026-11-02 08:00\n", encoding="utf-8"
     )
+    change_file = DATA / "servicenow_change_request.csv"
+    seen: list[tuple[float, str]] = []
+    import_paths(con, [change_file, canonical], progress=lambda f, m: seen.append((f, m)))
     fractions = [f for f, _ in seen]
-    assert fractions == sorted(fractions) and fractions[-1] == 1.0
-    assert seen[0] == (0.0, f"reading {DATA / 'jira_issues_de.csv'}")
+    assert fractions == sorted(fractions) and seen[-1] == (1.0, "done")
+    first: dict[str, float] = {}
+    for fraction, message in seen:
+        first.setdefault(message, fraction)
+    # Reading and converting take 0-0.6 of the bar, 0.3 per file; in a file's share checking
+    # starts at 0, reading at 0.15, converting at 0.7 (0.045 and 0.21 of the bar). Validating
+    # and writing takes 0.6-1.0, 0.2 per file. The canonical file is read lazily by the loader:
+    # it has no reading or converting step of its own.
+    assert list(first) == [
+        "starting",
+        f"checking {change_file}",
+        f"reading {change_file}",
+        f"converting {change_file}",
+        f"checking {canonical}",
+        f"validating and writing {change_file}",
+        f"validating and writing {canonical}",
+        "done",
+    ]
+    assert list(first.values()) == pytest.approx([0.0, 0.0, 0.045, 0.21, 0.3, 0.6, 0.8, 1.0])
+
+
+def test_query_share_moves_with_each_query_and_stays_below_the_end():
+    from analytics.importers import _query_share
+
+    # One expected query: it fills the step. Four: the first fills 1/4, the second 1/4 of
+    # the remaining 3/4 (0.25 + 0.1875 = 0.4375), half-way through the third:
+    # 0.4375 + 0.5 * (0.5625 / 4) = 0.5078125.
+    assert _query_share(0, 1, 0.5) == 0.5
+    assert _query_share(0, 4, 1.0) == 0.25
+    assert _query_share(2, 4, 0.0) == pytest.approx(0.4375)
+    assert _query_share(2, 4, 0.5) == pytest.approx(0.5078125)
+    assert _query_share(50, 4, 1.0) < 1.0
+
+
+def test_imports_run_under_the_import_memory_limit_then_restore_it(tmp_path, monkeypatch):
+    monkeypatch.setenv("CADENCE_IMPORT_MEMORY_MB", "100")
+    con = connect(tmp_path / "limits.duckdb")
+    setting = "SELECT current_setting('memory_limit')"
+    try:
+        before = rows(con, setting)
+        during: list[str] = []
+
+        def progress(fraction: float, message: str) -> None:
+            if message.startswith("checking"):  # the calling thread, while the worker imports
+                cur = con.cursor()
+                during.append(cur.execute(setting).fetchone()[0])
+                cur.close()
+
+        (summary,) = import_paths(con, [DATA / "servicenow_change_request.csv"], progress=progress)
+        assert summary.inserted == 6
+        assert during == ["95.3 MiB"]  # 100 MB = 100,000,000 bytes = 95.37 MiB
+        assert rows(con, setting) == before
+    finally:
+        con.close()
 
 
 # --- CLI --------------------------------------------------------------------------------------

@@ -12,7 +12,9 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import re
 import tempfile
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -221,7 +223,24 @@ def _import(
     date_format: str | None,
     progress: Progress | None,
 ) -> list[FileSummary]:
-    report = progress or (lambda fraction, message: None)
+    """Run the import under the import memory limit; with a ``progress`` callback, in a worker
+    thread while this thread reports DuckDB's progress (the callback may touch Streamlit, which
+    only works from the calling thread)."""
+    with _import_limits(con):
+        if progress is None:
+            return _import_files(con, files, replace, date_format, _Tracker())
+        return _with_progress(
+            con, progress, lambda t: _import_files(con, files, replace, date_format, t)
+        )
+
+
+def _import_files(
+    con: duckdb.DuckDBPyConnection,
+    files: list[_File],
+    replace: bool,
+    date_format: str | None,
+    tracker: _Tracker,
+) -> list[FileSummary]:
     planned: list[_Planned] = []
     summaries: list[FileSummary] = []
     try:
@@ -230,12 +249,12 @@ def _import(
         raise LoadError(_duckdb_message(exc)) from None
     try:
         for i, f in enumerate(files):
-            report(0.5 * i / len(files), f"reading {f.name}")
-            planned.append(_stage(con, f, date_format))
+            planned.append(_stage(con, f, date_format, tracker.band(i, len(files), 0.0, STAGED)))
         planned = _add_jira_sprints(con, planned, replace)
         replaced: set[str] = set()
         for j, p in enumerate(planned):
-            report(0.5 + 0.5 * j / len(planned), f"loading {p.name}")
+            band = tracker.band(j, len(planned), STAGED, 1.0)
+            band.step(0.0, 1.0, f"validating and writing {p.name}", queries=LOAD_QUERIES)
             summaries.append(
                 load_staged(
                     con,
@@ -257,17 +276,189 @@ def _import(
         raise
     finally:
         _drop(con, planned)
-    report(1.0, "done")
     return summaries
 
 
-def _stage(con: duckdb.DuckDBPyConnection, f: _File, date_format: str | None) -> _Planned:
+# --- progress and memory ----------------------------------------------------------------------
+
+# Share of the bar for reading and converting the files; the rest is validating and writing.
+STAGED = 0.6
+# How often the calling thread reports progress while the import runs (seconds).
+PROGRESS_POLL_SECONDS = 0.25
+# Long queries of the loader's validation and upsert (for the progress of that step).
+LOAD_QUERIES = 4
+# DuckDB's memory for an import (MB, $CADENCE_IMPORT_MEMORY_MB): beyond it DuckDB spills to
+# its temp directory, so a 300 MB file does not take 2-6 times its size in RAM.
+DEFAULT_IMPORT_MEMORY_MB = 384
+
+
+class _Tracker:
+    """Where the import is: a step's span of the bar, its message, and (for Python loops over a
+    file) a fraction of the step; without one, DuckDB's progress of the running query is used."""
+
+    def __init__(self, start: float = 0.0, end: float = 1.0, root: _Tracker | None = None):
+        self.start, self.end, self.root = start, end, root or self
+        self.span = (0.0, 0.0)
+        self.message = "starting"
+        self.inner: float | None = None
+        self.queries = 1  # how many DuckDB queries the current step is expected to take
+        self.started: list[tuple[float, str]] = []  # (start of the bar, message) per step
+
+    def band(self, i: int, n: int, start: float, end: float) -> _Tracker:
+        """The share of item ``i`` of ``n`` within [start, end] of this tracker's span."""
+        width = (end - start) / max(n, 1)
+        lo = self.start + (self.end - self.start) * (start + width * i)
+        return _Tracker(lo, lo + (self.end - self.start) * width, self.root)
+
+    def step(self, start: float, end: float, message: str, queries: int = 1) -> _Tracker:
+        """Start a step covering [start, end] of this tracker's span, expected to take about
+        ``queries`` long DuckDB queries."""
+        root = self.root
+        width = self.end - self.start
+        root.span = (self.start + width * start, self.start + width * end)
+        root.message, root.inner, root.queries = message, None, queries
+        root.started.append((root.span[0], message))
+        return self
+
+    def part(self, fraction: float | None) -> None:
+        """How far the current step is (for steps done in Python, such as hashing); None hands
+        back to DuckDB's progress."""
+        self.root.inner = fraction
+
+
+def _with_progress(con: duckdb.DuckDBPyConnection, report: Progress, work) -> list[FileSummary]:
+    """Run ``work(tracker)`` in a worker thread; report its progress from this thread."""
+    tracker = _Tracker()
+    # DuckDB tracks a query's progress only with its progress bar on (printing it stays off).
+    settings = _local_settings(
+        con, {"enable_progress_bar": True, "enable_progress_bar_print": False}
+    )
+    outcome: dict = {}
+
+    def run() -> None:
+        try:
+            outcome["result"] = work(tracker)
+        except BaseException as exc:  # handed to the calling thread
+            outcome["error"] = exc
+
+    worker = threading.Thread(target=run, name="cadence-import", daemon=True)
+    shown, steps, done, last = 0.0, 0, 0, 0.0
+    worker.start()
+    try:
+        report(0.0, "starting")
+        while True:
+            worker.join(PROGRESS_POLL_SECONDS)
+            if len(tracker.started) != steps:
+                # Every step is named once, even one that began and ended between two looks.
+                for start, message in tracker.started[steps:]:
+                    shown = max(shown, start)
+                    report(shown, message)
+                steps, done, last = len(tracker.started), 0, 0.0
+            lo, hi = tracker.span
+            inner = tracker.inner
+            if inner is None:
+                query = -1.0
+                with contextlib.suppress(duckdb.Error):
+                    query = con.query_progress() / 100  # -1 between queries
+                if query < last - 0.01:
+                    done += 1  # the previous query has finished
+                last = max(query, 0.0)
+                inner = _query_share(done, tracker.queries, last)
+            fraction = max(shown, lo + (hi - lo) * min(inner, 1.0))
+            if not worker.is_alive():
+                break
+            report(fraction, tracker.message)
+            shown = fraction
+    except BaseException:
+        # Stopped while reporting (e.g. Streamlit's rerun): end the query, let the worker roll back.
+        with contextlib.suppress(duckdb.Error):
+            con.interrupt()
+        worker.join()
+        raise
+    finally:
+        settings()
+    if "error" in outcome:
+        raise outcome["error"]
+    report(1.0, "done")
+    return outcome["result"]
+
+
+def _query_share(done: int, expected: int, progress: float) -> float:
+    """How far a step is after ``done`` finished queries, the current one at ``progress``
+    (0-1): each query takes 1/expected of what remains, so the bar moves and never
+    passes the step's end however many queries there are."""
+    keep = 1 - 1 / max(expected, 1)
+    before = 1 - keep**done
+    return before + (keep**done - keep ** (done + 1)) * progress
+
+
+_limits_lock = threading.Lock()
+_limits_users = 0
+_limits_saved: dict[str, str] = {}
+
+
+@contextlib.contextmanager
+def _import_limits(con: duckdb.DuckDBPyConnection):
+    """DuckDB's memory limit for the database while imports run (a database-wide setting:
+    the first import sets it, the last one restores the previous value)."""
+    global _limits_users
+    try:
+        mb = int(os.environ.get("CADENCE_IMPORT_MEMORY_MB") or DEFAULT_IMPORT_MEMORY_MB)
+    except ValueError:
+        mb = DEFAULT_IMPORT_MEMORY_MB
+    with _limits_lock:
+        if _limits_users == 0 and mb > 0:
+            with contextlib.suppress(duckdb.Error):
+                saved = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+                con.execute(f"SET memory_limit = '{mb}MB'")  # an int: safe to format
+                _limits_saved["memory_limit"] = saved
+        _limits_users += 1
+    try:
+        yield
+    finally:
+        with _limits_lock:
+            _limits_users -= 1
+            if _limits_users == 0 and "memory_limit" in _limits_saved:
+                with contextlib.suppress(duckdb.Error):
+                    _restore_memory_limit(con, _limits_saved.pop("memory_limit"))
+
+
+def _restore_memory_limit(con: duckdb.DuckDBPyConnection, saved: str) -> None:
+    """Put back the memory limit shown as ``saved`` ("18.8 GiB"): the default exactly (that
+    text is rounded), else the shown value."""
+    con.execute("RESET memory_limit")
+    default = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
+    # SET takes no parameters; the value is DuckDB's own, checked before use.
+    if saved != default and re.fullmatch(r"[0-9.]+ ?[A-Za-z]*", saved):
+        con.execute(f"SET memory_limit = '{saved}'")
+
+
+def _local_settings(con: duckdb.DuckDBPyConnection, values: dict[str, bool]):
+    """Set connection settings; return a function that restores their previous values."""
+    saved = {}
+    for name, value in values.items():
+        with contextlib.suppress(duckdb.Error):
+            saved[name] = con.execute("SELECT current_setting($n)", {"n": name}).fetchone()[0]
+            con.execute(f"SET {name} = {'true' if value else 'false'}")  # names are constants
+
+    def restore() -> None:
+        for name, value in saved.items():
+            with contextlib.suppress(duckdb.Error):
+                con.execute(f"SET {name} = {'true' if value else 'false'}")
+
+    return restore
+
+
+def _stage(
+    con: duckdb.DuckDBPyConnection, f: _File, date_format: str | None, tracker: _Tracker
+) -> _Planned:
     """Read one file and build its staging table (or the loader's, for canonical CSV)."""
-    sha256 = _sha256(f)
+    sha256 = _sha256(f, tracker.step(0.0, 0.15, f"checking {f.name}"))
     excel = is_excel(f.path)
     preset, mapping = f.preset, f.mapping
     if preset is not None and preset not in PRESETS:
         raise LoadError(f"unknown preset {preset!r}; expected one of {', '.join(PRESETS)}")
+    layout = None
     if preset is None and mapping is None and not excel:
         try:
             layout = sniff_layout(f.path)
@@ -284,7 +475,8 @@ def _stage(con: duckdb.DuckDBPyConnection, f: _File, date_format: str | None) ->
             drop = [("VIEW", staged.view), ("TABLE", staged.table)]
             return _Planned(f.name, sha256, table, drop=drop)
     try:
-        raw = read_raw(con, f.path)
+        tracker.step(0.15, 0.7, f"reading {f.name}")
+        raw = read_raw(con, f.path, layout, tracker.part)
     except SourceError as exc:
         raise LoadError(f"{f.name}: {exc}") from None
     drop = [("TABLE", raw.table)]
@@ -295,6 +487,7 @@ def _stage(con: duckdb.DuckDBPyConnection, f: _File, date_format: str | None) ->
         pattern = date_format or (mapping.date_format if mapping else None)
         fmt = date_format_from_pattern(pattern) if pattern else None
         try:
+            tracker.step(0.7, 1.0, f"converting {f.name}")
             staged = run_transform(con, raw, transform, fmt)
         except AmbiguousDates as exc:
             raise LoadError(f"{f.name}: {exc}") from None
@@ -466,12 +659,17 @@ def _profile(mapping) -> MappingProfile | None:
         raise LoadError(str(exc)) from None
 
 
-def _sha256(f: _File) -> str:
+def _sha256(f: _File, tracker: _Tracker | None = None) -> str:
     digest = hashlib.sha256()
     try:
+        size = max(f.path.stat().st_size, 1)
+        done = 0
         with open(f.path, "rb") as fh:
             while block := fh.read(1 << 20):
                 digest.update(block)
+                done += len(block)
+                if tracker is not None:
+                    tracker.part(done / size)
     except IsADirectoryError:
         raise LoadError(f"{f.name}: is a directory, not a file") from None
     except OSError as exc:

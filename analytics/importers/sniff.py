@@ -11,7 +11,7 @@ import codecs
 import csv
 import io
 import re
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -142,12 +142,20 @@ def preview_text_rows(path: Path, layout: TextLayout, limit: int) -> list[list[s
     return [r for r in rows[1:] if any(c.strip() for c in r)][:limit]
 
 
-def transcode_to_utf8(src: Path, dst: Path, encoding: str) -> None:
-    """Copy a text file into UTF-8, chunk by chunk (never the whole file in memory)."""
+def transcode_to_utf8(
+    src: Path, dst: Path, encoding: str, on_part: Callable[[float], None] | None = None
+) -> None:
+    """Copy a text file into UTF-8, chunk by chunk (never the whole file in memory);
+    ``on_part`` is told the share done (0-1) after each chunk."""
     decoder = codecs.getincrementaldecoder(encoding)(errors="replace")
+    size = max(src.stat().st_size, 1)
+    done = 0
     with open(src, "rb") as fin, open(dst, "wb") as fout:
         while chunk := fin.read(TRANSCODE_CHUNK_BYTES):
             fout.write(decoder.decode(chunk).encode("utf-8"))
+            done += len(chunk)
+            if on_part is not None:
+                on_part(done / size)
         fout.write(decoder.decode(b"", final=True).encode("utf-8"))
 
 

@@ -12,12 +12,13 @@ import datetime as dt
 import re
 import tempfile
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
 
-from analytics.importers.sniff import SniffError, sniff_layout, transcode_to_utf8
+from analytics.importers.sniff import SniffError, TextLayout, sniff_layout, transcode_to_utf8
 
 MAX_COLUMNS = 500
 
@@ -57,14 +58,28 @@ def is_excel(path: Path) -> bool:
         return False
 
 
-def read_raw(con: duckdb.DuckDBPyConnection, path: Path) -> RawTable:
-    """Read a CSV or Excel file into a raw temp table; raise SourceError when it is unreadable."""
-    return _read_excel(con, path) if is_excel(path) else _read_csv(con, path)
+def read_raw(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    layout: TextLayout | None = None,
+    on_part: Callable[[float], None] | None = None,
+) -> RawTable:
+    """Read a CSV or Excel file into a raw temp table; raise SourceError when it is unreadable.
+
+    ``layout``: the text file's layout when the caller has sniffed it already (sniffing a
+    large file reads it through once to check its encoding). ``on_part`` is told how far
+    re-encoding a non-UTF-8 file is (0-1), and None when DuckDB's read starts."""
+    return _read_excel(con, path) if is_excel(path) else _read_csv(con, path, layout, on_part)
 
 
-def _read_csv(con: duckdb.DuckDBPyConnection, path: Path) -> RawTable:
+def _read_csv(
+    con: duckdb.DuckDBPyConnection,
+    path: Path,
+    layout: TextLayout | None,
+    on_part: Callable[[float], None] | None = None,
+) -> RawTable:
     try:
-        layout = sniff_layout(path)
+        layout = layout or sniff_layout(path)
     except SniffError as exc:
         raise SourceError(str(exc)) from exc
     header = _unique_header(layout.header)
@@ -72,7 +87,9 @@ def _read_csv(con: duckdb.DuckDBPyConnection, path: Path) -> RawTable:
         read_path = path
         if layout.encoding != "utf-8":
             read_path = Path(tmp) / "utf8.csv"
-            transcode_to_utf8(path, read_path, layout.encoding)
+            transcode_to_utf8(path, read_path, layout.encoding, on_part)
+        if on_part is not None:
+            on_part(None)
         table = temp_name("raw")
         columns = ", ".join(f"'c{i}': 'VARCHAR'" for i in range(len(header)))
         cells = ", ".join(f"c{i}" for i in range(len(header)))
