@@ -771,3 +771,79 @@ def test_data_page_imports_an_uploaded_excel_export(demo_db, tmp_path, monkeypat
         assert rows(con, sql) == [(2, ts("2026-11-02 08:00"), "web")]
     finally:
         con.close()
+
+
+# --- Data page: file text shown escaped, the upload limit -------------------------------------
+
+INJECTION = "<script>alert(1)</script>**bold**[link](http://x)"
+
+
+def _data_page(demo_db, tmp_path, monkeypatch):
+    import shutil
+
+    from streamlit.testing.v1 import AppTest
+
+    db = tmp_path / "cadence.duckdb"
+    shutil.copy(demo_db, db)
+    monkeypatch.setenv("CADENCE_DB", str(db))
+    app = str(Path(__file__).resolve().parent.parent / "app.py")
+    at = AppTest.from_file(app, default_timeout=60).run()
+    at.switch_page("app_pages/data.py").run()
+    return at
+
+
+def _markdown_shown(at) -> list[str]:
+    """Every text the page renders as markdown (alerts, captions, markdown, headers)."""
+    kinds = ("markdown", "caption", "error", "warning", "success", "info", "title", "subheader")
+    return [e.value for kind in kinds for e in at.get(kind)]
+
+
+def test_data_page_shows_file_names_and_headers_escaped(demo_db, tmp_path, monkeypatch):
+    at = _data_page(demo_db, tmp_path, monkeypatch)
+    name = f"{INJECTION}.csv"
+    content = f"{INJECTION},**b2**,[l2](http://y)\n1,2,3\n".encode()
+    at.file_uploader(key="uploads").set_value((name, content, "text/csv")).run()
+    assert not at.exception
+    assert f"{name} · {len(content):,} bytes" in [t.value for t in at.text]  # st.text: plain
+    at.button(key="load_button").click().run()
+    assert not at.exception
+    # Not recognised: the refusal names the file and quotes its header, every markdown
+    # character escaped.
+    (error,) = at.error
+    escaped = r"\<script\>alert\(1\)\</script\>\*\*bold\*\*\[link\]\(http://x\)"
+    assert error.value.startswith(f"Nothing was loaded: {escaped}.csv: cannot tell what")
+    assert rf"found: {escaped}, \*\*b2\*\*, \[l2\]\(http://y\)" in error.value
+    for shown in _markdown_shown(at):
+        assert "<script>" not in shown and "**bold**" not in shown and "**b2**" not in shown
+        assert "](http://x)" not in shown and "](http://y)" not in shown
+
+
+def test_data_page_refuses_an_oversized_upload_with_cadences_message(
+    demo_db, tmp_path, monkeypatch
+):
+    import tomllib
+
+    from analytics.importers import DEFAULT_MAX_UPLOAD_MB
+
+    # Streamlit's own cap is above Cadence's default, so an oversized file reaches Cadence.
+    config = Path(__file__).resolve().parent.parent / ".streamlit" / "config.toml"
+    server = tomllib.loads(config.read_text(encoding="utf-8"))["server"]
+    assert server["maxUploadSize"] > DEFAULT_MAX_UPLOAD_MB
+    monkeypatch.setenv("CADENCE_MAX_UPLOAD_MB", "1")
+    at = _data_page(demo_db, tmp_path, monkeypatch)
+    assert "Up to 1 MB per file (CADENCE_MAX_UPLOAD_MB)." in [c.value for c in at.caption]
+    assert not at.warning  # Streamlit's 400 MB cap is above Cadence's 1 MB
+    big = CANONICAL.encode() + b"x" * 1_200_000  # 1.15 MB
+    at.file_uploader(key="uploads").set_value(("[big](http://x).csv", big, "text/csv")).run()
+    assert not at.exception
+    assert [e.value for e in at.error] == [
+        r"\[big\]\(http://x\).csv: 1.1 MB is over the upload limit of 1 MB "
+        r"\(set CADENCE\_MAX\_UPLOAD\_MB to change it\)"
+    ]
+    assert at.button(key="load_button").disabled
+    # Raised above Streamlit's cap, the page says which setting to raise as well.
+    monkeypatch.setenv("CADENCE_MAX_UPLOAD_MB", "500")
+    at.run()
+    assert at.warning[0].value.startswith(
+        "Streamlit's server.maxUploadSize (400 MB) is not above CADENCE_MAX_UPLOAD_MB (500 MB)"
+    )

@@ -6,6 +6,7 @@ entry point as ``python -m analytics load``)."""
 from __future__ import annotations
 
 import json
+import math
 import os
 from pathlib import Path
 
@@ -19,6 +20,7 @@ from analytics.importers import (
     import_sources,
     inspect_bytes,
     max_upload_bytes,
+    over_limit_message,
 )
 from analytics.importers.mapping import (
     MappingProfile,
@@ -34,6 +36,7 @@ from analytics.loader import LoadError, Source
 from analytics.schema import KINDS
 from analytics.store import PROJECT_ROOT
 from ui import data
+from ui.components import md_escape
 from ui.upload import K_RESULT, UploadResult, show_result
 
 DETECT = "detect"
@@ -75,7 +78,7 @@ def mapping_editor(i: int, info: FileInfo, profiles: dict[str, Path]) -> Mapping
         try:
             base = load_profile(profiles[chosen])
         except ProfileError as exc:
-            st.error(str(exc))
+            st.error(md_escape(str(exc)))
     kinds = list(KINDS)
     default_kind = base.kind if base else (info.kind or guess_kind(info.header))
     kind = st.selectbox(
@@ -115,10 +118,10 @@ def mapping_editor(i: int, info: FileInfo, profiles: dict[str, Path]) -> Mapping
             doc["date_format"] = date_format.strip()
         profile = parse_profile(doc, chosen if chosen != NEW_PROFILE else "")
     except json.JSONDecodeError as exc:
-        st.error(f"Value maps are not valid JSON: {exc}")
+        st.error(md_escape(f"Value maps are not valid JSON: {exc}"))
         return None
     except ProfileError as exc:
-        st.error(str(exc))
+        st.error(md_escape(str(exc)))
         return None
     name_col, button_col = st.columns([3, 1])
     name = name_col.text_input(
@@ -127,9 +130,9 @@ def mapping_editor(i: int, info: FileInfo, profiles: dict[str, Path]) -> Mapping
     if button_col.button("Save profile", key=f"imp_save_{i}"):
         try:
             path = save_profile(profile, mappings_dir(), name)
-            st.success(f"Saved {path.name}")
+            st.success(md_escape(f"Saved {path.name}"))
         except (ProfileError, OSError) as exc:
-            st.error(str(exc))
+            st.error(md_escape(str(exc)))
     return profile
 
 
@@ -140,12 +143,12 @@ def file_plan(i: int, source: Source, profiles: dict[str, Path]):
         st.text(f"{source.name} · {len(source.data):,} bytes")
         limit = max_upload_bytes()
         if len(source.data) > limit:
-            st.error(f"Over the upload limit of {limit / 1048576:.0f} MB.")
+            st.error(md_escape(over_limit_message(source.name, len(source.data), limit)))
             return None
         try:
             info = inspect_bytes(source.name, source.data)
         except LoadError as exc:
-            st.error(str(exc))
+            st.error(md_escape(str(exc)))  # names the file and quotes its header
             return None
         st.caption(_describe(info))
         options = [DETECT, *PRESETS, MAPPING]
@@ -243,8 +246,25 @@ def import_form(sources: list[Source]) -> None:
         )
 
 
+def upload_limits() -> tuple[int, int]:
+    """(Cadence's upload limit, Streamlit's ``server.maxUploadSize``) in MB. Streamlit's must be
+    the larger, so that an oversized file reaches Cadence's message naming it and the limit
+    instead of the browser's generic "file too large"."""
+    cadence = math.ceil(max_upload_bytes() / 1048576)
+    return cadence, int(st.get_option("server.maxUploadSize"))
+
+
 def import_flow() -> None:
     """Upload CSV/Excel exports, choose how each is read, import, show the report."""
+    cadence_mb, streamlit_mb = upload_limits()
+    st.caption(f"Up to {cadence_mb:,} MB per file (CADENCE_MAX_UPLOAD_MB).")
+    if streamlit_mb <= cadence_mb:
+        st.warning(
+            f"Streamlit's server.maxUploadSize ({streamlit_mb:,} MB) is not above "
+            f"CADENCE_MAX_UPLOAD_MB ({cadence_mb:,} MB): larger files are refused by the "
+            "browser without Cadence's message. Raise server.maxUploadSize in "
+            ".streamlit/config.toml (or STREAMLIT_SERVER_MAX_UPLOAD_SIZE)."
+        )
     files = st.file_uploader(
         "CSV or Excel exports: Cadence files, ServiceNow, Jira, or any file with a mapping",
         type=["csv", "txt", "xlsx"],

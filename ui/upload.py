@@ -27,7 +27,8 @@ class UploadResult:
 def show_result(result: UploadResult) -> None:
     """The validation report: per-file counts, reasons, warnings and the refused rows."""
     if result.error:
-        st.error(f"Nothing was loaded: {result.error}", icon=":material/error:")
+        # The message names the file and may quote its header: shown escaped, never as markdown.
+        st.error(f"Nothing was loaded: {ui.md_escape(result.error)}", icon=":material/error:")
         return
     total = sum(s.inserted + s.updated for s in result.summaries)
     rejected = sum(s.rejected for s in result.summaries)

@@ -64,6 +64,7 @@ __all__ = [
     "inspect_file",
     "load_profile",
     "max_upload_bytes",
+    "over_limit_message",
     "parse_profile",
 ]
 
@@ -79,6 +80,14 @@ def max_upload_bytes() -> int:
     except ValueError:
         mb = DEFAULT_MAX_UPLOAD_MB
     return int(mb * 1024 * 1024)
+
+
+def over_limit_message(name: str, size: int, limit: int) -> str:
+    """The one-line refusal of a file of ``size`` bytes over the ``limit`` (bytes)."""
+    return (
+        f"{name}: {size / 1048576:.1f} MB is over the upload limit of {limit / 1048576:g} MB "
+        "(set CADENCE_MAX_UPLOAD_MB to change it)"
+    )
 
 
 @dataclass(frozen=True)
@@ -162,10 +171,7 @@ def import_sources(
     limit = max_upload_bytes() if max_bytes is None else max_bytes
     for source in sources:
         if len(source.data) > limit:
-            raise LoadError(
-                f"{source.name}: {len(source.data) / 1048576:.1f} MB is over the upload limit "
-                f"of {limit / 1048576:.0f} MB (set CADENCE_MAX_UPLOAD_MB to change it)"
-            )
+            raise LoadError(over_limit_message(source.name, len(source.data), limit))
     presets = _per_file(preset, len(sources), "preset")
     mappings = [_profile(m) for m in _per_file(mapping, len(sources), "mapping")]
     with tempfile.TemporaryDirectory(prefix="cadence-upload-") as tmp:
