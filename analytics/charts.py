@@ -11,6 +11,7 @@ from collections.abc import Iterable
 
 import pandas as pd
 import plotly.graph_objects as go
+import plotly.io as pio
 
 from analytics.schema import APPROVALS
 
@@ -68,10 +69,18 @@ def color_map(values: Iterable[str]) -> dict[str, str]:
     return {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(names)}
 
 
+# plotly_white without its defaults for trace types we never draw (maps, 3-D, contours, ...):
+# copying the full template costs ~20 ms per figure and sends ~4 kB more to the browser.
+TEMPLATE = go.layout.Template(
+    layout=pio.templates["plotly_white"].layout,
+    data={kind: pio.templates["plotly_white"].data[kind] for kind in ("bar", "scatter")},
+)
+
+
 def _style(fig: go.Figure, title: str, x_title: str = "", y_title: str = "") -> go.Figure:
     """Shared look: white template, readable fonts, legend above the plot, unified margins."""
     fig.update_layout(
-        template="plotly_white",
+        template=TEMPLATE,
         title={
             "text": title,
             "x": 0,
@@ -87,9 +96,10 @@ def _style(fig: go.Figure, title: str, x_title: str = "", y_title: str = "") -> 
         legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "xanchor": "left", "x": 0},
         hoverlabel={"font": {"family": FONT, "size": 13}},
         height=380,
+        # every figure here has one x and one y axis (one call: update_xaxes costs ~4 ms)
+        xaxis={"title": {"text": x_title}, "gridcolor": GRID, "zeroline": False},
+        yaxis={"title": {"text": y_title}, "gridcolor": GRID, "zeroline": False},
     )
-    fig.update_xaxes(title_text=x_title, gridcolor=GRID, zeroline=False)
-    fig.update_yaxes(title_text=y_title, gridcolor=GRID, zeroline=False)
     return fig
 
 
@@ -621,14 +631,21 @@ def add_improvement_markers(fig: go.Figure, improvements: pd.DataFrame) -> go.Fi
     if improvements is None or improvements.empty:
         return fig
     rows = improvements.sort_values(["started_on", "improvement_id"])
+    shapes, notes = list(fig.layout.shapes), list(fig.layout.annotations)
+    # one layout update for all: add_vline + add_annotation per row cost ~4 ms each
     for i, row in enumerate(rows.itertuples(index=False)):
         day = pd.Timestamp(row.started_on)
-        fig.add_vline(x=day, line={"color": IMPROVEMENT_COLOR, "dash": "dot", "width": 1.5})
-        fig.add_annotation(
-            x=day, y=1 - 0.07 * (i % 3), xref="x", yref="y domain", text=str(row.improvement_id),
-            hovertext=str(row.title), showarrow=False, xanchor="left", yanchor="top",
-            font={"color": IMPROVEMENT_COLOR, "size": 11}, bgcolor="rgba(255,255,255,0.8)",
+        shapes.append(
+            {"type": "line", "x0": day, "x1": day, "y0": 0, "y1": 1, "xref": "x",
+             "yref": "y domain", "line": {"color": IMPROVEMENT_COLOR, "dash": "dot", "width": 1.5}}
         )  # fmt: skip
+        notes.append(
+            {"x": day, "y": 1 - 0.07 * (i % 3), "xref": "x", "yref": "y domain",
+             "text": str(row.improvement_id), "hovertext": str(row.title), "showarrow": False,
+             "xanchor": "left", "yanchor": "top", "font": {"color": IMPROVEMENT_COLOR, "size": 11},
+             "bgcolor": "rgba(255,255,255,0.8)"}
+        )  # fmt: skip
+    fig.update_layout(shapes=shapes, annotations=notes)
     return fig
 
 
