@@ -24,6 +24,8 @@ PAGES = {
     "app_pages/change_control.py": "Change control",
     "app_pages/support_cost.py": "Support cost",
     "app_pages/backlog.py": "Backlog & warranty",
+    "app_pages/change_schedule.py": "Change schedule",
+    "app_pages/csi_register.py": "CSI register",
     "app_pages/data.py": "Data",
 }
 TIMEOUT = 60
@@ -56,6 +58,14 @@ def assert_ok(at: AppTest) -> None:
 
 def metric(at: AppTest, label: str) -> str:
     return next(m.value for m in at.metric if m.label == label)
+
+
+def test_the_page_list_covers_every_page_of_the_app():
+    root = Path(APP).parent
+    files = {f"app_pages/{p.name}" for p in (root / "app_pages").glob("*.py")}
+    assert set(PAGES) == files
+    source = Path(APP).read_text()  # and each one is in the navigation
+    assert all(f'"{page}"' in source for page in PAGES)
 
 
 @pytest.mark.parametrize("page", list(PAGES))
@@ -163,6 +173,8 @@ def test_upload_of_a_good_file_reports_inserted_and_rejected_rows(fresh_db, monk
     assert at.warning[0].value == "Loaded 1 file(s): 2 rows stored, 1 rejected."
     assert "new-changes.csv: changes: 2 inserted, 0 updated, 1 rejected" in at.text[-1].value
     assert row_counts(connect(fresh_db))["changes"] == before + 2
+    # the cached results were dropped: the sidebar's dataset panel shows the new count
+    assert any(f"changes: {before + 2:,}" in c.value for c in at.sidebar.caption)
     rejected = next(d.value for d in at.dataframe if "reason" in d.value.columns)
     assert list(rejected["file_name"]) == ["new-changes.csv"]
     assert list(rejected["column_name"]) == ["change_type"]

@@ -244,6 +244,8 @@ def import_form(sources: list[Source]) -> None:
             date_format.strip(),
             progress=lambda fraction, message: bar.progress(min(max(fraction, 0.0), 1.0), message),
         )
+        if not st.session_state[K_RESULT].error:
+            st.rerun()  # the sidebar (teams, dates, row counts) was drawn from the old data
 
 
 def upload_limits() -> tuple[int, int]:
