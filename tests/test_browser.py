@@ -8,6 +8,7 @@ Playwright. Skipped only when /usr/bin/chromium is missing.
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import socket
 import subprocess
@@ -154,10 +155,17 @@ def render(page, url: str, heading: str) -> None:
     wait_until_rendered(page, heading)
 
 
+ERROR_BOX = "[data-testid='stAlertContentError']"  # st.error
+
+
 def assert_no_error(page, name: str) -> None:
+    """No exception box, no st.error box, no traceback or Python error name in the text."""
     assert page.locator(EXCEPTION).count() == 0, f"{name}: exception shown"
+    assert page.locator(ERROR_BOX).count() == 0, f"{name}: error message shown"
     text = page.inner_text("body")
     assert "Traceback" not in text, f"{name}: traceback on the page"
+    errors = re.findall(r"\b\w*(?:Error|Exception)\b", text)
+    assert not errors, f"{name}: error text on the page: {errors}"
 
 
 def test_every_page_renders_without_error(server, browser):
