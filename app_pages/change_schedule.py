@@ -93,8 +93,9 @@ FLAG_COLUMNS = {
     "teams": "Teams", "change_ids": "Changes (ids)",
 }  # fmt: skip
 cards = st.columns(len(flags))
-for card, (label, frame) in zip(cards, flags.items(), strict=True):
-    card.metric(label, f"{len(frame):,}")
+SHORT = ["Outside planned window", "No sprint link", "Emergency in review week", "Clusters"]
+for card, short, (label, frame) in zip(cards, SHORT, flags.items(), strict=True):
+    card.metric(short, f"{len(frame):,}", help=label)
 tabs = st.tabs([f"{label} ({len(frame):,})" for label, frame in flags.items()])
 for tab, (label, frame) in zip(tabs, flags.items(), strict=True):
     with tab:

@@ -140,7 +140,8 @@ def test_schedule_page_shows_the_timeline_and_the_flag_counts(app_db, monkeypatc
         expected = {label: len(fn(con, flt)) for label, fn in schedule.FLAGS.items()}
     finally:
         con.close()
-    shown = {m.label: int(m.value.replace(",", "")) for m in at.metric}
+    # short card labels; the full flag name is the card's help text
+    shown = {m.proto.help: int(m.value.replace(",", "")) for m in at.metric}
     assert shown == expected
     assert expected["Implemented outside the planned window"] > 0
     assert any(s.value == "What the numbers say" for s in at.subheader)
