@@ -773,6 +773,33 @@ def test_data_page_imports_an_uploaded_excel_export(demo_db, tmp_path, monkeypat
         con.close()
 
 
+def test_an_import_out_of_memory_under_the_import_limit_is_run_again_without_it(
+    tmp_path, monkeypatch
+):
+    monkeypatch.setenv("CADENCE_IMPORT_MEMORY_MB", "1")  # far too little: DuckDB runs out
+    con = connect(tmp_path / "oom.duckdb")
+    try:
+        before = rows(con, "SELECT current_setting('memory_limit')")
+        (summary,) = import_paths(con, [DATA / "servicenow_change_request.csv"])
+        assert (summary.inserted, summary.rejected) == (6, 1)  # as without a limit
+        assert rows(con, "SELECT count(*) FROM load_log") == [(1,)]  # the failed try wrote nothing
+        assert rows(con, "SELECT current_setting('memory_limit')") == before
+    finally:
+        con.close()
+
+
+def test_out_of_memory_is_not_mistaken_for_a_concurrent_import():
+    from analytics.importers import RETRY_MESSAGE, _duckdb_message
+
+    commit = duckdb.TransactionException(
+        "TransactionContext Error: Failed to commit: could not allocate block of size 256.0 KiB"
+    )
+    conflict = duckdb.TransactionException("TransactionContext Error: Conflict on tuple deletion!")
+    assert _duckdb_message(commit).startswith("not enough memory for the import")
+    assert _duckdb_message(duckdb.OutOfMemoryException("x")).startswith("not enough memory")
+    assert _duckdb_message(conflict) == RETRY_MESSAGE
+
+
 # --- Data page: file text shown escaped, the upload limit -------------------------------------
 
 INJECTION = "<script>alert(1)</script>**bold**[link](http://x)"

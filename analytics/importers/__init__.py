@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import math
 import os
 import re
 import tempfile
@@ -232,12 +233,23 @@ def _import(
     """Run the import under the import memory limit; with a ``progress`` callback, in a worker
     thread while this thread reports DuckDB's progress (the callback may touch Streamlit, which
     only works from the calling thread)."""
-    with _import_limits(con):
+    limit_mb = _import_memory_mb(files)
+
+    def run() -> list[FileSummary]:
         if progress is None:
             return _import_files(con, files, replace, date_format, _Tracker())
         return _with_progress(
             con, progress, lambda t: _import_files(con, files, replace, date_format, t)
         )
+
+    if limit_mb is None:
+        return run()
+    try:
+        with _import_limits(con, limit_mb):
+            return run()
+    except _OutOfMemory:
+        pass  # rolled back: nothing was written; once more with DuckDB's own limit
+    return run()
 
 
 def _import_files(
@@ -277,6 +289,8 @@ def _import_files(
         con.execute("COMMIT")
     except BaseException as exc:
         _rollback(con)
+        if _is_out_of_memory(exc):
+            raise _OutOfMemory(_duckdb_message(exc)) from None
         if isinstance(exc, duckdb.Error):
             raise LoadError(_duckdb_message(exc)) from None
         raise
@@ -398,35 +412,72 @@ def _query_share(done: int, expected: int, progress: float) -> float:
     return before + (keep**done - keep ** (done + 1)) * progress
 
 
-_limits_lock = threading.Lock()
-_limits_users = 0
-_limits_saved: dict[str, str] = {}
+class _OutOfMemory(LoadError):
+    """DuckDB ran out of memory (the import is rolled back)."""
 
 
-@contextlib.contextmanager
-def _import_limits(con: duckdb.DuckDBPyConnection):
-    """DuckDB's memory limit for the database while imports run (a database-wide setting:
-    the first import sets it, the last one restores the previous value)."""
-    global _limits_users
+def _is_out_of_memory(exc: BaseException) -> bool:
+    # A failed COMMIT reports running out of memory as a TransactionException.
+    text = str(exc)
+    return isinstance(exc, duckdb.OutOfMemoryException) or (
+        isinstance(exc, duckdb.Error) and "could not allocate" in text
+    )
+
+
+def _import_memory_mb(files: list[_File]) -> int | None:
+    """DuckDB's memory limit for an import in MB: ``$CADENCE_IMPORT_MEMORY_MB`` (0 = none),
+    raised to the files' total size (the primary-key index built at commit grows with the
+    rows and cannot spill)."""
     try:
         mb = int(os.environ.get("CADENCE_IMPORT_MEMORY_MB") or DEFAULT_IMPORT_MEMORY_MB)
     except ValueError:
         mb = DEFAULT_IMPORT_MEMORY_MB
+    if mb <= 0:
+        return None
+    total = 0
+    for f in files:
+        with contextlib.suppress(OSError):
+            total += f.path.stat().st_size
+    return max(mb, math.ceil(total / 1048576))
+
+
+_limits_lock = threading.Lock()
+_limits: dict[str, list] = {}  # database -> [imports running, memory limit before the first]
+
+
+@contextlib.contextmanager
+def _import_limits(con: duckdb.DuckDBPyConnection, mb: int):
+    """DuckDB's memory limit while imports run: a setting of the whole database (all its
+    cursors), so the first import into a database sets it and the last one restores it."""
+    key = _database_key(con)
     with _limits_lock:
-        if _limits_users == 0 and mb > 0:
+        state = _limits.setdefault(key, [0, None])
+        if state[0] == 0:
             with contextlib.suppress(duckdb.Error):
                 saved = con.execute("SELECT current_setting('memory_limit')").fetchone()[0]
-                con.execute(f"SET memory_limit = '{mb}MB'")  # an int: safe to format
-                _limits_saved["memory_limit"] = saved
-        _limits_users += 1
+                con.execute(f"SET memory_limit = '{int(mb)}MB'")  # an int: safe to format
+                state[1] = saved
+        state[0] += 1
     try:
         yield
     finally:
         with _limits_lock:
-            _limits_users -= 1
-            if _limits_users == 0 and "memory_limit" in _limits_saved:
-                with contextlib.suppress(duckdb.Error):
-                    _restore_memory_limit(con, _limits_saved.pop("memory_limit"))
+            state[0] -= 1
+            if state[0] == 0:
+                del _limits[key]
+                if state[1] is not None:
+                    with contextlib.suppress(duckdb.Error):
+                        _restore_memory_limit(con, state[1])
+
+
+def _database_key(con: duckdb.DuckDBPyConnection) -> str:
+    """The database file a connection works on (an in-memory one: the connection itself)."""
+    path = None
+    with contextlib.suppress(duckdb.Error):
+        path = con.execute(
+            "SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
+        ).fetchone()[0]
+    return str(path) if path else f"memory:{id(con)}"
 
 
 def _restore_memory_limit(con: duckdb.DuckDBPyConnection, saved: str) -> None:
@@ -691,6 +742,11 @@ def _shown(header: Sequence[str]) -> str:
 def _duckdb_message(exc: duckdb.Error) -> str:
     """A DuckDB error as one line; a write conflict means a concurrent import."""
     text = str(exc)
+    if _is_out_of_memory(exc):
+        return (
+            "not enough memory for the import (raise CADENCE_IMPORT_MEMORY_MB, or import "
+            "fewer or smaller files at a time)"
+        )
     if isinstance(exc, duckdb.TransactionException) or "onflict" in text:
         return RETRY_MESSAGE
     first = next((ln.strip() for ln in text.splitlines() if ln.strip()), type(exc).__name__)

@@ -109,6 +109,8 @@ def _read_csv(
         """
         try:
             con.execute(sql, {"path": str(read_path), "delimiter": layout.delimiter})
+        except duckdb.OutOfMemoryException:
+            raise  # not the file's fault: the caller retries with more memory
         except duckdb.Error as exc:
             raise SourceError(csv_error_message(str(exc))) from exc
     rows = con.execute(f"SELECT count(*) FROM {table}").fetchone()[0]
