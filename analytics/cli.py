@@ -67,7 +67,10 @@ def run_load(args) -> int:
         con = connect(args.db)
     except duckdb.IOException as exc:
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise UsageError(f"cannot open {args.db} (in use by another process?): {first}") from exc
+        raise UsageError(
+            f"cannot open {args.db} (in use by another process?), please retry when it is "
+            f"done: {first}"
+        ) from exc
     try:
         summaries = import_paths(
             con,

@@ -800,6 +800,54 @@ def test_out_of_memory_is_not_mistaken_for_a_concurrent_import():
     assert _duckdb_message(conflict) == RETRY_MESSAGE
 
 
+def test_rejected_preview_keeps_the_first_rows_of_a_load(con, tmp_path):
+    from analytics.importers import rejected_preview
+
+    path = tmp_path / "incidents.csv"
+    path.write_text(
+        "incident_id,service,priority,opened_at\n"
+        "I1,web,9,2026-01-05\n"  # row 2: priority outside 1-4
+        "I2,web,1,2026-01-05\n"  # row 3: fine
+        "I3,web,0,2026-01-05\n"  # row 4: priority outside 1-4
+        "I4,web,7,2026-01-05\n",  # row 5: priority outside 1-4
+        encoding="utf-8",
+    )
+    (summary,) = import_paths(con, [path])
+    assert summary.rejected == 3
+    (load_id,) = rows(con, "SELECT max(load_id) FROM load_log")[0]
+    shown = rejected_preview(con, [load_id], limit=2)
+    assert list(shown["line_number"]) == [2, 4]
+    assert list(shown["column_name"]) == ["priority", "priority"]
+    assert list(shown["raw_row"]) == ["I1,web,9,2026-01-05", "I3,web,0,2026-01-05"]
+
+
+def test_a_second_process_is_told_to_retry_while_the_database_is_open(tmp_path, capsys):
+    import subprocess
+    import sys
+
+    db = tmp_path / "shared.duckdb"
+    connect(db).close()
+    change_file = str(DATA / "servicenow_change_request.csv")
+    holder = subprocess.Popen(  # another process with the database open (a dashboard, a load)
+        [sys.executable, "-c", "import duckdb, sys; c = duckdb.connect(sys.argv[1]); "
+         "print('open', flush=True); sys.stdin.read()", str(db)],
+        stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+    )  # fmt: skip
+    try:
+        assert holder.stdout.readline().strip() == "open"
+        assert main(["load", "--db", str(db), change_file]) == 2
+        err = capsys.readouterr().err
+        assert err.startswith(
+            f"error: cannot open {db} (in use by another process?), please retry when it is done"
+        )
+        assert err.count("\n") == 1
+    finally:
+        holder.communicate("")
+    # Nothing was half-written; once the other process is gone the load succeeds.
+    assert main(["load", "--db", str(db), change_file]) == 0
+    assert "changes: 6 inserted" in capsys.readouterr().out
+
+
 # --- Data page: file text shown escaped, the upload limit -------------------------------------
 
 INJECTION = "<script>alert(1)</script>**bold**[link](http://x)"

@@ -21,6 +21,7 @@ from analytics.importers import (
     inspect_bytes,
     max_upload_bytes,
     over_limit_message,
+    rejected_preview,
 )
 from analytics.importers.mapping import (
     MappingProfile,
@@ -209,7 +210,7 @@ def run_import(
             return UploadResult(error=str(exc), replace=replace)
         data.clear()  # the data changed: every page must read it again
         last = views.load_history(con, limit=len(summaries))
-        rejected = views.rejected_rows(con, tuple(int(i) for i in last["load_id"]))
+        rejected = rejected_preview(con, [int(i) for i in last["load_id"]])
         return UploadResult(summaries, rejected, None, replace)
     finally:
         con.close()

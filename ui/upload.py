@@ -52,5 +52,10 @@ def show_result(result: UploadResult) -> None:
     st.text("\n".join(format_summary(s) for s in result.summaries))
     if result.rejected is not None and not result.rejected.empty:
         st.markdown("**Rejected rows**")
+        if rejected > len(result.rejected):
+            st.caption(
+                f"The first {len(result.rejected):,} of {rejected:,}; all of them are in the "
+                "database's rejected_rows table."
+            )
         st.dataframe(result.rejected, hide_index=True, height=240)
         ui.download(result.rejected, "rejected-rows", "Download rejected rows (CSV)")

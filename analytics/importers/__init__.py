@@ -67,6 +67,7 @@ __all__ = [
     "max_upload_bytes",
     "over_limit_message",
     "parse_profile",
+    "rejected_preview",
 ]
 
 DEFAULT_MAX_UPLOAD_MB = 200
@@ -183,6 +184,30 @@ def import_sources(
             path.write_bytes(source.data)
             files.append(_File(source.name, path, source.kind, pr, m))
         return _import(con, files, replace, date_format, progress)
+
+
+# Rejected rows a report shows (and offers to download); all are kept in ``rejected_rows``.
+MAX_REJECTED_SHOWN = 10_000
+
+
+def rejected_preview(
+    con: duckdb.DuckDBPyConnection, load_ids: Sequence[int], limit: int = MAX_REJECTED_SHOWN
+):
+    """The first ``limit`` refused rows of the given loads (file, line, column, reason, raw
+    row) as a DataFrame: a big file with a wrong column can refuse millions of rows, which the
+    report must not pull into memory."""
+    from analytics.db import query_df
+
+    return query_df(
+        con,
+        """
+        SELECT file_name, line_number, column_name, reason, raw_row
+        FROM rejected_rows WHERE list_contains($load_ids, load_id)
+        ORDER BY load_id, line_number
+        LIMIT $limit
+        """,
+        {"load_ids": [int(i) for i in load_ids], "limit": limit},
+    )
 
 
 def inspect_file(path: str | Path, name: str | None = None, preview_rows: int = 10) -> FileInfo:
