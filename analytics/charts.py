@@ -734,6 +734,7 @@ def schedule_timeline(
     incidents_per_day: bool = False,
     title: str = "Sprints, changes and incidents",
     window: tuple | None = None,
+    unit: str = "day",
 ) -> go.Figure:
     """One zoomable timeline: a lane per team with its sprints (bars, hover lists the changes
     released from each), a lane per service with changes (planned window as a thin bar, the
@@ -741,7 +742,8 @@ def schedule_timeline(
     (diamonds coloured by priority, just below the changes).
 
     Frames as :mod:`analytics.schedule` returns them; with ``*_per_day`` the per-day summaries
-    are drawn as one marker per service, day and approval/priority, sized by the count.
+    are drawn as one marker per service, day (``unit="week"``: week) and approval/priority,
+    sized by the count, in the middle of its day or week.
     ``window`` (first day, last day) is the initial x range; drag to zoom, double-click resets.
     """
     teams = sorted(sprints["team"].dropna().unique()) if not sprints.empty else []
@@ -749,6 +751,8 @@ def schedule_timeline(
         set(changes["service"].dropna()) | set(incidents["service"].dropna())
     )  # fmt: skip
     lanes = [f"team {t}" for t in teams] + [f"service {s}" for s in services]
+    middle = pd.Timedelta(days=3.5) if unit == "week" else pd.Timedelta(hours=12)
+    when = "Week of %{customdata[0]}" if unit == "week" else "%{customdata[0]}"
     lane = {name: i for i, name in enumerate(lanes)}
     fig = go.Figure()
 
@@ -824,14 +828,16 @@ def schedule_timeline(
                 continue
             fig.add_trace(
                 go.Scatter(
-                    x=pd.to_datetime(part["day"]) + pd.Timedelta(hours=12),
+                    x=pd.to_datetime(part["day"]) + middle,
                     y=[lane[f"service {v}"] - 0.15 for v in part["service"]],
                     mode="markers", name=APPROVAL_LABELS[approval],
                     marker={"color": APPROVAL_COLORS[approval], "opacity": 0.8,
                             "size": (5 + 3 * part["changes"] ** 0.5).clip(upper=24)},
-                    customdata=part[["changes", "failed"]].to_numpy(),
-                    hovertemplate="%{x|%d %b %Y}: %{customdata[0]} changes ("
-                    + APPROVAL_LABELS[approval] + "), %{customdata[1]} failed<extra></extra>",
+                    customdata=pd.concat(
+                        [pd.to_datetime(part["day"]).dt.strftime("%d %b %Y"),
+                         part[["changes", "failed"]]], axis=1).to_numpy(),
+                    hovertemplate=when + ": %{customdata[1]} changes ("
+                    + APPROVAL_LABELS[approval] + "), %{customdata[2]} failed<extra></extra>",
                 )
             )  # fmt: skip
 
@@ -845,12 +851,14 @@ def schedule_timeline(
             if incidents_per_day:
                 fig.add_trace(
                     go.Scatter(
-                        x=pd.to_datetime(part["day"]) + pd.Timedelta(hours=12), y=y,
+                        x=pd.to_datetime(part["day"]) + middle, y=y,
                         mode="markers", name=f"{key} incidents",
                         marker={"color": PRIORITY_COLORS.get(key, MUTED), "symbol": "diamond",
                                 "size": (4 + 2 * part["incidents"] ** 0.5).clip(upper=18)},
-                        customdata=part[["incidents"]].to_numpy(),
-                        hovertemplate="%{x|%d %b %Y}: %{customdata[0]} " + key
+                        customdata=pd.concat(
+                            [pd.to_datetime(part["day"]).dt.strftime("%d %b %Y"),
+                             part[["incidents"]]], axis=1).to_numpy(),
+                        hovertemplate=when + ": %{customdata[1]} " + key
                         + " incidents<extra></extra>",
                     )
                 )  # fmt: skip

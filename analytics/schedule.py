@@ -242,19 +242,29 @@ ORDER BY i.implemented_at, i.change_id
     return query_df(con, sql, flt.params(), _approval_params())
 
 
-def change_days(con: duckdb.DuckDBPyConnection, flt: Filter) -> pd.DataFrame:
-    """Changes per service, UTC day and approval path (the timeline's summary when there are too
-    many to draw one by one): service, day (timestamp at midnight), approval, changes, failed."""
+UNITS = ("day", "week")  # the timeline's summary buckets (a week starts on Monday)
+
+
+def _unit(unit: str) -> dict:
+    if unit not in UNITS:
+        raise ValueError(f"unit must be one of {UNITS}, not {unit!r}")
+    return {"unit": unit}
+
+
+def change_days(con: duckdb.DuckDBPyConnection, flt: Filter, unit: str = "day") -> pd.DataFrame:
+    """Changes per service, UTC day (or week) and approval path (the timeline's summary when
+    there are too many to draw one by one): service, day (timestamp at midnight of the day or of
+    the week's Monday), approval, changes, failed."""
     sql = f"""
 WITH {_IMPLEMENTED}
-SELECT service, CAST(CAST(implemented_at AS DATE) AS TIMESTAMP) AS day, approval,
+SELECT service, date_trunc($unit, implemented_at) AS day, approval,
        count(*) AS changes,
        count(*) FILTER (WHERE outcome IN ('failed', 'rolled_back')) AS failed
 FROM implemented
 GROUP BY ALL
 ORDER BY day, service, approval
 """
-    return query_df(con, sql, flt.params(), _approval_params())
+    return query_df(con, sql, flt.params(), _approval_params(), _unit(unit))
 
 
 _INCIDENTS_WHERE = f"""
@@ -273,17 +283,17 @@ ORDER BY opened_at, incident_id
     return query_df(con, sql, flt.params())
 
 
-def incident_days(con: duckdb.DuckDBPyConnection, flt: Filter) -> pd.DataFrame:
-    """Incidents per service, UTC day and priority: service, day (timestamp at midnight),
-    priority, incidents (count)."""
+def incident_days(con: duckdb.DuckDBPyConnection, flt: Filter, unit: str = "day") -> pd.DataFrame:
+    """Incidents per service, UTC day (or week, from Monday) and priority: service, day
+    (timestamp at midnight of the day or of the week's Monday), priority, incidents (count)."""
     sql = f"""
-SELECT service, CAST(CAST(opened_at AS DATE) AS TIMESTAMP) AS day, priority,
+SELECT service, date_trunc($unit, opened_at) AS day, priority,
        count(*) AS incidents
 FROM incidents WHERE {_INCIDENTS_WHERE}
 GROUP BY ALL
 ORDER BY day, service, priority
 """
-    return query_df(con, sql, flt.params())
+    return query_df(con, sql, flt.params(), _unit(unit))
 
 
 @dataclass(frozen=True)
@@ -299,11 +309,19 @@ class Timeline:
     incidents_per_day: bool
     n_changes: int
     n_incidents: int
+    unit: str = "day"  # of the summaries: "day" or "week"
 
 
-def timeline(con: duckdb.DuckDBPyConnection, flt: Filter, max_points: int = MAX_POINTS) -> Timeline:
+def timeline(
+    con: duckdb.DuckDBPyConnection,
+    flt: Filter,
+    max_points: int = MAX_POINTS,
+    weekly_after_days: int | None = None,
+) -> Timeline:
     """Sprints, changes and incidents of the window for the schedule chart; changes or
-    incidents are summarised per service and day when there are more than ``max_points``."""
+    incidents are summarised per service and day when there are more than ``max_points``, per
+    week instead when the window is longer than ``weekly_after_days`` days."""
+    unit = "week" if weekly_after_days and flt.window_days > weekly_after_days else "day"
     params = flt.params()
     n_changes = query_one(con, f"WITH {_IMPLEMENTED} SELECT count(*) FROM implemented", params,
                           _approval_params())[0]  # fmt: skip
@@ -314,10 +332,11 @@ def timeline(con: duckdb.DuckDBPyConnection, flt: Filter, max_points: int = MAX_
     incidents_per_day = n_incidents > max_points
     return Timeline(
         sprints=sprint_rows(con, flt),
-        changes=change_days(con, flt) if changes_per_day else change_rows(con, flt),
-        incidents=incident_days(con, flt) if incidents_per_day else incident_rows(con, flt),
+        changes=change_days(con, flt, unit) if changes_per_day else change_rows(con, flt),
+        incidents=incident_days(con, flt, unit) if incidents_per_day else incident_rows(con, flt),
         changes_per_day=changes_per_day,
         incidents_per_day=incidents_per_day,
         n_changes=n_changes,
         n_incidents=n_incidents,
+        unit=unit,
     )

@@ -18,11 +18,11 @@ ui.header(
     "What was planned, what actually went live when, and which changes need a second look?",
 )
 ctx = page_context()
-# Above this many changes or incidents the chart shows them per service and day: a few thousand
-# single markers take Plotly over a second to draw.
-MAX_POINTS = 800
+# Above this many changes or incidents the chart shows them per service and day, per week in
+# windows over 120 days: a few thousand markers take Plotly a second or more to draw.
+MAX_POINTS, WEEKLY_AFTER_DAYS = 800, 120
 
-timeline = fetch(schedule.timeline, ctx.flt, MAX_POINTS)
+timeline = fetch(schedule.timeline, ctx.flt, MAX_POINTS, WEEKLY_AFTER_DAYS)
 if timeline.sprints.empty and not timeline.n_changes and not timeline.n_incidents:
     ui.empty(
         "No sprints, changes or incidents in this window — widen the dates or clear the filters."
@@ -34,7 +34,7 @@ fig = charts.schedule_timeline(
     timeline.sprints, timeline.changes, timeline.incidents,
     changes_per_day=timeline.changes_per_day, incidents_per_day=timeline.incidents_per_day,
     title="Sprints per team; changes and incidents per service",
-    window=(ctx.flt.start, ctx.flt.end),
+    window=(ctx.flt.start, ctx.flt.end), unit=timeline.unit,
 )  # fmt: skip
 charts.add_improvement_markers(fig, fetch(imp.improvements_frame, ctx.flt))
 ui.chart(fig, timeline.changes, "change-schedule")
@@ -44,7 +44,7 @@ st.caption(
     "Changes: grey bar = planned window, marker = implementation (colour: approval path; "
     "● successful, ✕ failed, ▼ rolled back). Incidents: diamonds by priority. "
     + (
-        f"Over {MAX_POINTS:,} changes or incidents: shown per service and day, "
+        f"Over {MAX_POINTS:,} changes or incidents: shown per service and {timeline.unit}, "
         "marker size = count; narrow the dates for single records. "
         if summary
         else ""

@@ -209,3 +209,22 @@ def test_scatter_and_quadrant_labels_use_the_positions():
     )
     places = {t.name: t.textposition for t in quad.data if t.mode == "markers+text"}
     assert places == {"A": "top center", "B": "middle right", "C": "middle right"}
+
+
+def test_schedule_weekly_summaries_sit_mid_week_and_say_so():
+    week = pd.Timestamp("2026-03-09")  # a Monday
+    changes = pd.DataFrame(
+        {"service": ["web"], "day": [week], "approval": ["cab"], "changes": [3], "failed": [1]}
+    )
+    incidents = pd.DataFrame({"service": ["web"], "day": [week], "priority": [2], "incidents": [4]})
+    fig = charts.schedule_timeline(
+        pd.DataFrame(), changes, incidents, changes_per_day=True, incidents_per_day=True,
+        unit="week",
+    )  # fmt: skip
+    cab, p2 = fig.data
+    # Monday + 3.5 days: Thursday noon, the middle of the week
+    assert pd.Timestamp(cab.x[0]) == pd.Timestamp("2026-03-12 12:00")
+    assert list(cab.customdata[0]) == ["09 Mar 2026", 3, 1]
+    assert cab.hovertemplate.startswith("Week of %{customdata[0]}: %{customdata[1]} changes")
+    assert list(p2.customdata[0]) == ["09 Mar 2026", 4]
+    assert fig.layout.xaxis.rangeslider.visible is None  # no range slider (drew all twice)

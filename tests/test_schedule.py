@@ -183,6 +183,27 @@ def test_timeline_aggregates_per_day_beyond_the_point_limit(con):
     assert summary.incidents[["priority", "incidents"]].values.tolist() == [[2, 3]]
 
 
+def test_timeline_summarises_per_week_in_a_long_window(con):
+    # 2026-03-10 (Tue), 03-11 (Wed), 03-12 (Thu) are in the week of Monday 9 March;
+    # 2026-03-16 is the next Monday
+    for i, day in enumerate(["2026-03-10", "2026-03-11", "2026-03-12", "2026-03-16"]):
+        change(con, f"C{i}", f"{day} 10:00", outcome="failed" if i == 1 else "successful")
+        incident(con, f"I{i}", f"{day} 11:00", priority=2)
+    weekly = schedule.timeline(con, ALL_2026, max_points=2, weekly_after_days=120)
+    assert weekly.unit == "week"  # 365 days > 120
+    assert weekly.changes[["day", "changes", "failed"]].values.tolist() == [
+        [dt.datetime(2026, 3, 9), 3, 1],
+        [dt.datetime(2026, 3, 16), 1, 0],
+    ]
+    assert weekly.incidents["incidents"].tolist() == [3, 1]
+    # a 31-day window stays per day: four days, one change each
+    march = Filter(D(2026, 3, 1), D(2026, 3, 31))
+    daily = schedule.timeline(con, march, max_points=2, weekly_after_days=120)
+    assert daily.unit == "day" and daily.changes["changes"].tolist() == [1, 1, 1, 1]
+    with pytest.raises(ValueError, match="unit"):
+        schedule.change_days(con, march, "month")
+
+
 def test_servicenow_planned_dates_become_the_planned_window(con):
     from analytics.importers import import_paths
 
