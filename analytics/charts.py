@@ -631,8 +631,8 @@ def add_improvement_markers(fig: go.Figure, improvements: pd.DataFrame) -> go.Fi
     if improvements is None or improvements.empty:
         return fig
     rows = improvements.sort_values(["started_on", "improvement_id"])
-    shapes, notes = list(fig.layout.shapes), list(fig.layout.annotations)
-    # one layout update for all: add_vline + add_annotation per row cost ~4 ms each
+    shapes, notes = [], []
+    # appended in one go: add_vline re-validates every shape already there (~3 ms each)
     for i, row in enumerate(rows.itertuples(index=False)):
         day = pd.Timestamp(row.started_on)
         shapes.append(
@@ -645,7 +645,8 @@ def add_improvement_markers(fig: go.Figure, improvements: pd.DataFrame) -> go.Fi
              "xanchor": "left", "yanchor": "top", "font": {"color": IMPROVEMENT_COLOR, "size": 11},
              "bgcolor": "rgba(255,255,255,0.8)"}
         )  # fmt: skip
-    fig.update_layout(shapes=shapes, annotations=notes)
+    fig.layout.shapes += tuple(go.layout.Shape(shape) for shape in shapes)
+    fig.layout.annotations += tuple(go.layout.Annotation(note) for note in notes)
     return fig
 
 
