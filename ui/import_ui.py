@@ -243,7 +243,10 @@ def import_form(sources: list[Source]) -> None:
             plans,
             mode == "replace",
             date_format.strip(),
-            progress=lambda fraction, message: bar.progress(min(max(fraction, 0.0), 1.0), message),
+            # The message names the file: the bar's text is markdown, so it is escaped.
+            progress=lambda fraction, message: bar.progress(
+                min(max(fraction, 0.0), 1.0), md_escape(message)
+            ),
         )
         if not st.session_state[K_RESULT].error:
             st.rerun()  # the sidebar (teams, dates, row counts) was drawn from the old data
