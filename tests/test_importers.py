@@ -237,6 +237,26 @@ def test_mapping_on_excel_with_date_format(con, tmp_path):
     ]
 
 
+def test_excel_rows_reach_duckdb_in_chunks_with_their_sheet_lines(con, tmp_path, monkeypatch):
+    from analytics.importers import source
+
+    openpyxl = pytest.importorskip("openpyxl")
+    monkeypatch.setattr(source, "EXCEL_CHUNK_ROWS", 2)  # 5 rows: chunks of 2, 2 and 1
+    book = openpyxl.Workbook()
+    book.active.append(["incident_id", "service", "priority", "opened_at"])
+    for i in range(1, 6):
+        # I3's priority 9 is outside 1-4: it lands in the second chunk, on sheet row 4
+        book.active.append([f"I{i}", "web", 9 if i == 3 else 2, f"2026-01-0{i} 10:00"])
+    path = tmp_path / "incidents.xlsx"
+    book.save(path)
+    (summary,) = import_paths(con, [path], kind="incidents")
+    assert (summary.inserted, summary.rejected) == (4, 1)
+    assert summary.reasons == ["row 4, column priority: 9 is outside 1-4"]
+    assert rows(con, "SELECT incident_id FROM incidents ORDER BY 1") == [
+        ("I1",), ("I2",), ("I4",), ("I5",)
+    ]  # fmt: skip
+
+
 @pytest.mark.parametrize(
     ("doc", "message"),
     [
