@@ -619,8 +619,8 @@ def test_progress_names_every_step_of_every_file_in_order(con, tmp_path):
         first.setdefault(message, fraction)
     # Reading and converting take 0-0.6 of the bar, 0.3 per file; in a file's share checking
     # starts at 0, reading at 0.15, converting at 0.7 (0.045 and 0.21 of the bar). Validating
-    # and writing takes 0.6-1.0, 0.2 per file. The canonical file is read lazily by the loader:
-    # it has no reading or converting step of its own.
+    # and writing takes 0.6-1.0, 0.2 per file. The canonical file is read lazily by the loader
+    # while it validates: no reading or converting step of its own.
     assert list(first) == [
         "starting",
         f"checking {change_file}",
@@ -628,7 +628,7 @@ def test_progress_names_every_step_of_every_file_in_order(con, tmp_path):
         f"converting {change_file}",
         f"checking {canonical}",
         f"validating and writing {change_file}",
-        f"validating and writing {canonical}",
+        f"reading, validating and writing {canonical}",
         "done",
     ]
     assert list(first.values()) == pytest.approx([0.0, 0.0, 0.045, 0.21, 0.3, 0.6, 0.8, 1.0])

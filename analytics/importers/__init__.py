@@ -122,6 +122,7 @@ class _Planned:
     staged: StagedTable
     preset: str | None = None
     drop: list[tuple[str, str]] = field(default_factory=list)  # ("TABLE"/"VIEW", name)
+    lazy: bool = False  # a view over the file: it is read while it is validated
 
 
 # --- public entry points ----------------------------------------------------------------------
@@ -297,7 +298,8 @@ def _import_files(
         replaced: set[str] = set()
         for j, p in enumerate(planned):
             band = tracker.band(j, len(planned), STAGED, 1.0)
-            band.step(0.0, 1.0, f"validating and writing {p.name}", queries=LOAD_QUERIES)
+            what = "reading, validating and writing" if p.lazy else "validating and writing"
+            band.step(0.0, 1.0, f"{what} {p.name}", queries=LOAD_QUERIES)
             summaries.append(
                 load_staged(
                     con,
@@ -555,7 +557,7 @@ def _stage(
             staged = _stage_file(con, f.name, f.path, canonical_kind or f.kind, sha256)
             table = StagedTable(staged.kind, staged.view, staged.warnings)
             drop = [("VIEW", staged.view), ("TABLE", staged.table)]
-            return _Planned(f.name, sha256, table, drop=drop)
+            return _Planned(f.name, sha256, table, drop=drop, lazy=True)
     try:
         tracker.step(0.15, 0.7, f"reading {f.name}")
         raw = read_raw(con, f.path, layout, tracker.part)
