@@ -53,7 +53,7 @@ trends = {
 }
 
 rows = [st.columns(3), st.columns(3)]
-for i, (key, metric, label, show, kind, lower, dora_key, help_text) in enumerate(KPIS):
+for i, (key, _metric, label, show, kind, lower, dora_key, help_text) in enumerate(KPIS):
     with rows[i // 3][i % 3]:
         ui.kpi(
             label,
@@ -62,7 +62,6 @@ for i, (key, metric, label, show, kind, lower, dora_key, help_text) in enumerate
             lower_is_better=lower,
             tier=now["dora"].get(dora_key) if dora_key else None,
             help=help_text,
-            trend=trends[metric]["value"].tolist(),
         )
 st.caption(
     (

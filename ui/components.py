@@ -108,9 +108,11 @@ def kpi(
     lower_is_better: bool = False,
     tier: str | None = None,
     help: str | None = None,
-    trend: list[float] | None = None,
 ) -> None:
-    """One KPI card: value, change against the previous period, DORA tier badge, sparkline."""
+    """One KPI card: value, change against the previous period, DORA tier badge.
+
+    No sparkline: the page's trend charts show the same series, and six sparklines took about
+    half a second to draw in the browser."""
     with st.container(border=True):
         st.metric(
             label,
@@ -118,8 +120,6 @@ def kpi(
             delta,
             delta_color="inverse" if lower_is_better else "normal",
             help=help,
-            chart_data=[v for v in (trend or []) if v is not None and v == v] or None,
-            chart_type="area",
             delta_description="vs previous period" if delta else None,
         )
         st.markdown(TIER_BADGES.get(tier or "", ":gray-badge[no DORA tier]"))
