@@ -768,9 +768,10 @@ def schedule_timeline(
             go.Bar(
                 base=start, x=_ms(end - start), y=[lane[f"team {t}"] for t in s["team"]],
                 orientation="h", width=0.6, name="Sprints",
+                # every other sprint lighter (a hatch pattern drew ~0.2 s slower)
                 marker={"color": [team_colours[t] for t in s["team"]],
-                        "opacity": 1.0, "line": {"width": 1, "color": "white"}},
-                marker_pattern_shape=["" if k == 0 else "/" for k in shade],
+                        "opacity": [1.0 if k == 0 else 0.6 for k in shade],
+                        "line": {"width": 1, "color": "white"}},
                 customdata=s[["name", "start_date", "end_date", "changes", "change_ids"]]
                 .astype(str).to_numpy(),
                 hovertemplate="<b>%{customdata[0]}</b><br>%{customdata[1]} to %{customdata[2]}"

@@ -40,7 +40,7 @@ charts.add_improvement_markers(fig, fetch(imp.improvements_frame, ctx.flt))
 ui.chart(fig, timeline.changes, "change-schedule")
 summary = timeline.changes_per_day or timeline.incidents_per_day
 st.caption(
-    "Sprints: bars per team, hatched every other sprint; hover for the changes released from it. "
+    "Sprints: bars per team, every other sprint lighter; hover for the changes released from it. "
     "Changes: grey bar = planned window, marker = implementation (colour: approval path; "
     "● successful, ✕ failed, ▼ rolled back). Incidents: diamonds by priority. "
     + (

@@ -217,11 +217,16 @@ def test_schedule_weekly_summaries_sit_mid_week_and_say_so():
         {"service": ["web"], "day": [week], "approval": ["cab"], "changes": [3], "failed": [1]}
     )
     incidents = pd.DataFrame({"service": ["web"], "day": [week], "priority": [2], "incidents": [4]})
-    fig = charts.schedule_timeline(
-        pd.DataFrame(), changes, incidents, changes_per_day=True, incidents_per_day=True,
-        unit="week",
+    sprints = pd.DataFrame(
+        {"team": ["web"] * 3, "name": ["S1", "S2", "S3"], "changes": [0, 3, 0],
+         "start_date": [dt.date(2026, 3, d) for d in (2, 9, 16)],
+         "end_date": [dt.date(2026, 3, d) for d in (6, 13, 20)], "change_ids": ["", "", ""]}
     )  # fmt: skip
-    cab, p2 = fig.data
+    fig = charts.schedule_timeline(
+        sprints, changes, incidents, changes_per_day=True, incidents_per_day=True, unit="week",
+    )  # fmt: skip
+    bars, cab, p2 = fig.data
+    assert list(bars.marker.opacity) == [1.0, 0.6, 1.0]  # every other sprint lighter
     # Monday + 3.5 days: Thursday noon, the middle of the week
     assert pd.Timestamp(cab.x[0]) == pd.Timestamp("2026-03-12 12:00")
     assert list(cab.customdata[0]) == ["09 Mar 2026", 3, 1]
