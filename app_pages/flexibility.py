@@ -91,22 +91,32 @@ st.caption(
 
 st.subheader("Per team" if not per_quarter else "Per team and quarter")
 table = (quarters if per_quarter else teams).copy()
+# rates shown as percentages with one decimal ("percent" drops trailing zeros: 8 %, 19.36 %),
+# hours and costs rounded so that "localized" adds thousands separators
+shown = table.assign(
+    change_failure_rate=100 * table["change_failure_rate"],
+    rework_rate=100 * table["rework_rate"],
+    support_hours=table["support_hours"].round(0),
+    support_cost=table["support_cost"].round(0),
+)
 st.dataframe(
-    table,
+    shown,
     hide_index=True,
     column_config={
         "team": "Team",
         "quarter": "Quarter",
-        "deployments": "Deployments",
-        "failed_deployments": "Failed",
-        "incidents": "Incidents",
+        "deployments": st.column_config.NumberColumn("Deployments", format="localized"),
+        "failed_deployments": st.column_config.NumberColumn("Failed", format="localized"),
+        "incidents": st.column_config.NumberColumn("Incidents", format="localized"),
         "deployments_per_week": st.column_config.NumberColumn("Deploys/week", format="%.2f"),
         "lead_time_hours_median": st.column_config.NumberColumn("Lead time (h)", format="%.1f"),
-        "change_failure_rate": st.column_config.NumberColumn("CFR", format="percent"),
-        "rework_rate": st.column_config.NumberColumn("Rework", format="percent"),
+        "change_failure_rate": st.column_config.NumberColumn(
+            "Change failure rate", format="%.1f %%"
+        ),
+        "rework_rate": st.column_config.NumberColumn("Rework rate", format="%.1f %%"),
         "time_to_restore_hours_median": st.column_config.NumberColumn("Restore (h)", format="%.1f"),
-        "support_hours": st.column_config.NumberColumn("Support (h)", format="%.0f"),
-        "support_cost": st.column_config.NumberColumn("Support cost", format="%.0f"),
+        "support_hours": st.column_config.NumberColumn("Support (h)", format="localized"),
+        "support_cost": st.column_config.NumberColumn("Support cost", format="localized"),
         "quarter_start": None,
     },
 )
