@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from analytics import charts
+from analytics import charts, views
 from analytics.improvements import improvements_frame
 from analytics.metrics import report
 from analytics.series import metric_series
@@ -74,6 +74,12 @@ st.caption(
 )
 
 st.subheader("Monthly trends")
+cut = len(trends["support_cost"]) - len(views.months_mostly_inside(trends["support_cost"], ctx.flt))
+if cut:
+    st.caption(
+        f"{cut} month(s) with only a few days inside the window left out: their medians and "
+        "rates would rest on a handful of events."
+    )
 PERCENT = {"change_failure_rate", "rework_rate"}
 UNITS = {
     "deployments_per_week": "Deployments per week",
@@ -86,7 +92,7 @@ UNITS = {
 cols = st.columns(2)
 register = fetch(improvements_frame, ctx.flt)
 for i, (_key, metric, label, *_rest) in enumerate(KPIS):
-    series = trends[metric]
+    series = views.months_mostly_inside(trends[metric], ctx.flt)
     with cols[i % 2]:
         fig = charts.trend_chart(
             series, title=label, y_title=UNITS[metric], percent=metric in PERCENT

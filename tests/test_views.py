@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import pandas as pd
 import pytest
 
 from analytics import views
@@ -162,3 +163,19 @@ def test_warranty_share_against_incidents_in_the_weeks_after_each_sprint(tiny):
     assert bool(s1["window_complete"])  # incidents are on record until 5 March
     late = views.warranty_vs_following_incidents(tiny, WINDOW, weeks=8)
     assert not bool(late.iloc[0]["window_complete"])  # 8 weeks reach 16 March
+
+
+def test_months_mostly_inside_drops_months_cut_to_a_few_days():
+    months = pd.DataFrame(
+        {"bucket": [dt.date(2025, 11, 1), dt.date(2025, 12, 1), dt.date(2026, 1, 1)],
+         "value": [1.0, 2.0, 3.0]}
+    )  # fmt: skip
+    # 30 Nov 2025 – 10 Jan 2026 (42 days): November 1 day inside, December 31, January 10;
+    # threshold min(15, 42 // 2) = 15 keeps December only
+    window = Filter(dt.date(2025, 11, 30), dt.date(2026, 1, 10))
+    assert views.months_mostly_inside(months, window)["value"].tolist() == [2.0]
+    # a one-week window over a month end (28 Jan – 3 Feb: 4 + 3 days) keeps both months:
+    # threshold min(15, 7 // 2) = 3
+    week = pd.DataFrame({"bucket": [dt.date(2026, 1, 1), dt.date(2026, 2, 1)], "value": [1, 2]})
+    narrow = Filter(dt.date(2026, 1, 28), dt.date(2026, 2, 3))
+    assert views.months_mostly_inside(week, narrow)["value"].tolist() == [1, 2]
