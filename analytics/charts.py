@@ -176,6 +176,14 @@ def trend_chart(
     _style(fig, title, x_title, y_title)
     _y_format(fig, percent)
     _legend(fig, color is not None)
+    days = pd.to_datetime(df[x]).dropna().unique()
+    if len(days) == 1:  # one bucket: Plotly's automatic date ticks zoom into milliseconds
+        day = pd.Timestamp(days[0])
+        fig.update_xaxes(
+            range=[day - pd.Timedelta(days=20), day + pd.Timedelta(days=20)],
+            tickvals=[day], ticktext=[f"{day:%d %b %Y}"],
+        )  # fmt: skip
+        fig.update_yaxes(rangemode="tozero")
     return fig
 
 

@@ -233,3 +233,17 @@ def test_schedule_weekly_summaries_sit_mid_week_and_say_so():
     assert cab.hovertemplate.startswith("Week of %{customdata[0]}: %{customdata[1]} changes")
     assert list(p2.customdata[0]) == ["09 Mar 2026", 4]
     assert fig.layout.xaxis.rangeslider.visible is None  # no range slider (drew all twice)
+
+
+def test_trend_chart_with_one_bucket_labels_its_day():
+    one = pd.DataFrame({"bucket": [dt.date(2026, 10, 1)], "value": [3.0]})
+    fig = charts.trend_chart(one, title="t", y_title="y")
+    # 20 days either side of 1 Oct 2026; one tick naming the bucket, y from zero
+    assert [pd.Timestamp(v) for v in fig.layout.xaxis.range] == [
+        pd.Timestamp("2026-09-11"),
+        pd.Timestamp("2026-10-21"),
+    ]
+    assert list(fig.layout.xaxis.ticktext) == ["01 Oct 2026"]
+    assert fig.layout.yaxis.rangemode == "tozero"
+    two = pd.concat([one, one.assign(bucket=dt.date(2026, 11, 1))])
+    assert charts.trend_chart(two, title="t", y_title="y").layout.xaxis.range is None
