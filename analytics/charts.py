@@ -7,6 +7,7 @@ axis titles say.
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterable
 
 import pandas as pd
@@ -176,15 +177,22 @@ def trend_chart(
     _style(fig, title, x_title, y_title)
     _y_format(fig, percent)
     _legend(fig, color is not None)
-    days = pd.to_datetime(df[x]).dropna().unique()
-    if len(days) == 1:  # one bucket: Plotly's automatic date ticks zoom into milliseconds
-        day = pd.Timestamp(days[0])
-        fig.update_xaxes(
-            range=[day - pd.Timedelta(days=20), day + pd.Timedelta(days=20)],
-            tickvals=[day], ticktext=[f"{day:%d %b %Y}"],
-        )  # fmt: skip
-        fig.update_yaxes(rangemode="tozero")
+    _one_date(fig, df[x])
     return fig
+
+
+def _one_date(fig: go.Figure, values: pd.Series) -> None:
+    """With a single date on the x axis, Plotly's automatic ticks zoom into milliseconds: show
+    20 days either side, one tick naming the day, and the y axis from zero."""
+    if not (pd.api.types.is_datetime64_any_dtype(values) or values.map(type).isin(
+            [dt.date, dt.datetime, pd.Timestamp]).all()) or values.nunique() != 1:  # fmt: skip
+        return
+    day = pd.Timestamp(values.dropna().iloc[0])
+    fig.update_xaxes(
+        range=[day - pd.Timedelta(days=20), day + pd.Timedelta(days=20)],
+        tickvals=[day], ticktext=[f"{day:%d %b %Y}"],
+    )  # fmt: skip
+    fig.update_yaxes(rangemode="tozero")
 
 
 def stacked_bar_chart(
@@ -222,6 +230,7 @@ def stacked_bar_chart(
     fig.update_layout(barmode="stack", bargap=0.15, legend_traceorder="normal")
     _style(fig, title, x_title, y_title)
     _y_format(fig, percent)
+    _one_date(fig, df[x])
     return fig
 
 

@@ -247,3 +247,14 @@ def test_trend_chart_with_one_bucket_labels_its_day():
     assert fig.layout.yaxis.rangemode == "tozero"
     two = pd.concat([one, one.assign(bucket=dt.date(2026, 11, 1))])
     assert charts.trend_chart(two, title="t", y_title="y").layout.xaxis.range is None
+
+    # the same for a stacked bar chart of one month; not for categories (teams)
+    bars = charts.stacked_bar_chart(
+        one.assign(path="cab"), x="bucket", y="value", color="path", title="t", y_title="y"
+    )
+    assert list(bars.layout.xaxis.ticktext) == ["01 Oct 2026"]
+    teams = pd.DataFrame({"team": ["A"], "value": [1.0], "path": ["cab"]})
+    by_team = charts.stacked_bar_chart(
+        teams, x="team", y="value", color="path", title="t", y_title="y"
+    )
+    assert by_team.layout.xaxis.ticktext is None
