@@ -408,6 +408,9 @@ def cadence_timeline(
         )  # fmt: skip
     _style(fig, title, "", "Count per week")
     fig.update_layout(bargap=0.1, hovermode="x unified", height=420)
+    if len(weekly) == 1:  # one week: a bar as wide as the week, a tick naming it
+        _one_date(fig, weekly["bucket"])
+        fig.update_traces(width=6 * _DAY_MS, selector={"type": "bar"})
     return fig
 
 

@@ -71,7 +71,7 @@ cards[1].metric(
 )  # fmt: skip
 cards[2].metric(
     "Shift significant?",
-    "yes" if significant_shift else "no",
+    ("yes" if significant_shift else "no") if cp.index is not None else fmt.DASH,
     help=f"p < {ALPHA} against {cp.permutations:,} random reorderings of the weeks",
 )
 
@@ -98,17 +98,20 @@ with left:
 lags = pd.DataFrame(fetch(insights.cadence_incident_correlation, ctx.flt, 8, ctx.attribution))
 lags["significant"] = lags["p_value"].lt(ALPHA)
 with right:
-    fig = charts.lag_correlation_chart(
-        lags.astype({"spearman_r": float, "p_value": float}).fillna({"spearman_r": 0.0}),
-        lag="lag_weeks",
-        rho="spearman_r",
-        title="Weekly deployments vs incidents k weeks later",
-    )
-    ui.chart(fig, lags, "lagged-correlation")
-    st.caption(
-        f"Bars: Spearman ρ between deployments in a week and incidents k weeks later. Coloured "
-        f"bars have p < {ALPHA} before correcting for the 9 lags tested (red: more incidents)."
-    )
+    if lags["spearman_r"].isna().all():
+        ui.empty("Too few whole weeks in this window to correlate — widen the dates.")
+    else:
+        fig = charts.lag_correlation_chart(
+            lags.astype({"spearman_r": float, "p_value": float}).fillna({"spearman_r": 0.0}),
+            lag="lag_weeks",
+            rho="spearman_r",
+            title="Weekly deployments vs incidents k weeks later",
+        )
+        ui.chart(fig, lags, "lagged-correlation")
+        st.caption(
+            f"Bars: Spearman ρ between deployments in a week and incidents k weeks later. Coloured "
+            f"bars have p < {ALPHA} before correcting for the 9 lags tested (red: more incidents)."
+        )
 
 # --- before / after a change of sprint length ---------------------------------------------------
 st.subheader("Before and after a change of sprint length")

@@ -85,6 +85,20 @@ def test_an_empty_window_shows_a_friendly_message(app_db, monkeypatch, page):
     assert at.info and "widen the dates" in at.info[0].value
 
 
+@pytest.mark.parametrize("page", list(PAGES))
+def test_every_page_runs_on_one_week_of_one_team(app_db, monkeypatch, page):
+    # a narrow view: single buckets, tiny samples, charts with one bar or point
+    last = latest_day(connect(app_db))
+    start = last - dt.timedelta(days=50)
+    query = {"from": start.isoformat(), "to": (start + dt.timedelta(days=6)).isoformat(),
+             "team": "Payments"}  # fmt: skip
+    at = open_app(app_db, monkeypatch, query)
+    at.switch_page(page).run()
+    assert_ok(at)
+    assert at.session_state["filter"].window_days == 7
+    assert any(s.value == "What the numbers say" for s in at.subheader) or at.info
+
+
 def test_overview_shows_the_report_for_the_sidebar_filter(app_db, monkeypatch):
     at = open_app(app_db, monkeypatch)
     assert_ok(at)
