@@ -181,9 +181,9 @@ def trend_chart(
     return fig
 
 
-def _one_date(fig: go.Figure, values: pd.Series) -> None:
+def _one_date(fig: go.Figure, values: pd.Series, bar_days: float = 24) -> None:
     """With a single date on the x axis, Plotly's automatic ticks zoom into milliseconds: show
-    20 days either side, one tick naming the day, and the y axis from zero."""
+    20 days either side, one tick naming the day, bars ``bar_days`` wide, the y axis from 0."""
     if not (pd.api.types.is_datetime64_any_dtype(values) or values.map(type).isin(
             [dt.date, dt.datetime, pd.Timestamp]).all()) or values.nunique() != 1:  # fmt: skip
         return
@@ -193,6 +193,7 @@ def _one_date(fig: go.Figure, values: pd.Series) -> None:
         tickvals=[day], ticktext=[f"{day:%d %b %Y}"],
     )  # fmt: skip
     fig.update_yaxes(rangemode="tozero")
+    fig.update_traces(width=bar_days * _DAY_MS, selector={"type": "bar"})
 
 
 def stacked_bar_chart(
@@ -409,8 +410,7 @@ def cadence_timeline(
     _style(fig, title, "", "Count per week")
     fig.update_layout(bargap=0.1, hovermode="x unified", height=420)
     if len(weekly) == 1:  # one week: a bar as wide as the week, a tick naming it
-        _one_date(fig, weekly["bucket"])
-        fig.update_traces(width=6 * _DAY_MS, selector={"type": "bar"})
+        _one_date(fig, weekly["bucket"], bar_days=6)
     return fig
 
 

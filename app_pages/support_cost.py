@@ -84,8 +84,12 @@ sentences = [
     f"{fmt.money(ctx.cost.hourly_rate)} an hour: {fmt.money(totals['incident_cost'])} for "
     f"incidents and {fmt.money(totals['request_cost'])} for requests; "
     f"{top.index[0]} tickets cost the most ({fmt.percent(top.iloc[0] / top.sum())}).",
-    f"Each deployment carries {fmt.money(per_deployment)} of support cost and each story point "
-    f"delivered {fmt.money(per_point)}.",
+    f"Each deployment carries {fmt.money(per_deployment)} of support cost"
+    + (
+        f" and each story point delivered {fmt.money(per_point)}."
+        if per_point is not None
+        else " (no story points were delivered in this window)."
+    ),
     f"Incidents caused by changes cost {fmt.money(totals['change_caused_cost'])}, "
     f"{fmt.percent(caused_share)} of incident cost: the price of failed changes.",
 ]

@@ -253,6 +253,7 @@ def test_trend_chart_with_one_bucket_labels_its_day():
         one.assign(path="cab"), x="bucket", y="value", color="path", title="t", y_title="y"
     )
     assert list(bars.layout.xaxis.ticktext) == ["01 Oct 2026"]
+    assert bars.data[0].width == 24 * 86_400_000  # 24 days in ms: the bar stays visible
     teams = pd.DataFrame({"team": ["A"], "value": [1.0], "path": ["cab"]})
     by_team = charts.stacked_bar_chart(
         teams, x="team", y="value", color="path", title="t", y_title="y"
