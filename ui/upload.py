@@ -48,6 +48,10 @@ def show_result(result: UploadResult) -> None:
             ]
         ),
         hide_index=True,
+        column_config={
+            "file": "File", "kind": "Kind", "inserted": "Inserted", "updated": "Updated",
+            "rejected": "Rejected", "superseded": "Superseded", "replaced": "Replaced",
+        },
     )  # fmt: skip
     st.text("\n".join(format_summary(s) for s in result.summaries))
     if result.rejected is not None and not result.rejected.empty:
@@ -57,5 +61,11 @@ def show_result(result: UploadResult) -> None:
                 f"The first {len(result.rejected):,} of {rejected:,}; all of them are in the "
                 "database's rejected_rows table."
             )
-        st.dataframe(result.rejected, hide_index=True, height=240)
+        st.dataframe(
+            result.rejected, hide_index=True, height=240,
+            column_config={
+                "file_name": "File", "line_number": st.column_config.NumberColumn("Line"),
+                "column_name": "Column", "reason": "Reason", "raw_row": "Row as read",
+            },
+        )  # fmt: skip
         ui.download(result.rejected, "rejected-rows", "Download rejected rows (CSV)")
