@@ -7,6 +7,7 @@ and sample sizes are always shown, and small samples carry a warning.
 from __future__ import annotations
 
 import datetime as dt
+import re
 
 from analytics.stats import (
     ALPHA,
@@ -49,11 +50,21 @@ def _duration(hours: float) -> str:
     return f"{hours / 24:.1f} days" if abs(hours) >= 48 else f"{hours:.1f} hours"
 
 
+def count(n: int, noun: str) -> str:
+    """``n`` with its noun, singular for one: ``count(1, "whole weeks") == "1 whole week"``.
+
+    The noun is given in the plural; its first word ending in "s" loses it for a count of one.
+    """
+    if n == 1:
+        noun = re.sub(r"^(.*?\w)s\b", r"\1", noun, count=1)
+    return f"{n:,} {noun}"
+
+
 def caution(n: int, unit: str, threshold: int) -> str:
     """`` — only 6 weeks of data, treat with caution`` when ``n`` is below ``threshold``."""
     if n >= threshold:
         return ""
-    return f" — only {n} {unit}, treat with caution"
+    return f" — only {count(n, unit)}, treat with caution"
 
 
 def _lag_phrase(lag: int) -> str:

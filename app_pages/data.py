@@ -8,7 +8,7 @@ import streamlit as st
 
 from analytics import views
 from analytics.export import to_safe_csv
-from analytics.loader import LOAD_ORDER, load_paths
+from analytics.loader import LOAD_ORDER, LoadError, load_paths
 from analytics.schema import KINDS
 from analytics.store import DEMO_DIR, PROJECT_ROOT
 from ui import components as ui
@@ -65,17 +65,24 @@ for col, kind in zip(cols, KINDS.values(), strict=True):
 
 st.subheader("Reset")
 with st.popover("Reset to the demo data", icon=":material/restart_alt:"):
-    st.write("Replaces all sprints, work items, changes and incidents with the bundled demo data.")
+    st.write(
+        "Replaces all sprints, work items, changes, incidents and the CSI register with the "
+        "bundled demo data."
+    )
     if st.button("Yes, replace my data", type="primary", key="reset_demo"):
         con = data.cursor()
         try:
             files = [DEMO_DIR / f"{kind}.csv" for kind in LOAD_ORDER]
             summaries = load_paths(con, [f for f in files if f.exists()], replace=True)
+        except LoadError as exc:
+            # the loader rolled back: the user's data is untouched
+            st.error(ui.md_escape(str(exc)), icon=":material/error:")
+        else:
+            data.clear()
+            st.session_state.pop(K_RESULT, None)
+            st.success(f"Demo data restored ({sum(s.inserted for s in summaries):,} rows).")
         finally:
             con.close()
-        data.clear()
-        st.session_state.pop(K_RESULT, None)
-        st.success(f"Demo data restored ({sum(s.inserted for s in summaries):,} rows).")
 
 ui.reading(
     [

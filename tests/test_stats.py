@@ -456,3 +456,13 @@ def test_pareto_frontier_is_non_empty_and_undominated(points):
         s, c = df.loc[i, "speed"], df.loc[i, "cfr"]
         beaten = (df["speed"] >= s) & (df["cfr"] <= c) & ((df["speed"] > s) | (df["cfr"] < c))
         assert not beaten.any()
+
+
+def test_counts_read_as_english():
+    # the caveats print counts of one in the singular: "only 1 team", not "only 1 teams"
+    assert narrative.count(1, "whole weeks") == "1 whole week"
+    assert narrative.count(1, "weeks of data") == "1 week of data"
+    assert narrative.count(3, "teams") == "3 teams"
+    assert narrative.count(1200, "deployments") == "1,200 deployments"
+    assert narrative.caution(1, "teams", 5) == " — only 1 team, treat with caution"
+    assert narrative.caution(5, "teams", 5) == ""

@@ -12,6 +12,7 @@ import plotly.graph_objects as go
 import streamlit as st
 
 from analytics.export import to_safe_csv
+from analytics.narrative import count
 
 SMALL_SAMPLE = 20  # below this many events, a rate or median is flagged as fragile
 
@@ -83,7 +84,7 @@ def reading(sentences: Iterable[str], caveat: str | None = None) -> None:
 
 def small_sample_caveat(counts: dict[str, int | None], threshold: int = SMALL_SAMPLE) -> str | None:
     """A caveat naming the samples below ``threshold`` (e.g. ``{"deployments": 12}``), or None."""
-    small = [f"{n} {what}" for what, n in counts.items() if n is not None and n < threshold]
+    small = [count(n, what) for what, n in counts.items() if n is not None and n < threshold]
     if not small:
         return None
     return (
