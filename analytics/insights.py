@@ -160,7 +160,7 @@ def what_if_delegation(
     share: float,
     failure_assumption: str = "own",
     attribution: Attribution = EXPLICIT,
-    bootstraps: int = 1000,
+    bootstraps: int | None = None,
 ) -> stats.WhatIf:
     """Projected median lead time (hours) and change failure rate if ``share`` (0..1) of the
     CAB-approved low/medium-risk deployments were approved by the product owner instead; see

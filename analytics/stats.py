@@ -462,11 +462,34 @@ class WhatIf(Result):
     reason: str | None = None
 
 
+# Resamples for the what-if: 1,000 on small windows; on large ones fewer (never under 200), so a
+# page stays interactive. With tens of thousands of deployments the bootstrap medians vary so
+# little that 200 runs pin the 2.5 and 97.5 percentiles as well as 1,000 would on a small window.
+BOOTSTRAP_WORK = 10_000_000  # resampled values per what-if, roughly 0.4 s on one core
+
+
+def bootstrap_runs(n: int) -> int:
+    """Bootstrap resamples used for ``n`` deployments: 1,000, down to 200 for large windows."""
+    return min(1000, max(200, BOOTSTRAP_WORK // max(n, 1)))
+
+
+def _fast_median(values: np.ndarray) -> float:
+    """Median of a NaN-free array via partial sorting (several times faster than np.median)."""
+    n = len(values)
+    if n == 0:
+        return np.nan
+    half = n // 2
+    part = np.partition(values, half)
+    if n % 2:
+        return float(part[half])
+    return float((part[half] + part[:half].max()) / 2)
+
+
 def what_if_delegation(
     deployments: pd.DataFrame,
     share: float,
     failure_assumption: str = "own",
-    bootstraps: int = 1000,
+    bootstraps: int | None = None,
     seed: int = SEED,
 ) -> WhatIf:
     """Move ``share`` (0..1) of CAB-approved low/medium-risk deployments to delegated approval.
@@ -474,6 +497,7 @@ def what_if_delegation(
     ``deployments`` has one row per deployment with ``approval``, ``risk``, ``lead_time_hours``
     and ``failed``. Returns the baseline and projected median lead time (hours) and change
     failure rate with bootstrap 95 % intervals; the assumptions are spelled out in the result.
+    ``bootstraps`` defaults to :func:`bootstrap_runs` of the number of deployments.
     """
     if not 0 <= share <= 1:
         raise ValueError(f"share must lie between 0 and 1, got {share}")
@@ -508,6 +532,7 @@ def what_if_delegation(
         return result(None, None, None, None, 0, "no delegated deployments to learn from")
     delegated_cfr = failed[delegated].mean()
 
+    bootstraps = bootstrap_runs(n) if bootstraps is None else bootstraps
     rng = np.random.default_rng(seed)
     lead_meds = np.empty(bootstraps)
     cfrs = np.empty(bootstraps)
@@ -521,7 +546,7 @@ def what_if_delegation(
         sim_lead[pick] = rng.choice(delegated_lead, size=len(pick))
         if failure_assumption == "delegated":
             sim_failed[pick] = rng.random(len(pick)) < delegated_cfr
-        lead_meds[b] = np.nanmedian(sim_lead) if not np.all(np.isnan(sim_lead)) else np.nan
+        lead_meds[b] = _fast_median(sim_lead[~np.isnan(sim_lead)])
         cfrs[b] = sim_failed.mean()
     lead_ci = tuple(float(v) for v in np.nanpercentile(lead_meds, [2.5, 97.5]))
     cfr_ci = tuple(float(v) for v in np.percentile(cfrs, [2.5, 97.5]))

@@ -466,3 +466,21 @@ def test_counts_read_as_english():
     assert narrative.count(1200, "deployments") == "1,200 deployments"
     assert narrative.caution(1, "teams", 5) == " — only 1 team, treat with caution"
     assert narrative.caution(5, "teams", 5) == ""
+
+
+def test_fast_median_matches_numpy():
+    rng = np.random.default_rng(3)
+    for n in (1, 2, 3, 10, 11, 1000, 1001):
+        values = rng.exponential(20.0, n)
+        assert stats._fast_median(values) == pytest.approx(float(np.median(values)))
+    assert np.isnan(stats._fast_median(np.array([])))
+
+
+def test_bootstrap_runs_shrink_on_large_windows_but_not_below_200():
+    # 10,000,000 resampled values per what-if: 1,000 runs up to 10,000 deployments
+    assert stats.bootstrap_runs(0) == 1000
+    assert stats.bootstrap_runs(10_000) == 1000
+    assert stats.bootstrap_runs(20_000) == 500
+    assert stats.bootstrap_runs(1_000_000) == 200
+    # the demo-sized default: every run on a small frame uses the full 1,000
+    assert stats.what_if_delegation(_what_if_frame(), 0.5).bootstraps == 1000
