@@ -131,12 +131,16 @@ def change_failure_rate_ci95(
     return FailureRate(total, failed, rate, stats.wilson_interval(failed, total))
 
 
+# What the approval-path statistics read of each deployment.
+_APPROVAL_COLUMNS = ("approval", "risk", "lead_time_hours", "failed")
+
+
 def cab_vs_delegated(
     con: duckdb.DuckDBPyConnection, flt: Filter, attribution: Attribution = EXPLICIT
 ) -> stats.CabVsDelegated:
     """CAB-approved versus delegated deployments: failure rates (Fisher's exact test) and lead
     times in hours (Mann-Whitney U); see :func:`analytics.stats.cab_vs_delegated`."""
-    return stats.cab_vs_delegated(deployments_frame(con, flt, attribution))
+    return stats.cab_vs_delegated(deployments_frame(con, flt, attribution, _APPROVAL_COLUMNS))
 
 
 def approval_failure_rates(
@@ -166,7 +170,10 @@ def what_if_delegation(
     CAB-approved low/medium-risk deployments were approved by the product owner instead; see
     :func:`analytics.stats.what_if_delegation` for the assumptions (also in the result)."""
     return stats.what_if_delegation(
-        deployments_frame(con, flt, attribution), share, failure_assumption, bootstraps
+        deployments_frame(con, flt, attribution, _APPROVAL_COLUMNS),
+        share,
+        failure_assumption,
+        bootstraps,
     )
 
 

@@ -615,16 +615,28 @@ SELECT {", ".join(_APPROVAL_COLUMNS)} FROM approval_rows ORDER BY position
 # --- row-level frames -------------------------------------------------------------------------
 
 
+DEPLOYMENT_COLUMNS = (
+    "change_id", "team", "service", "change_type", "approval", "risk", "sprint_id",
+    "requested_at", "implemented_at", "lead_time_hours", "failed", "rework",
+)  # fmt: skip
+
+
 def deployments_frame(
-    con: duckdb.DuckDBPyConnection, flt: Filter, attribution: Attribution = EXPLICIT
+    con: duckdb.DuckDBPyConnection,
+    flt: Filter,
+    attribution: Attribution = EXPLICIT,
+    columns: tuple[str, ...] = DEPLOYMENT_COLUMNS,
 ) -> pd.DataFrame:
     """One row per deployment in the window, ordered by implemented_at: change_id, team,
     service, change_type, approval (with the type's default), risk, sprint_id, requested_at,
-    implemented_at, lead_time_hours, failed (bool), rework (bool)."""
+    implemented_at, lead_time_hours, failed (bool), rework (bool) — or only ``columns`` of
+    them (statistics that need four columns skip converting the text ones to pandas)."""
+    unknown = set(columns) - set(DEPLOYMENT_COLUMNS)
+    if unknown:
+        raise ValueError(f"unknown deployment columns: {sorted(unknown)}")
     sql = f"""
 {_with(attribution, tickets=False)}
-SELECT change_id, team, service, change_type, approval, risk, sprint_id, requested_at,
-       implemented_at, lead_time_hours, failed, rework
+SELECT {", ".join(columns)}
 FROM deployments
 ORDER BY implemented_at, change_id
 """

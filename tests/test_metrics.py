@@ -623,6 +623,11 @@ def test_deployments_frame(org):
     assert df["lead_time_hours"].tolist() == pytest.approx([12, 48, 24, 36, 4, 48])
     assert df["failed"].tolist() == [False, True, True, True, False, True]
     assert df["rework"].tolist() == [False, False, False, False, True, False]
+    narrow = deployments_frame(org, WINDOW, columns=("approval", "failed"))
+    assert list(narrow.columns) == ["approval", "failed"]
+    assert narrow["failed"].tolist() == df["failed"].tolist()  # same rows, same order
+    with pytest.raises(ValueError, match="unknown deployment columns"):
+        deployments_frame(org, WINDOW, columns=("approval", "1; DROP TABLE changes"))
 
 
 def test_tickets_frame(org):
