@@ -459,23 +459,32 @@ def load_staged(
 
     tag = uuid.uuid4().hex[:12]
     checked = f"__cadence_checked_{tag}"
-    params = _Params()
-    try:
-        con.execute(_checked_sql(k, staged_table, staged_columns, checked, params), params.values)
-    except duckdb.Error as exc:
-        # A lazy staging view reads its CSV here, so malformed CSV surfaces at this point.
-        if "CSV Error" in str(exc) or "Invalid unicode" in str(exc):
-            raise LoadError(f"{file_name}: {_csv_error_message(exc)}") from None
-        raise
-
     ident = k.id_column
-    valid, rejected, kept = con.execute(
-        f"""
-        SELECT count(*) FILTER (__errors IS NULL), count(*) FILTER (__errors IS NOT NULL),
-               count(DISTINCT {ident}) FILTER (__errors IS NULL)
-        FROM {checked}
-        """
-    ).fetchone()
+
+    def check(numbered: bool) -> tuple[int, int, int]:
+        params = _Params()
+        sql = _checked_sql(k, staged_table, staged_columns, checked, params, numbered)
+        try:
+            con.execute(sql, params.values)
+        except duckdb.Error as exc:
+            # A lazy staging view reads its CSV here, so malformed CSV surfaces at this point.
+            if "CSV Error" in str(exc) or "Invalid unicode" in str(exc):
+                raise LoadError(f"{file_name}: {_csv_error_message(exc)}") from None
+            raise
+        return con.execute(
+            f"""
+            SELECT count(*) FILTER (__errors IS NULL), count(*) FILTER (__errors IS NOT NULL),
+                   count(DISTINCT {ident}) FILTER (__errors IS NULL)
+            FROM {checked}
+            """
+        ).fetchone()
+
+    # Most exports are clean: convert them in parallel without row numbers, and number the rows
+    # (one ordered pass) only when a rejected row or a repeated id needs them.
+    valid, rejected, kept = check(numbered=False)
+    if rejected or kept < valid:
+        con.execute(f"DROP TABLE {checked}")
+        valid, rejected, kept = check(numbered=True)
     updated = con.execute(
         f"SELECT count(*) FROM {k.name} WHERE {ident} IN "
         f"(SELECT {ident} FROM {checked} WHERE __errors IS NULL)"
@@ -581,8 +590,13 @@ def _recreate_empty(con: duckdb.DuckDBPyConnection, kind: Kind, insert_sql: str)
         con.execute(statement)
 
 
-def _checked_sql(kind: Kind, staged: str, present: set[str], target: str, p: _Params) -> str:
+def _checked_sql(
+    kind: Kind, staged: str, present: set[str], target: str, p: _Params, numbered: bool = True
+) -> str:
     """CREATE TEMP TABLE ``target``: every staged row converted, with ``__errors``.
+
+    Without ``numbered`` the rows carry no ``__line``: DuckDB then drops the staging view's
+    file-order numbering and converts in parallel (the fast path for clean files).
 
     ``__errors`` is NULL for a valid row, else a list of {column_name, reason} structs. Layers:
     ``t`` trimmed text (empty = NULL), ``v`` typed values, then checks and derived defaults.
@@ -603,14 +617,15 @@ def _checked_sql(kind: Kind, staged: str, present: set[str], target: str, p: _Pa
         for col, cond, reason in checks
     )
     finals = ", ".join(f"{_final_expr(kind, c, p)} AS {c.name}" for c in kind.columns)
+    line = "__line, " if numbered else ""
     return f"""
         CREATE TEMP TABLE {target} AS
-        SELECT __line, {finals},
+        SELECT {line}{finals},
                CASE WHEN {problem}
                     THEN list_filter([{errors}], lambda e: e IS NOT NULL) END AS __errors
         FROM (
             SELECT *, {", ".join(typed_cols)}
-            FROM (SELECT __line, {", ".join(text_cols)} FROM {staged}) t
+            FROM (SELECT {line}{", ".join(text_cols)} FROM {staged}) t
         ) v
     """
 
