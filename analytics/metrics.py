@@ -74,7 +74,7 @@ def _is_incident(alias: str = "") -> str:
     return _IS_INCIDENT.format(p=f"{alias}." if alias else "")
 
 
-def _constant_params() -> dict:
+def constant_params() -> dict:
     """Named parameters for the schema's constants the definitions use."""
     return {
         "failed_outcomes": list(FAILED_OUTCOMES),
@@ -121,6 +121,21 @@ def _window_links_cte() -> str:
 
 # --- deployments ------------------------------------------------------------------------------
 
+# What a deployment is, written once (the metrics and the change schedule read it): a change
+# implemented in the window, not cancelled, in the filter's teams and services, every column of
+# the change with its approval defaulted from its type. Params: constant_params(), Filter.params().
+DEPLOYED_CHANGES_CTES = f"""approval_defaults AS (
+    SELECT unnest($default_approval_types) AS change_type, unnest($default_approvals) AS approval
+),
+deployed_changes AS (
+    SELECT c.* REPLACE (coalesce(c.approval, ad.approval) AS approval)
+    FROM changes AS c
+    LEFT JOIN approval_defaults AS ad ON ad.change_type = c.change_type
+    WHERE c.implemented_at >= $start_ts AND c.implemented_at < $end_ts
+        AND c.outcome <> 'cancelled'
+        AND {team_clause("c.team")} AND {service_clause("c.service")}
+)"""
+
 
 def _deployments_ctes(attribution: Attribution) -> str:
     """CTEs ending in ``deployments``: one row per deployment in the filter's window.
@@ -145,23 +160,16 @@ reworked_changes AS (
     SELECT resolved_by_change AS change_id FROM incidents
     WHERE resolved_by_change IS NOT NULL AND {_is_incident()}
 ),
-approval_defaults AS (
-    SELECT unnest($default_approval_types) AS change_type, unnest($default_approvals) AS approval
-),
+{DEPLOYED_CHANGES_CTES},
 deployments AS (
     SELECT
-        c.change_id, c.team, c.service, c.change_type,
-        coalesce(c.approval, ad.approval) AS approval,
+        c.change_id, c.team, c.service, c.change_type, c.approval,
         c.risk, c.sprint_id, c.requested_at, c.implemented_at,
         {hours_between("c.requested_at", "c.implemented_at")} AS lead_time_hours,
         (list_contains($failed_outcomes, c.outcome)
             OR c.change_id IN (SELECT change_id FROM caused_changes)) AS failed,
         c.change_id IN (SELECT change_id FROM reworked_changes) AS rework
-    FROM changes AS c
-    LEFT JOIN approval_defaults AS ad ON ad.change_type = c.change_type
-    WHERE c.implemented_at >= $start_ts AND c.implemented_at < $end_ts
-        AND c.outcome <> 'cancelled'
-        AND {team_clause("c.team")} AND {service_clause("c.service")}
+    FROM deployed_changes AS c
 )"""
 
 
@@ -418,7 +426,7 @@ def _aggregate(
     """
     with_clause, select = _aggregate_sql(freq, by, attribution, metrics)
     sql = with_clause + select.format(extra_columns="")
-    return query_df(con, sql, flt.params(), cost.params(), attribution.params(), _constant_params())
+    return query_df(con, sql, flt.params(), cost.params(), attribution.params(), constant_params())
 
 
 def _to_dates(series: pd.Series) -> pd.Series:
@@ -501,7 +509,7 @@ def report(
         f"(SELECT {c} FROM sprint_summary) AS {c}" for c in _SPRINT_SUMMARY_COLUMNS
     )
     sql = with_clause + select.format(extra_columns=extra)
-    params = bind(sql, flt.params(), cost.params(), attribution.params(), _constant_params())
+    params = bind(sql, flt.params(), cost.params(), attribution.params(), constant_params())
     cursor = con.execute(sql, params)
     names = [d[0] for d in cursor.description]
     row = dict(zip(names, cursor.fetchone(), strict=True))
@@ -609,7 +617,7 @@ def by_approval(
 {_BY_APPROVAL_CTES}
 SELECT {", ".join(_APPROVAL_COLUMNS)} FROM approval_rows ORDER BY position
 """
-    return query_df(con, sql, flt.params(), attribution.params(), _constant_params())
+    return query_df(con, sql, flt.params(), attribution.params(), constant_params())
 
 
 # --- row-level frames -------------------------------------------------------------------------
@@ -640,7 +648,7 @@ SELECT {", ".join(columns)}
 FROM deployments
 ORDER BY implemented_at, change_id
 """
-    return query_df(con, sql, flt.params(), attribution.params(), _constant_params())
+    return query_df(con, sql, flt.params(), attribution.params(), constant_params())
 
 
 def tickets_frame(

@@ -25,8 +25,7 @@ import pandas as pd
 
 from analytics.db import query_df, query_one
 from analytics.filters import Filter, service_clause, team_clause
-from analytics.metrics import hours_between
-from analytics.schema import DEFAULT_APPROVAL
+from analytics.metrics import DEPLOYED_CHANGES_CTES, constant_params, hours_between
 
 REVIEW_DAYS = 5  # the last five days of a sprint count as its review week
 MIN_CLUSTER = 3  # changes on one service on one day that make a cluster
@@ -34,28 +33,10 @@ MAX_POINTS = 2_000  # more changes or incidents than this and the timeline aggre
 HOVER_IDS = 10  # ids listed in a hover before "and N more"
 
 
-def _approval_params() -> dict:
-    return {
-        "default_types": list(DEFAULT_APPROVAL),
-        "default_approvals": list(DEFAULT_APPROVAL.values()),
-    }
-
-
-# The changes implemented in the window (not cancelled), approval defaulted from the type.
-_IMPLEMENTED = f"""
-approval_defaults AS (
-    SELECT unnest($default_types) AS change_type, unnest($default_approvals) AS approval
-),
-implemented AS (
-    SELECT c.change_id, c.team, c.service, c.change_type,
-           coalesce(c.approval, ad.approval) AS approval, c.risk, c.outcome, c.sprint_id,
-           c.requested_at, c.implemented_at, c.planned_start, c.planned_end
-    FROM changes AS c
-    LEFT JOIN approval_defaults AS ad ON ad.change_type = c.change_type
-    WHERE c.implemented_at >= $start_ts AND c.implemented_at < $end_ts
-        AND c.outcome <> 'cancelled'
-        AND {team_clause("c.team")} AND {service_clause("c.service")}
-)"""
+# The changes implemented in the window: the metrics' deployed changes, under the name the
+# flags' queries use.
+_IMPLEMENTED = f"""{DEPLOYED_CHANGES_CTES},
+implemented AS (SELECT * FROM deployed_changes)"""
 
 
 # Half a sprint's days, rounded up: the review week never covers a whole short sprint.
@@ -91,7 +72,7 @@ WHERE planned_start IS NOT NULL AND planned_end IS NOT NULL
     AND (implemented_at < planned_start OR implemented_at > planned_end)
 ORDER BY implemented_at, change_id
 """
-    return query_df(con, sql, flt.params(), _approval_params())
+    return query_df(con, sql, flt.params(), constant_params())
 
 
 def changes_without_sprint(con: duckdb.DuckDBPyConnection, flt: Filter) -> pd.DataFrame:
@@ -114,7 +95,7 @@ WHERE i.sprint_id IS NULL AND i.change_type <> 'emergency'
 QUALIFY row_number() OVER (PARTITION BY i.change_id ORDER BY s.start_date DESC, s.sprint_id) = 1
 ORDER BY i.implemented_at, i.change_id
 """
-    return query_df(con, sql, flt.params(), _approval_params())
+    return query_df(con, sql, flt.params(), constant_params())
 
 
 def emergency_changes_in_review_week(
@@ -144,7 +125,7 @@ WHERE i.change_type = 'emergency'
 QUALIFY row_number() OVER (PARTITION BY i.change_id ORDER BY s.end_date, s.sprint_id) = 1
 ORDER BY i.implemented_at, i.change_id
 """
-    return query_df(con, sql, flt.params(), _approval_params(), {"review_days": review_days})
+    return query_df(con, sql, flt.params(), constant_params(), {"review_days": review_days})
 
 
 def change_clusters(
@@ -169,7 +150,7 @@ GROUP BY service, day
 HAVING count(*) >= $min_changes
 ORDER BY changes DESC, day, service
 """
-    df = query_df(con, sql, flt.params(), _approval_params(), {"min_changes": min_changes})
+    df = query_df(con, sql, flt.params(), constant_params(), {"min_changes": min_changes})
     df["day"] = pd.Series([d.date() for d in pd.to_datetime(df["day"])], dtype=object)
     return df
 
@@ -184,7 +165,7 @@ SELECT count(*),
        count(*) FILTER (WHERE implemented_at < planned_start OR implemented_at > planned_end)
 FROM implemented
 """
-    row = query_one(con, sql, flt.params(), _approval_params())
+    row = query_one(con, sql, flt.params(), constant_params())
     return dict(zip(("implemented", "with_window", "outside_window"), row, strict=True))
 
 
@@ -239,7 +220,7 @@ FROM implemented AS i
 LEFT JOIN caused ON caused.change_id = i.change_id
 ORDER BY i.implemented_at, i.change_id
 """
-    return query_df(con, sql, flt.params(), _approval_params())
+    return query_df(con, sql, flt.params(), constant_params())
 
 
 UNITS = ("day", "week")  # the timeline's summary buckets (a week starts on Monday)
@@ -264,7 +245,7 @@ FROM implemented
 GROUP BY ALL
 ORDER BY day, service, approval
 """
-    return query_df(con, sql, flt.params(), _approval_params(), _unit(unit))
+    return query_df(con, sql, flt.params(), constant_params(), _unit(unit))
 
 
 _INCIDENTS_WHERE = f"""
@@ -324,7 +305,7 @@ def timeline(
     unit = "week" if weekly_after_days and flt.window_days > weekly_after_days else "day"
     params = flt.params()
     n_changes = query_one(con, f"WITH {_IMPLEMENTED} SELECT count(*) FROM implemented", params,
-                          _approval_params())[0]  # fmt: skip
+                          constant_params())[0]  # fmt: skip
     n_incidents = query_one(
         con, f"SELECT count(*) FROM incidents WHERE {_INCIDENTS_WHERE}", params
     )[0]

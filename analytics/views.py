@@ -84,7 +84,7 @@ def _over_deployments(
 ) -> pd.DataFrame:
     """Run ``sql`` (no WITH of its own) over the window's deployments: the ``deployments`` CTE
     of :mod:`analytics.metrics`, so the definition of a deployment stays in one place."""
-    from analytics.metrics import _constant_params, _with
+    from analytics.metrics import _with, constant_params
 
     # In SQL, not via deployments_frame: a DataFrame round trip costs more than the query.
     return query_df(
@@ -92,7 +92,7 @@ def _over_deployments(
         f"{_with(attribution, tickets=False)}\n{sql}",
         flt.params(),
         attribution.params(),
-        _constant_params(),
+        constant_params(),
         params,
     )
 
