@@ -2,7 +2,7 @@
 
 Each metric's definition lives in exactly one SQL fragment below (``_deployments_ctes``,
 ``_tickets_ctes``, ``_window_links_cte``, ``_SPRINTS_CTES``) and one aggregate expression
-(``_DEPLOYMENT_AGGREGATES``, ``_TICKET_AGGREGATES``, ``_OUTER``, ``_SPRINT_SUMMARY_CTE``).
+(``_DEPLOYMENT_AGGREGATES``, ``_TICKET_AGGREGATES``, ``_OUTER``, ``_sprint_summary_cte``).
 The report, the time series, the per-team and per-quarter breakdowns and the row-level frames
 all read these, so their numbers cannot drift apart.
 
@@ -445,10 +445,14 @@ _SPRINT_SUMMARY_COLUMNS = (
     "warranty_share",
 )
 
-# ``sprint_summary``: one row of sprint metrics over ``sprint_rows`` (see ``_SPRINTS_CTES``).
-_SPRINT_SUMMARY_CTE = """
+
+def _sprint_summary_cte(by_team: bool = False) -> str:
+    """CTE ``sprint_summary``: the sprint metrics over ``sprint_rows`` (see ``_SPRINTS_CTES``),
+    one row, or one row per team with a ``team`` column."""
+    team, group = ("team, ", "GROUP BY team") if by_team else ("", "")
+    return f"""
 sprint_summary AS (
-    SELECT
+    SELECT {team}
         count(*) AS sprints,
         median(length_days) AS sprint_length_days_median,
         median(velocity_points) AS velocity_points_median,
@@ -460,6 +464,7 @@ sprint_summary AS (
         SELECT *, completed_points IS NOT NULL AND committed_points IS NOT NULL AS has_both
         FROM sprint_rows
     )
+    {group}
 )"""
 
 
@@ -500,7 +505,7 @@ def report(
         None,
         None,
         attribution,
-        extra_ctes=f"{_BY_APPROVAL_CTES},\n{_SPRINTS_CTES},\n{_SPRINT_SUMMARY_CTE}",
+        extra_ctes=f"{_BY_APPROVAL_CTES},\n{_SPRINTS_CTES},\n{_sprint_summary_cte()}",
     )
     approval_struct = ", ".join(f"'{c}': {c}" for c in _APPROVAL_COLUMNS)
     extra = f""",
@@ -679,6 +684,18 @@ SELECT * FROM sprint_rows ORDER BY end_date, team, sprint_id
     for column in ("start_date", "end_date"):
         df[column] = _to_dates(df[column])
     return df
+
+
+def per_team_sprints(con: duckdb.DuckDBPyConnection, flt: Filter) -> pd.DataFrame:
+    """Per team with sprints ending in the window, by team: team, sprints,
+    sprint_length_days_median (days), velocity_points_median (points), say_do_ratio and
+    warranty_share (fractions) — the report's sprint metrics, one row per team."""
+    sql = f"""
+WITH {_SPRINTS_CTES},
+{_sprint_summary_cte(by_team=True)}
+SELECT * FROM sprint_summary ORDER BY team
+"""
+    return query_df(con, sql, flt.params())
 
 
 # --- the data's extent ------------------------------------------------------------------------

@@ -174,39 +174,6 @@ def cost_breakdown(con: duckdb.DuckDBPyConnection, flt, cost) -> dict:
     return {k: (int(v) if k == "change_caused_incidents" else float(v)) for k, v in row.items()}
 
 
-def sprint_summary_per_team(con: duckdb.DuckDBPyConnection, flt) -> pd.DataFrame:
-    """Per team with sprints ending in the window: ``[team, sprints, sprint_length_days_median,
-    velocity_points_median, say_do_ratio, warranty_share]`` (ratios as fractions).
-
-    Aggregates ``metrics.sprints_frame`` (where a sprint's velocity and points are defined) with
-    the report's rules: say/do only over sprints with both committed and completed points.
-    ``tests/test_views.py`` checks that a team's row equals the report for that team alone.
-    """
-    from analytics.metrics import sprints_frame
-
-    con.register("sprint_rows", sprints_frame(con, flt))
-    try:
-        return query_df(
-            con,
-            """
-            SELECT team, count(*) AS sprints,
-                   median(length_days) AS sprint_length_days_median,
-                   median(velocity_points) AS velocity_points_median,
-                   sum(completed_points) FILTER (has_both)
-                       / nullif(sum(committed_points) FILTER (has_both), 0) AS say_do_ratio,
-                   sum(warranty_points) / nullif(sum(total_points), 0) AS warranty_share
-            FROM (
-                SELECT *, completed_points IS NOT NULL AND committed_points IS NOT NULL
-                    AS has_both
-                FROM sprint_rows
-            )
-            GROUP BY team ORDER BY team
-            """,
-        )
-    finally:
-        con.unregister("sprint_rows")
-
-
 def warranty_aspects(con: duckdb.DuckDBPyConnection, flt) -> pd.DataFrame:
     """Story points of warranty work per team and aspect (availability, capacity, security,
     continuity; 'unspecified' when missing) in the sprints ending in the window:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import streamlit as st
 
 from analytics import charts, insights, narrative, stats, views
-from analytics.metrics import sprints_frame
+from analytics.metrics import per_team_sprints, sprints_frame
 from ui import components as ui
 from ui import format as fmt
 from ui.context import page_context
@@ -24,7 +24,7 @@ if sprints.empty:
     ui.empty("No sprints end in this window — widen the dates or clear the team filter.")
     st.stop()
 
-teams = fetch(views.sprint_summary_per_team, ctx.flt)
+teams = fetch(per_team_sprints, ctx.flt)
 warranty = fetch(insights.warranty_vs_incidents, ctx.flt)
 aspects = fetch(views.warranty_aspects, ctx.flt)
 colors = ui.team_colors()

@@ -215,7 +215,7 @@ def page_calls(name: str, con, flt) -> list[tuple[str, Callable[[], object]]]:
         ],
         "backlog": [
             ("sprints_frame", lambda: metrics.sprints_frame(con, flt)),
-            ("sprint_summary_per_team", lambda: views.sprint_summary_per_team(con, flt)),
+            ("per_team_sprints", lambda: metrics.per_team_sprints(con, flt)),
             ("warranty_aspects", lambda: views.warranty_aspects(con, flt)),
             ("warranty_vs_incidents", lambda: insights.warranty_vs_incidents(con, flt)),
             (

@@ -10,7 +10,7 @@ import pytest
 from analytics import views
 from analytics.cost import CostModel
 from analytics.filters import Filter
-from analytics.metrics import EXPLICIT, report
+from analytics.metrics import EXPLICIT, per_team_sprints, report
 
 WINDOW = Filter(dt.date(2025, 1, 1), dt.date(2025, 2, 28))
 
@@ -129,8 +129,8 @@ def test_warranty_aspects_of_sprints_ending_in_the_window(tiny):
     ]  # w4 is utility work; w5 belongs to S2, which ends in March
 
 
-def test_sprint_summary_per_team_matches_the_report(tiny):
-    teams = views.sprint_summary_per_team(tiny, WINDOW)
+def test_per_team_sprints_matches_the_report(tiny):
+    teams = per_team_sprints(tiny, WINDOW)
     assert list(teams["team"]) == ["A"]  # S2 (team B) ends after the window
     a = teams.iloc[0]
     assert a["say_do_ratio"] == pytest.approx(0.8)  # 8 completed of 10 committed
