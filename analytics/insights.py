@@ -22,6 +22,7 @@ from analytics.metrics import (
     data_range,
     deployments_frame,
     per_team,
+    per_team_sprints,
     sprints_frame,
 )
 from analytics.series import metric_series
@@ -284,11 +285,7 @@ def warranty_vs_incidents(con: duckdb.DuckDBPyConnection, flt: Filter) -> Warran
     """Does time spent on warranty work (availability, capacity, security, continuity) go with
     fewer serious incidents? Warranty share per team from the sprints ending in the window,
     P1/P2 incidents per week per team over the window, Spearman across teams."""
-    sprints = sprints_frame(con, flt)
-    points = sprints.groupby("team", as_index=False)[["warranty_points", "total_points"]].sum()
-    points["warranty_share"] = points["warranty_points"] / points["total_points"].where(
-        points["total_points"] > 0
-    )
+    points = per_team_sprints(con, flt)
     serious = metric_series(con, flt, "incidents_p1_p2", freq="week", by="team")
     per_week = serious.groupby("team", as_index=False)["value"].sum()
     per_week["incidents_p1_p2_per_week"] = per_week["value"] / (flt.window_days / 7)
