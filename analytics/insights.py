@@ -25,7 +25,7 @@ from analytics.metrics import (
     per_team_sprints,
     sprints_frame,
 )
-from analytics.series import metric_series
+from analytics.series import metric_series, metrics_series
 from analytics.stats import week_start
 
 WEEK = dt.timedelta(days=7)
@@ -40,16 +40,10 @@ def weekly_series(
     """Per ISO week overlapping the window (zero-filled): ``week`` (Monday, date), ``days``
     (days of the week inside the window, 1..7), ``deployments``, ``incidents``,
     ``incidents_p1_p2`` (counts)."""
-    out = None
-    for metric in ("deployments", "incidents", "incidents_p1_p2"):
-        s = metric_series(con, flt, metric, freq="week", attribution=attribution)
-        if out is None:
-            out = pd.DataFrame({"week": s["bucket"]})
-        out[metric] = s["value"].astype(int).to_numpy()
-    first = out["week"].map(lambda w: max(w, flt.start))
-    last = out["week"].map(lambda w: min(w + dt.timedelta(days=6), flt.end))
-    out.insert(1, "days", [(b - a).days + 1 for a, b in zip(first, last, strict=True)])
-    return out
+    counts = ("deployments", "incidents", "incidents_p1_p2")
+    weekly = metrics_series(con, flt, counts, freq="week", attribution=attribution)
+    out = weekly.rename(columns={"bucket": "week", "bucket_days": "days"})
+    return out.astype({"days": int, **dict.fromkeys(counts, int)})
 
 
 def _full_weeks(weekly: pd.DataFrame) -> pd.DataFrame:

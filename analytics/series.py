@@ -36,15 +36,35 @@ def metric_series(
     for the others); only that kind's SQL runs. A bucket cut by the window counts only its days
     inside it, which matters for ``deployments_per_week`` (deployments ÷ (days inside ÷ 7)).
     """
-    if metric not in SERIES_METRICS:
-        raise ValueError(f"unknown metric {metric!r}; choose one of {', '.join(SERIES_METRICS)}")
+    df = metrics_series(con, flt, (metric,), freq, by, cost, attribution)
+    return df.drop(columns="bucket_days").rename(columns={metric: "value"})
+
+
+def metrics_series(
+    con: duckdb.DuckDBPyConnection,
+    flt: Filter,
+    metrics: tuple[str, ...],
+    freq: str = "week",
+    by: str | None = None,
+    cost: CostModel = DEFAULT_COST_MODEL,
+    attribution: Attribution = EXPLICIT,
+) -> pd.DataFrame:
+    """Several metrics per bucket in one query: ``bucket`` (date), ``bucket_days`` (days of the
+    bucket inside the window), ``team``/``service`` when ``by`` is set, then one column per
+    metric, as :func:`metric_series` defines each."""
+    unknown = [m for m in metrics if m not in SERIES_METRICS]
+    if unknown:
+        raise ValueError(
+            f"unknown metric {unknown[0]!r}; choose one of {', '.join(SERIES_METRICS)}"
+        )
     if freq not in _FREQ:
         raise ValueError(f"freq must be one of {', '.join(_FREQ)}, not {freq!r}")
     if by is not None and by not in _GROUPS:
         raise ValueError(f"by must be None or one of {', '.join(_GROUPS)}, not {by!r}")
-    df = _aggregate(con, flt, freq, by, cost, attribution, metrics=(metric,))
-    out = pd.DataFrame({"bucket": _to_dates(df["bucket"])})
+    df = _aggregate(con, flt, freq, by, cost, attribution, metrics=tuple(metrics))
+    out = pd.DataFrame({"bucket": _to_dates(df["bucket"]), "bucket_days": df["bucket_days"]})
     if by is not None:
         out[by] = df["grp"]
-    out["value"] = df[metric]
+    for metric in metrics:
+        out[metric] = df[metric]
     return out.reset_index(drop=True)

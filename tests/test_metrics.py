@@ -61,7 +61,7 @@ from analytics.metrics import (
     sprints_frame,
     tickets_frame,
 )
-from analytics.series import metric_series
+from analytics.series import metric_series, metrics_series
 from analytics.store import connect
 
 D = dt.date
@@ -783,3 +783,15 @@ def test_metrics_agree_with_the_definitions_and_with_each_other(org_data):
         )
     finally:
         con.close()
+
+
+def test_metrics_series_is_metric_series_side_by_side(org):
+    both = metrics_series(org, WINDOW, ("deployments", "incidents"), freq="week", by="team")
+    for metric in ("deployments", "incidents"):
+        one = metric_series(org, WINDOW, metric, freq="week", by="team")
+        merged = both.merge(one, on=["bucket", "team"], how="inner")
+        assert (merged[metric] == merged["value"]).all(), metric
+    # 2026-01-05 .. 01-18 is two whole ISO weeks
+    assert set(both["bucket_days"]) == {7}
+    with pytest.raises(ValueError, match="unknown metric 'velocity'"):
+        metrics_series(org, WINDOW, ("deployments", "velocity"))
