@@ -70,16 +70,24 @@ def empty(message: str) -> None:
         st.info(message, icon=":material/filter_alt_off:")
 
 
-def reading(sentences: Iterable[str], caveat: str | None = None) -> None:
-    """The closing section: what the numbers say in plain language, then any caveat."""
+def reading(
+    sentences: Iterable[str], caveat: str | None = None, how: Iterable[str] | None = None
+) -> None:
+    """The closing section: the verdict (the first sentence, in bold), the other sentences, any
+    caveat, then the test statistics (``how``) in a "How this was computed" expander."""
     lines = [s for s in sentences if s]
     st.subheader("What the numbers say")
     if not lines:
         st.write("There is not enough data in this window to say anything yet.")
-    for line in lines:
-        st.markdown(f"- {md_escape(line)}")
+    for i, line in enumerate(lines):
+        st.markdown(f"**{md_escape(line)}**" if i == 0 else f"- {md_escape(line)}")
     if caveat:
         st.caption(f":material/warning: {caveat}")
+    details = [s for s in (how or []) if s]
+    if details:
+        with st.expander("How this was computed"):
+            for line in details:
+                st.markdown(f"- {md_escape(line)}")
 
 
 def small_sample_caveat(counts: dict[str, int | None], threshold: int = SMALL_SAMPLE) -> str | None:
