@@ -94,24 +94,68 @@ def run_load(args) -> int:
 
 
 def add_demo(sub) -> None:
+    from analytics.demo import add_effect_arguments
+
     p = sub.add_parser(
         "demo",
         help="Build a database from the bundled demo data",
-        description="Create (or refresh) a database from the demo CSVs in data/demo/.",
+        description="Create (or refresh) a database from the demo CSVs in data/demo/. With "
+        "--seed, --effects, --no-effect, --no-effects, --season or --ar the data are generated "
+        "afresh instead (see docs/demo-data.md): e.g. --no-effects gives data without any "
+        "planted effect, to check that no reading claims one.",
     )
     _db_arg(p)
+    add_effect_arguments(p)
 
 
 def run_demo(args) -> int:
+    from analytics.demo import spec_from_arguments, uses_switches
     from analytics.loader import LoadError, build_demo_database
 
     try:
-        summaries = build_demo_database(args.db)
+        if uses_switches(args):
+            summaries = _generated_demo(args.db, spec_from_arguments(args))
+        else:
+            summaries = build_demo_database(args.db)
+    except ValueError as exc:  # an unknown effect or a bad --ar
+        raise UsageError(str(exc)) from exc
     except LoadError as exc:
         raise UsageError(str(exc)) from exc
     total = sum(s.inserted + s.updated for s in summaries)
     print(f"Demo database ready: {args.db} ({total:,} rows)")
     return 0
+
+
+def _generated_demo(db: str, spec) -> list:
+    """Generate ``spec`` into a temporary directory and build the database at ``db`` from it,
+    atomically (built next to it, then renamed over it). Returns the per-file summaries."""
+    import os
+    import tempfile
+    import uuid
+    from pathlib import Path
+
+    from analytics.demo import generate
+    from analytics.loader import LOAD_ORDER, load_paths
+    from analytics.store import connect
+
+    target = Path(db)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
+    with tempfile.TemporaryDirectory(prefix="cadence-demo-") as out:
+        paths = generate(Path(out), spec)
+        try:
+            con = connect(tmp)
+            try:
+                summaries = [load_paths(con, [paths[k]], kind=k)[0] for k in LOAD_ORDER]
+                con.execute("CHECKPOINT")
+            finally:
+                con.close()
+            Path(f"{target}.wal").unlink(missing_ok=True)
+            os.replace(tmp, target)
+        finally:
+            tmp.unlink(missing_ok=True)
+            Path(f"{tmp}.wal").unlink(missing_ok=True)
+    return summaries
 
 
 # --- report -----------------------------------------------------------------------------------

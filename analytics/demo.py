@@ -11,6 +11,7 @@ memory stays bounded. What the data shows on purpose is documented in ``docs/dem
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import math
 import shutil
@@ -27,6 +28,27 @@ from analytics.store import DEMO_DIR
 
 DAY = 86_400  # seconds
 HOUR = 3_600
+
+
+# The effects that can be planted, each with what it does when on (off: that link is absent, the
+# confounders that fool naive methods stay). docs/demo-data.md and docs/statistics.md explain each.
+EFFECTS = {
+    "cab": "CAB-approved changes fail less often (x CAB_FAILURE), all else equal",
+    "lead": "the CAB adds days of lead time (approval paths differ in median lead time)",
+    "cadence": "Search's switch to shorter sprints raises its incidents and failures for 6 weeks",
+    "lag": "a team's incidents rise with its deployments LAG_WEEKS weeks earlier",
+    "trend": "incidents rise steadily, TREND_RISE over the window",
+    "shift": "in the last SHIFT_DAYS days incidents, failures and time to restore step up",
+    "csi": "the register's improvements IMP-01..03 really work (their effect multiplies)",
+    "warranty": "planned warranty work lowers the share of P1/P2 incidents",
+    "caused": "failed changes cause incidents within hours of going live",
+}
+# The committed demo: the effects it has always carried; cab, lag, trend, shift are for audits.
+DEMO_EFFECTS = frozenset({"lead", "cadence", "csi", "warranty", "caused"})
+CAB_FAILURE = 0.6  # "cab": failure probability of CAB-approved changes relative to others
+LAG_WEEKS, LAG_GAIN = 2, 0.6  # "lag": incidents follow deployments two weeks on
+TREND_RISE = 0.5  # "trend": background incident rate +50 % from first to last day
+SHIFT_DAYS, SHIFT_FACTOR = 91, 1.5  # "shift": the step in the last 13 weeks
 
 
 @dataclass(frozen=True)
@@ -46,6 +68,21 @@ class DemoSpec:
     sprints: int | None
     work_items: int
     seed: int
+    # Which planted effects the data carries (see EFFECTS); the structure stays either way.
+    effects: frozenset[str] = DEMO_EFFECTS
+    season: float = 0.15  # amplitude of the yearly swing in incidents (0.15 = +-15 %)
+    noise_ar: float = 0.0  # AR(1) coefficient of the weekly organisation-wide incident noise
+
+    def __post_init__(self) -> None:
+        unknown = set(self.effects) - set(EFFECTS)
+        if unknown:
+            raise ValueError(f"unknown effect {sorted(unknown)[0]!r} (known: {', '.join(EFFECTS)})")
+        if not -1 < self.noise_ar < 1:
+            raise ValueError(f"noise_ar must lie strictly between -1 and 1, not {self.noise_ar}")
+
+    def has(self, effect: str) -> bool:
+        """Whether the planted ``effect`` (one of EFFECTS) is switched on."""
+        return effect in self.effects
 
 
 DEFAULT_SPEC = DemoSpec(
@@ -176,6 +213,7 @@ ASPECTS = np.array(["availability", "capacity", "security", "continuity"])
 STATUSES = np.array(["done", "in progress", "to do", "backlog"])
 # Median lead time request -> implementation in hours, by approval path (before team factor).
 LEAD_HOURS = np.array([20.0, 30.0, 170.0, 3.0])
+LEAD_HOURS_FLAT = np.array([30.0, 30.0, 30.0, 3.0])  # without the "lead" effect
 # Median time to restore in hours: incidents P1..P4, then requests P1..P4.
 RESTORE_HOURS = np.array([[2.5, 8.0, 30.0, 90.0], [4.0, 8.0, 24.0, 60.0]])
 EFFORT_HOURS = np.array([[10.0, 5.0, 2.0, 1.0], [1.0, 1.0, 0.5, 0.5]])
@@ -394,9 +432,51 @@ def _improvement_factor(ctx: _Context, metric: str, team: np.ndarray, day: np.nd
             start = _improvement_start(ctx, imp)
             after = (team == imp.team) & (day >= start)
             lead_in = (team == imp.team) & (day < start) & (day >= start - LEAD_IN_DAYS)
-            factor = np.where(after, factor * imp.effect, factor)
+            effect = imp.effect if ctx.spec.has("csi") else 1.0  # the bad spell stays either way
+            factor = np.where(after, factor * effect, factor)
             factor = np.where(lead_in, factor * imp.lead_in, factor)
     return factor
+
+
+def _shift_factor(ctx: _Context, day: np.ndarray) -> np.ndarray:
+    """SHIFT_FACTOR in the window's last SHIFT_DAYS days when the "shift" effect is on, else 1."""
+    on = ctx.spec.has("shift") & (np.asarray(day) > ctx.end - SHIFT_DAYS)
+    return np.where(on, SHIFT_FACTOR, 1.0)
+
+
+def _org_noise(ctx: _Context, rng: np.random.Generator, n_weeks: int) -> np.ndarray:
+    """Organisation-wide busy weeks: a multiplier per week, mean 1, SD about 0.22; independent
+    from week to week, or AR(1) on the log scale when ``spec.noise_ar`` is set."""
+    noise = rng.gamma(20, 1 / 20, n_weeks)
+    phi = ctx.spec.noise_ar
+    if phi == 0:
+        return noise
+    # own stream: the default data keep their draws
+    shocks = np.random.default_rng([ctx.spec.seed, 8]).standard_normal(n_weeks)
+    z = np.empty(n_weeks)
+    z[0] = shocks[0]
+    for w in range(1, n_weeks):  # weeks, not rows: about a hundred
+        z[w] = phi * z[w - 1] + math.sqrt(1 - phi**2) * shocks[w]
+    sd = math.sqrt(1 / 20)
+    return np.exp(sd * z - sd**2 / 2)
+
+
+def _lag_factor(ctx: _Context, changes: pd.DataFrame, team_ids: np.ndarray) -> np.ndarray | None:
+    """Per chunk team x week of the window: 1 + LAG_GAIN x (the team's deployments LAG_WEEKS
+    weeks earlier / its mean - 1), at least 0.2; None without the "lag" effect."""
+    if not ctx.spec.has("lag"):
+        return None
+    n_weeks = (ctx.end - ctx.start) // 7 + 1
+    deployed = changes["outcome"].to_numpy() != 3
+    day = changes["implemented"].to_numpy()[deployed] // DAY
+    week = np.clip((day - ctx.start) // 7, 0, n_weeks - 1)
+    slot = np.searchsorted(team_ids, changes["team"].to_numpy()[deployed])
+    counts = np.zeros((len(team_ids), n_weeks))
+    np.add.at(counts, (slot, week), 1)
+    mean = np.maximum(counts.mean(axis=1, keepdims=True), 1e-9)
+    earlier = np.ones_like(counts) * mean
+    earlier[:, LAG_WEEKS:] = counts[:, :-LAG_WEEKS]
+    return np.maximum(1 + LAG_GAIN * (earlier / mean - 1), 0.2)
 
 
 def _service_for(ctx: _Context, rng: np.random.Generator, team: np.ndarray) -> np.ndarray:
@@ -480,7 +560,8 @@ def _regular_changes(ctx: _Context, rng: np.random.Generator, team_ids: np.ndarr
         day * DAY + rng.integers(0, DAY, n),
         _weekday_time(rng, day, start, end),
     )
-    lead = _lognormal_hours(rng, LEAD_HOURS[approval], 0.6)
+    lead_hours = LEAD_HOURS if ctx.spec.has("lead") else LEAD_HOURS_FLAT
+    lead = _lognormal_hours(rng, lead_hours[approval], 0.6)
     lead = np.where(approval == 3, lead, lead * ctx.param("lead_factor")[team])
     lead = lead * _improvement_factor(ctx, "lead_time_hours_median", team, day)
     requested = implemented - (lead * HOUR).astype(np.int64)
@@ -490,8 +571,12 @@ def _regular_changes(ctx: _Context, rng: np.random.Generator, team_ids: np.ndarr
     # Outcome: failure depends on team, risk and emergency, never on the approval path.
     switch = ctx.switch_day[team]
     after_switch = (switch >= 0) & (day >= switch) & (day < switch + 42)
+    after_switch &= ctx.spec.has("cadence")
     p_fail = fail_base * np.array([0.7, 1.0, 2.0])[risk] * np.where(ctype == 2, 2.0, 1.0)
     p_fail = p_fail * _improvement_factor(ctx, "change_failure_rate", team, day)
+    if ctx.spec.has("cab"):
+        p_fail = p_fail * np.where(approval == 2, CAB_FAILURE, 1.0)
+    p_fail = p_fail * _shift_factor(ctx, day)
     p_fail = np.minimum(p_fail * np.where(after_switch, 2.0, 1.0), 0.85)
     p_cancel = np.array([0.01, 0.03, 0.09, 0.01])[approval]
     u = rng.random(n)
@@ -521,15 +606,22 @@ def _ticket_priority(rng, kind: np.ndarray, p12: np.ndarray) -> np.ndarray:
     return np.where(kind == 0, incident, request)
 
 
-def _background_tickets(ctx: _Context, rng, team_ids: np.ndarray, n_incidents: int, n_requests):
-    """Incidents and requests not caused by a change, spread over team x day with weekly noise."""
+def _background_tickets(
+    ctx: _Context, rng, team_ids: np.ndarray, n_incidents: int, n_requests, lag_factor=None
+):
+    """Incidents and requests not caused by a change, spread over team x day with weekly noise.
+
+    ``lag_factor`` (team x week, from :func:`_lag_factor`) multiplies the incident rate."""
     start, end = ctx.start, ctx.end
     days = np.arange(start, end + 1)
     wd = _weekday(days)
     weeks = (days - start) // 7
     n_weeks = weeks.max() + 1
-    season = 1 + 0.15 * np.sin(2 * np.pi * (days - start) / 365.25)
-    org_noise = rng.gamma(20, 1 / 20, n_weeks)[weeks]  # organisation-wide busy weeks
+    season = 1 + ctx.spec.season * np.sin(2 * np.pi * (days - start) / 365.25)
+    if ctx.spec.has("trend"):
+        season = season * (1 + TREND_RISE * (days - start) / max(end - start, 1))
+    season = season * _shift_factor(ctx, days)
+    org_noise = _org_noise(ctx, rng, n_weeks)[weeks]
     frames = []
     for kind, total in ((0, n_incidents), (1, n_requests)):
         if total <= 0:
@@ -542,11 +634,13 @@ def _background_tickets(ctx: _Context, rng, team_ids: np.ndarray, n_incidents: i
             daily = np.where(wd >= 5, 0.12, 1.0) * org_noise
         team_noise = rng.gamma(10, 1 / 10, (len(team_ids), n_weeks))[:, weeks]
         lam = rate * daily[None, :] * team_noise
-        if kind == 0:
+        if kind == 0 and ctx.spec.has("cadence"):
             switch = ctx.switch_day[team_ids][:, None]
             since = days[None, :] - switch
             bump = np.where((switch >= 0) & (since >= 0) & (since < 63), 2.0, 0.0)
             lam = lam * (1 + bump * np.exp(-np.clip(since, 0, None) / 14))
+        if kind == 0 and lag_factor is not None:
+            lam = lam * lag_factor[:, weeks]
         counts = rng.multinomial(total, (lam / lam.sum()).ravel())
         cell = np.repeat(np.arange(counts.size), counts)
         team = team_ids[cell // len(days)]
@@ -581,7 +675,7 @@ def _chunk(ctx: _Context, rng, team_ids: np.ndarray, n_changes: int, n_tickets: 
     # Failed changes cause incidents shortly after they go live.
     failed = changes["outcome"].isin([1, 2]).to_numpy()
     p_cause = np.where(changes["outcome"].to_numpy() == 1, 0.85, 0.6)
-    causes = failed & (rng.random(len(changes)) < p_cause)
+    causes = failed & (rng.random(len(changes)) < p_cause) & ctx.spec.has("caused")
     cause_idx = np.flatnonzero(causes)
     delay = (rng.exponential(1.5, len(cause_idx)) * HOUR).astype(np.int64) + 300
     caused = pd.DataFrame(
@@ -597,7 +691,14 @@ def _chunk(ctx: _Context, rng, team_ids: np.ndarray, n_changes: int, n_tickets: 
     n_requests = round(REQUEST_SHARE * n_tickets)
     n_incidents = n_tickets - n_requests
     caused = caused.head(n_incidents)
-    background = _background_tickets(ctx, rng, team_ids, n_incidents - len(caused), n_requests)
+    background = _background_tickets(
+        ctx,
+        rng,
+        team_ids,
+        n_incidents - len(caused),
+        n_requests,
+        _lag_factor(ctx, changes, team_ids),
+    )
     background["service"] = _service_for(ctx, rng, background["team"].to_numpy())
     background["caused_by"] = -1
     tickets = pd.concat([caused, background], ignore_index=True)
@@ -608,7 +709,7 @@ def _chunk(ctx: _Context, rng, team_ids: np.ndarray, n_changes: int, n_tickets: 
 
     # Planned warranty work lowers the share of P1/P2 incidents (per team and quarter).
     p12 = 0.14 * np.exp(-7 * (ctx.warranty[team, ctx.quarter(opened // DAY)] - 0.2))
-    p12 = np.clip(p12, 0.02, 0.5)
+    p12 = np.clip(p12, 0.02, 0.5) if ctx.spec.has("warranty") else np.full(n, 0.14)
     p12 = np.where(tickets["caused_by"].to_numpy() >= 0, 0.45, p12)
     priority = _ticket_priority(rng, kind, p12)
     restore = _lognormal_hours(
@@ -617,6 +718,7 @@ def _chunk(ctx: _Context, rng, team_ids: np.ndarray, n_changes: int, n_tickets: 
     restore = restore * _improvement_factor(
         ctx, "time_to_restore_hours_median", team, opened // DAY
     )
+    restore = restore * _shift_factor(ctx, opened // DAY)
     resolved = opened + (restore * HOUR).astype(np.int64) + 60
 
     # Rework: some incidents (mostly P1/P2) are resolved by a change of the owning team.
@@ -849,7 +951,9 @@ def _improvement_rows(ctx: _Context) -> pd.DataFrame:
             "expected_direction": [imp.expected_direction for imp in register],
             "owner": [imp.owner for imp in register],
             "notes": [
-                "Demo: built into the data" if imp.effect != 1.0 else "Demo: no effect in the data"
+                "Demo: built into the data"
+                if imp.effect != 1.0 and ctx.spec.has("csi")
+                else "Demo: no effect in the data"
                 for imp in register
             ],
         }
@@ -1001,6 +1105,73 @@ def generate(out_dir: Path, spec: DemoSpec = DEFAULT_SPEC) -> dict[str, Path]:
     return paths
 
 
+def chosen_effects(
+    effects: str | None = None, no_effect: list[str] | None = None, no_effects: bool = False
+) -> frozenset[str]:
+    """The effects a command line asks for: ``effects`` ("cab,lag" or "all"; "" or "none" for
+    none) replaces the demo's set, ``no_effects`` empties it, ``no_effect`` names are removed.
+    Raises ValueError naming an unknown effect."""
+    if no_effects:
+        chosen = frozenset()
+    elif effects is not None:
+        names = {n.strip() for n in effects.split(",") if n.strip()}
+        chosen = frozenset(EFFECTS) if names == {"all"} else frozenset(names - {"none"})
+    else:
+        chosen = DEMO_EFFECTS
+    for name in [*(no_effect or []), *chosen]:
+        if name not in EFFECTS:
+            raise ValueError(f"unknown effect {name!r} (known: {', '.join(EFFECTS)})")
+    return chosen - set(no_effect or [])
+
+
+def add_effect_arguments(parser: argparse.ArgumentParser) -> None:
+    """The generator switches shared by ``python -m analytics demo`` and ``-m analytics.demo``."""
+    parser.add_argument("--seed", type=int, help="random seed (default: the demo's)")
+    parser.add_argument(
+        "--effects",
+        metavar="E1,E2",
+        help=f"planted effects to switch on, or 'all' (known: {', '.join(EFFECTS)}; "
+        f"default: {','.join(sorted(DEMO_EFFECTS))})",
+    )
+    parser.add_argument(
+        "--no-effect", action="append", default=[], metavar="E", help="switch one effect off"
+    )
+    parser.add_argument(
+        "--no-effects", action="store_true", help="switch every planted effect off (null data)"
+    )
+    parser.add_argument("--season", type=float, help="yearly swing in incidents (default 0.15)")
+    parser.add_argument(
+        "--ar", type=float, help="AR(1) coefficient of the weekly incident noise (default 0)"
+    )
+
+
+def spec_from_arguments(args, spec: DemoSpec = DEFAULT_SPEC) -> DemoSpec:
+    """``spec`` with the switches of :func:`add_effect_arguments` applied (ValueError when one
+    is invalid)."""
+    changes: dict = {
+        "effects": chosen_effects(args.effects, args.no_effect, args.no_effects),
+    }
+    if args.seed is not None:
+        changes["seed"] = args.seed
+    if args.season is not None:
+        changes["season"] = args.season
+    if args.ar is not None:
+        changes["noise_ar"] = args.ar
+    return dataclasses.replace(spec, **changes)
+
+
+def uses_switches(args) -> bool:
+    """Whether any generator switch was given (else the committed demo files are used)."""
+    return (
+        args.seed is not None
+        or args.effects is not None
+        or bool(args.no_effect)
+        or args.no_effects
+        or args.season is not None
+        or args.ar is not None
+    )
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m analytics.demo", description="Generate the deterministic demo CSVs."
@@ -1012,11 +1183,17 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="benchmark size instead of the demo (1.0 = 1M incidents)",
     )
+    add_effect_arguments(parser)
     args = parser.parse_args(argv)
     if args.scale is not None and args.scale <= 0:
         print("error: --scale must be positive", file=sys.stderr)
         return 2
     spec = DEFAULT_SPEC if args.scale is None else benchmark_spec(args.scale)
+    try:
+        spec = spec_from_arguments(args, spec)
+    except ValueError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
     out = Path(args.out) if args.out else DEMO_DIR
     try:
         paths = generate(out, spec)
