@@ -23,10 +23,12 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass, replace
+from typing import NamedTuple
 
 import duckdb
 import numpy as np
 import pandas as pd
+import scipy.stats as sps
 
 from analytics.db import query_df, query_one
 from analytics.filters import Filter, service_clause, team_clause
@@ -35,8 +37,12 @@ from analytics.stats import ALPHA, Result, compare_samples, json_safe
 
 KIND = KINDS["improvements"]
 COLUMNS = KIND.column_names
-DEFAULT_WEEKS = 8
-MIN_WEEKS, MAX_WEEKS = 2, 26  # window length the dashboard offers, in weeks on each side
+DEFAULT_WEEKS = 8  # the after window, in whole weeks
+MIN_WEEKS, MAX_WEEKS = 2, 26  # after-window lengths the dashboard offers
+# The baseline: a longer window that ends some weeks before the start, so that the bad spell
+# that usually prompts an improvement does not serve as its "before" (regression to the mean).
+DEFAULT_BASELINE_WEEKS, MIN_BASELINE_WEEKS, MAX_BASELINE_WEEKS = 26, 2, 52
+DEFAULT_GAP_WEEKS, MAX_GAP_WEEKS = 4, 26
 MIN_SIDE = 2  # fewer whole weeks than this on a side and nothing is compared
 
 # Verdicts, in the words the register shows.
@@ -246,10 +252,10 @@ def hodges_lehmann(
 ) -> tuple[float | None, float | None, float | None]:
     """Shift of ``after`` against ``before``: (estimate, low, high).
 
-    The estimate is the median of all after-minus-before differences; the interval runs from the
-    k-th smallest to the k-th largest difference, where k - 1 is the largest U with
-    P(U <= k - 1) <= alpha / 2 under the exact null distribution (Moses). None where a sample is
-    empty or too small for any interval at this level.
+    The estimate is the median of all after-minus-before differences (Hodges & Lehmann 1963);
+    the interval runs from the k-th smallest to the k-th largest difference, where k - 1 is the
+    largest U with P(U <= k - 1) <= alpha / 2 under the exact null distribution (Moses 1965).
+    None where a sample is empty or too small for any interval at this level.
     """
     a = np.asarray(before, dtype=float)
     b = np.asarray(after, dtype=float)
@@ -267,13 +273,95 @@ def hodges_lehmann(
     return estimate, float(diffs[k - 1]), float(diffs[len(diffs) - k])
 
 
-def windows(started_on: dt.date, weeks: int) -> tuple[dt.date, dt.date, dt.date]:
-    """(first Monday of the before window, first Monday of the after window, last day of the
-    after window) for an improvement starting on ``started_on``."""
+def bh_qvalues(p_values) -> np.ndarray:
+    """Benjamini–Hochberg adjusted p-values (q-values; Benjamini & Hochberg 1995), the same as
+    ``scipy.stats.false_discovery_control``: q_(i) = min over j >= i of m / j * p_(j), at most 1.
+    Missing p-values (None/NaN) stay NaN and do not count in m."""
+    p = np.array([np.nan if v is None else v for v in p_values], dtype=float)
+    q = np.full(len(p), np.nan)
+    present = np.flatnonzero(~np.isnan(p))
+    m = len(present)
+    if not m:
+        return q
+    order = present[np.argsort(p[present], kind="stable")]
+    scaled = p[order] * m / np.arange(1, m + 1)
+    # the running minimum from the largest p down keeps the q-values monotone
+    q[order] = np.minimum(np.minimum.accumulate(scaled[::-1])[::-1], 1.0)
+    return q
+
+
+def van_elteren(
+    before: np.ndarray, after: np.ndarray, before_strata: np.ndarray, after_strata: np.ndarray
+) -> tuple[float | None, float | None, int]:
+    """Shift of ``after`` against ``before`` compared within strata (e.g. incident priority):
+    (estimate, two-sided p, strata used).
+
+    p: van Elteren's stratified Wilcoxon rank-sum test (van Elteren 1960): per stratum with both
+    sides, the after-side rank sum minus its mean, weighted 1 / (N_s + 1), summed, against the
+    normal distribution (tie-corrected variance, no continuity correction). Estimate: the
+    per-stratum Hodges–Lehmann shifts averaged with weights m_s n_s / N_s (the strata's share of
+    the information). With one stratum p equals scipy's asymptotic Mann–Whitney p.
+    """
+    total = variance = est_num = est_den = 0.0
+    used = 0
+    for stratum in np.unique(np.concatenate([before_strata, after_strata])):
+        a = before[before_strata == stratum]
+        b = after[after_strata == stratum]
+        m, n = len(a), len(b)
+        if not m or not n:
+            continue
+        size = m + n
+        ranks = sps.rankdata(np.concatenate([a, b]))
+        _, ties = np.unique(np.concatenate([a, b]), return_counts=True)
+        tie_term = float(np.sum(ties**3 - ties)) / (size * (size - 1)) if size > 1 else 0.0
+        var = m * n / 12 * ((size + 1) - tie_term)
+        weight = 1 / (size + 1)
+        total += weight * (ranks[m:].sum() - n * (size + 1) / 2)
+        variance += weight**2 * var
+        info = m * n / size
+        est_num += info * float(np.median((b[:, None] - a[None, :]).ravel()))
+        est_den += info
+        used += 1
+    if not used:
+        return None, None, 0
+    estimate = est_num / est_den
+    if variance <= 0:
+        return estimate, 1.0, used  # every value tied within each stratum: no evidence
+    return estimate, float(2 * sps.norm.sf(abs(total) / math.sqrt(variance))), used
+
+
+class Windows(NamedTuple):
+    """The whole ISO weeks around one improvement (Mondays; ``after_to`` is a Sunday)."""
+
+    baseline_from: dt.date  # first day of the baseline
+    baseline_to: dt.date  # its last day (a Sunday)
+    gap_from: dt.date  # first day of the gap: the weeks just before the start, left out
+    start_week: dt.date  # Monday of the week of the start (the gap ends the day before)
+    after_from: dt.date  # first Monday on or after the start
+    after_to: dt.date  # last day of the after window
+
+
+def windows(
+    started_on: dt.date,
+    weeks: int,
+    baseline_weeks: int = DEFAULT_BASELINE_WEEKS,
+    gap_weeks: int = DEFAULT_GAP_WEEKS,
+) -> Windows:
+    """The windows of an improvement starting on ``started_on``: ``weeks`` whole weeks after it
+    from the first Monday on or after it; ``gap_weeks`` whole weeks before the week of the start
+    (the spell that usually prompts an improvement); ``baseline_weeks`` whole weeks before
+    those. The week split by a mid-week start belongs to no window."""
     after_start = started_on + dt.timedelta(days=(7 - started_on.weekday()) % 7)
     week_of_start = started_on - dt.timedelta(days=started_on.weekday())
-    before_start = week_of_start - dt.timedelta(weeks=weeks)
-    return before_start, after_start, after_start + dt.timedelta(weeks=weeks, days=-1)
+    gap_from = week_of_start - dt.timedelta(weeks=gap_weeks)
+    return Windows(
+        gap_from - dt.timedelta(weeks=baseline_weeks),
+        gap_from - dt.timedelta(days=1),
+        gap_from,
+        week_of_start,
+        after_start,
+        after_start + dt.timedelta(weeks=weeks, days=-1),
+    )
 
 
 def event_days(con: duckdb.DuckDBPyConnection) -> tuple[dt.date, dt.date] | None:
@@ -305,22 +393,130 @@ class ImprovementEffect(Result):
     target_metric: str | None
     expected_direction: str | None
     started_on: dt.date
-    weeks: int  # asked window length on each side
-    before_from: dt.date
+    weeks: int  # asked length of the after window, in whole weeks
+    baseline_weeks_asked: int  # asked length of the baseline, in whole weeks
+    gap_weeks: int  # whole weeks between the baseline and the week of the start
+    before_from: dt.date  # first day of the baseline
+    baseline_to: dt.date  # last day of the baseline
     after_from: dt.date
     after_to: dt.date
-    weeks_before: int  # whole weeks with a value on each side
+    weeks_before: int  # whole weeks with a value in the baseline, in the gap, after the start
+    weeks_gap: int
     weeks_after: int
-    before: float | None  # median weekly value
-    after: float | None
-    difference: float | None  # Hodges–Lehmann shift after - before
-    low: float | None  # its 95 % interval
+    before: float | None  # median weekly value in the baseline (restore: of the incidents)
+    gap: float | None  # median weekly value in the gap weeks
+    after: float | None  # median weekly value after the start (restore: of the incidents)
+    difference: float | None  # shift after - baseline (Hodges–Lehmann; restore: within priority)
+    low: float | None  # its 95 % interval (None for the stratified restore comparison)
     high: float | None
-    p_value: float | None  # two-sided Mann–Whitney U
+    p_value: float | None  # two-sided: Mann–Whitney U, or van Elteren within priority
+    q_value: float | None  # Benjamini–Hochberg across the improvements measured together
+    method: str | None  # the test behind p_value
+    regression_to_mean: bool  # the gap weeks were worse than the baseline
+    did_difference: float | None  # difference-in-differences against the other teams
+    did_low: float | None
+    did_high: float | None
+    did_p_value: float | None
+    other_teams: int  # teams the difference-in-differences compares with
     complete: bool  # the after window lies inside the data
     as_expected: bool | None  # None while too early, unmeasured or without direction
     verdict: str
     reason: str | None = None
+
+
+def _inside(series: pd.DataFrame, data_days: tuple[dt.date, dt.date]) -> pd.Series:
+    """Weeks lying entirely inside the data: a cut edge week would look like a dip."""
+    first, latest = data_days
+    return (
+        series["bucket"]
+        .map(lambda w: w >= first and w + dt.timedelta(days=6) <= latest)
+        .astype(bool)
+    )
+
+
+def _sides(series: pd.DataFrame, win: Windows) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The weekly values of (baseline, gap, after) from a frame of ``bucket``, ``value``."""
+    b = series["bucket"]
+    base = series.loc[(b >= win.baseline_from) & (b <= win.baseline_to), "value"]
+    gap = series.loc[(b >= win.gap_from) & (b < win.start_week), "value"]
+    after = series.loc[b >= win.after_from, "value"]
+    return tuple(s.to_numpy(dtype=float) for s in (base, gap, after))
+
+
+def _restore_within_priority(
+    con: duckdb.DuckDBPyConnection, win: Windows, team, service, weeks_ok: set
+) -> tuple[float | None, float | None, float | None, float | None, int]:
+    """Restore hours of the resolved incidents opened in the baseline and after weeks that
+    count (``weeks_ok``): (baseline median, after median, shift within priority, van Elteren
+    p, strata used)."""
+    from analytics.metrics import tickets_frame
+
+    flt = Filter(
+        win.baseline_from,
+        win.after_to,
+        teams=(team,) if team else (),
+        services=(service,) if service else (),
+    )
+    t = tickets_frame(con, flt)
+    t = t[(t["kind"] == "incident") & t["restore_hours"].notna()]
+    opened = pd.to_datetime(t["opened_at"])
+    week = np.array([d.date() for d in (opened - pd.to_timedelta(opened.dt.day_of_week, "D"))])
+    counted = np.array([w in weeks_ok for w in week], dtype=bool)
+    hours = t["restore_hours"].to_numpy(float)
+    priority = t["priority"].fillna(0).to_numpy()  # no priority: a stratum of its own
+    base = counted & np.array([w <= win.baseline_to for w in week], dtype=bool)
+    after = counted & np.array([w >= win.after_from for w in week], dtype=bool)
+    if not base.any() or not after.any():
+        return None, None, None, None, 0
+    shift, p, used = van_elteren(hours[base], hours[after], priority[base], priority[after])
+    return float(np.median(hours[base])), float(np.median(hours[after])), shift, p, used
+
+
+def _did(
+    con: duckdb.DuckDBPyConnection,
+    metric: str,
+    win: Windows,
+    team: str,
+    service: str | None,
+    weeks_ok: set,
+) -> tuple[float | None, float | None, float | None, float | None, int]:
+    """Difference-in-differences against the other teams (Card & Krueger 1994; Angrist &
+    Pischke 2009, ch. 5): per week, the team's value minus the mean of the other teams' values;
+    the Hodges–Lehmann shift of that weekly gap from the baseline to the after weeks, its 95 %
+    interval and Mann–Whitney p. Returns (shift, low, high, p, other teams)."""
+    from analytics.series import metric_series
+
+    flt = Filter(win.baseline_from, win.after_to, services=(service,) if service else ())
+    by_team = metric_series(con, flt, metric, freq="week", by="team")
+    others = by_team[by_team["team"] != team]
+    n_others = int(others["team"].nunique())
+    if not n_others or team not in set(by_team["team"]):
+        return None, None, None, None, n_others
+    # parallel trends: the other teams' mean per week stands in for where the team would be
+    other_mean = others.groupby("bucket")["value"].mean()
+    own = by_team[by_team["team"] == team].set_index("bucket")["value"]
+    gap = (own - other_mean).dropna()
+    frame = pd.DataFrame({"bucket": gap.index, "value": gap.to_numpy()})
+    frame = frame[frame["bucket"].isin(weeks_ok)]
+    base, _, after = _sides(frame, win)
+    if len(base) < MIN_SIDE or len(after) < MIN_SIDE:
+        return None, None, None, None, n_others
+    shift, low, high = hodges_lehmann(base, after)
+    return shift, low, high, compare_samples(base, after).p_value, n_others
+
+
+def verdict_for(
+    difference: float | None, q_value: float | None, direction: str | None, complete: bool
+) -> tuple[str, bool | None]:
+    """(verdict, as_expected) from the shift and its q-value: a claim needs q < ALPHA."""
+    if not complete:
+        return TOO_EARLY, None
+    if q_value is None or q_value >= ALPHA or difference is None or difference == 0:
+        return NO_CLEAR_EFFECT, (False if direction else None)
+    if direction is None:
+        return CHANGED, None
+    as_expected = (difference > 0) == (direction == "up")
+    return (AS_EXPECTED if as_expected else OPPOSITE), as_expected
 
 
 def measure_improvement(
@@ -328,21 +524,32 @@ def measure_improvement(
     improvement: dict,
     weeks: int = DEFAULT_WEEKS,
     data_days: tuple[dt.date, dt.date] | None = None,
+    baseline_weeks: int = DEFAULT_BASELINE_WEEKS,
+    gap_weeks: int = DEFAULT_GAP_WEEKS,
 ) -> ImprovementEffect:
-    """The before/after comparison of one register entry (a dict of its columns).
+    """The baseline/after comparison of one register entry (a dict of its columns), with the
+    difference-in-differences against the other teams when it names a team. Alone, its q-value
+    is its p-value (a family of one); :func:`measure_improvements` adjusts across the register.
 
     ``data_days`` is (first, latest) day of the data (:func:`event_days`); looked up when not
-    given.
+    given. Window lengths are whole weeks.
     """
     from analytics.series import metric_series
 
     if not MIN_WEEKS <= weeks <= MAX_WEEKS:
         raise ValueError(f"weeks must be between {MIN_WEEKS} and {MAX_WEEKS}, not {weeks}")
+    if not MIN_BASELINE_WEEKS <= baseline_weeks <= MAX_BASELINE_WEEKS:
+        raise ValueError(
+            f"baseline_weeks must be between {MIN_BASELINE_WEEKS} and {MAX_BASELINE_WEEKS}, "
+            f"not {baseline_weeks}"
+        )
+    if not 0 <= gap_weeks <= MAX_GAP_WEEKS:
+        raise ValueError(f"gap_weeks must be between 0 and {MAX_GAP_WEEKS}, not {gap_weeks}")
     started_on = pd.Timestamp(improvement["started_on"]).date()
     team, service = _text(improvement.get("team")), _text(improvement.get("service"))
     metric = _text(improvement.get("target_metric"))
     direction = _text(improvement.get("expected_direction"))
-    before_from, after_from, after_to = windows(started_on, weeks)
+    win = windows(started_on, weeks, baseline_weeks, gap_weeks)
     base = {
         "improvement_id": improvement["improvement_id"],
         "title": improvement["title"],
@@ -352,84 +559,125 @@ def measure_improvement(
         "expected_direction": direction,
         "started_on": started_on,
         "weeks": weeks,
-        "before_from": before_from,
-        "after_from": after_from,
-        "after_to": after_to,
+        "baseline_weeks_asked": baseline_weeks,
+        "gap_weeks": gap_weeks,
+        "before_from": win.baseline_from,
+        "baseline_to": win.baseline_to,
+        "after_from": win.after_from,
+        "after_to": win.after_to,
     }
     if data_days is None:
         data_days = event_days(con)
-    complete = data_days is not None and after_to <= data_days[1]
+    complete = data_days is not None and win.after_to <= data_days[1]
+    nothing = dict(
+        gap=None, after=None, difference=None, low=None, high=None, p_value=None, q_value=None,
+        method=None, regression_to_mean=False, did_difference=None, did_low=None, did_high=None,
+        did_p_value=None, other_teams=0, as_expected=None,
+    )  # fmt: skip
 
     def unmeasured(reason: str, before=None, weeks_before=0, weeks_after=0) -> ImprovementEffect:
         return ImprovementEffect(
-            **base, weeks_before=weeks_before, weeks_after=weeks_after, before=before,
-            after=None, difference=None, low=None, high=None, p_value=None, complete=complete,
-            as_expected=None, verdict=NOT_MEASURED if complete else TOO_EARLY, reason=reason,
+            **base, **nothing, weeks_before=weeks_before, weeks_gap=0, weeks_after=weeks_after,
+            before=before, complete=complete, verdict=NOT_MEASURED if complete else TOO_EARLY,
+            reason=reason,
         )  # fmt: skip
 
     if metric is None:
         return replace(unmeasured("it names no target metric"), verdict=NOT_MEASURED)
-    if data_days is None or after_from > data_days[1]:
+    if data_days is None or win.after_from > data_days[1]:
         return unmeasured("no data after it started yet")
     flt = Filter(
-        before_from,
-        after_to,
+        win.baseline_from,
+        win.after_to,
         teams=(team,) if team else (),
         services=(service,) if service else (),
     )
     series = metric_series(con, flt, metric, freq="week")
-    first, latest = data_days
-    # only weeks entirely inside the data: a cut edge week would look like a dip
-    inside = (
-        series["bucket"]
-        .map(lambda w: w >= first and w + dt.timedelta(days=6) <= latest)
-        .astype(bool)
-    )
+    inside = _inside(series, data_days)
+    weeks_ok = set(series.loc[inside, "bucket"])
     values = series[inside & series["value"].notna()]
-    before = values.loc[values["bucket"] < before_from + dt.timedelta(weeks=weeks), "value"]
-    after = values.loc[values["bucket"] >= after_from, "value"]
-    a = before.to_numpy(dtype=float)
-    b = after.to_numpy(dtype=float)
+    a, g, b = _sides(values, win)
     before_median = float(np.median(a)) if len(a) else None
     if len(a) < MIN_SIDE or len(b) < MIN_SIDE:
-        side = "before" if len(a) < MIN_SIDE else "after"
-        n = len(a) if side == "before" else len(b)
+        side = "in the baseline before" if len(a) < MIN_SIDE else "after"
+        n = len(a) if len(a) < MIN_SIDE else len(b)
         return unmeasured(
             f"only {n} week(s) with a value {side} it started", before_median, len(a), len(b)
         )
-    difference, low, high = hodges_lehmann(a, b)
-    p_value = compare_samples(a, b).p_value
-    significant = p_value is not None and p_value < ALPHA
-    if not complete:
-        verdict, as_expected = TOO_EARLY, None
-    elif not significant:
-        verdict, as_expected = NO_CLEAR_EFFECT, (False if direction else None)
-    elif direction is None or difference == 0:
-        verdict, as_expected = NO_CLEAR_EFFECT if difference == 0 else CHANGED, None
+    gap_median = float(np.median(g)) if len(g) else None
+    after_median = float(np.median(b))
+    if metric == "time_to_restore_hours_median":
+        # the priority mix moves a pooled median: compare restore times within each priority
+        before_median, after_median, difference, p_value, _ = _restore_within_priority(
+            con, win, team, service, weeks_ok
+        )
+        low = high = None
+        method = "van Elteren within priority"
+        if difference is None:
+            return unmeasured("no resolved incident on one side of its start", None, len(a), len(b))
     else:
-        went_up = difference > 0
-        as_expected = went_up == (direction == "up")
-        verdict = AS_EXPECTED if as_expected else OPPOSITE
+        difference, low, high = hodges_lehmann(a, b)
+        p_value = compare_samples(a, b).p_value
+        method = "Mann–Whitney"
+    # regression to the mean: improvements start after a bad spell, which passes by itself
+    worse = {"up": -1, "down": 1}.get(direction or "", 0)
+    rtm = bool(
+        worse
+        and gap_median is not None
+        and len(a)
+        and (gap_median - float(np.median(a))) * worse > 0
+    )
+    did = (None, None, None, None, 0)
+    if team:
+        did = _did(con, metric, win, team, service, weeks_ok)
+    verdict, as_expected = verdict_for(difference, p_value, direction, complete)
     return ImprovementEffect(
-        **base, weeks_before=len(a), weeks_after=len(b), before=before_median,
-        after=float(np.median(b)), difference=difference, low=low, high=high, p_value=p_value,
-        complete=complete, as_expected=as_expected, verdict=verdict,
-        reason=None if complete else f"the after window runs to {after_to}, past the data",
+        **base, weeks_before=len(a), weeks_gap=len(g), weeks_after=len(b), before=before_median,
+        gap=gap_median, after=after_median, difference=difference, low=low, high=high,
+        p_value=p_value, q_value=p_value, method=method, regression_to_mean=rtm,
+        did_difference=did[0], did_low=did[1], did_high=did[2], did_p_value=did[3],
+        other_teams=did[4], complete=complete, as_expected=as_expected, verdict=verdict,
+        reason=None if complete else f"the after window runs to {win.after_to}, past the data",
     )  # fmt: skip
 
 
 def measure_improvements(
-    con: duckdb.DuckDBPyConnection, flt: Filter, weeks: int = DEFAULT_WEEKS
+    con: duckdb.DuckDBPyConnection,
+    flt: Filter,
+    weeks: int = DEFAULT_WEEKS,
+    baseline_weeks: int = DEFAULT_BASELINE_WEEKS,
+    gap_weeks: int = DEFAULT_GAP_WEEKS,
 ) -> pd.DataFrame:
     """One row per improvement in the filter (see :func:`improvements_frame`): every field of
-    :class:`ImprovementEffect` plus ``sentence``, the plain-language reading."""
+    :class:`ImprovementEffect` plus ``sentence`` (the plain-language reading) and ``details``
+    (its statistics). The q-values are Benjamini–Hochberg over the complete measurements in
+    this set, and the verdicts follow them."""
     register = improvements_frame(con, flt)
     data_days = event_days(con)
+    effects = [  # one query or three per improvement, a handful of them
+        measure_improvement(con, record, weeks, data_days, baseline_weeks, gap_weeks)
+        for record in register.to_dict("records")
+    ]
+    # the family: every improvement with a finished after window and a p-value
+    family = [e.p_value if e.complete else None for e in effects]
+    q = bh_qvalues(family)
+    tested = int(np.sum(~np.isnan(q)))
     rows = []
-    for record in register.to_dict("records"):  # one query per improvement, a handful of them
-        effect = measure_improvement(con, record, weeks, data_days)
-        rows.append({**effect.__dict__, "sentence": effect_sentence(effect)})
-    columns = [*ImprovementEffect.__dataclass_fields__, "sentence"]
+    for effect, q_value in zip(effects, q, strict=True):
+        if effect.p_value is not None:
+            q_value = None if math.isnan(q_value) else float(q_value)
+            verdict, as_expected = verdict_for(
+                effect.difference, q_value, effect.expected_direction, effect.complete
+            )
+            effect = replace(effect, q_value=q_value, verdict=verdict, as_expected=as_expected)
+        rows.append(
+            {
+                **effect.__dict__,
+                "sentence": effect_sentence(effect),
+                "details": effect_details(effect, tested),
+            }
+        )
+    columns = [*ImprovementEffect.__dataclass_fields__, "sentence", "details"]
     return pd.DataFrame(rows, columns=columns)
 
 
@@ -443,61 +691,161 @@ REPORT_KEYS = (
     "high",
     "p_value",
     "as_expected",
+    "q_value",
+    "baseline_from",
+    "baseline_to",
+    "did_difference",
 )
 
 
 def improvements_for_report(
-    con: duckdb.DuckDBPyConnection, flt: Filter, weeks: int = DEFAULT_WEEKS
+    con: duckdb.DuckDBPyConnection,
+    flt: Filter,
+    weeks: int = DEFAULT_WEEKS,
+    baseline_weeks: int = DEFAULT_BASELINE_WEEKS,
+    gap_weeks: int = DEFAULT_GAP_WEEKS,
 ) -> list[dict]:
     """The report's ``improvements`` key: for each improvement in the filter, JSON-ready
     ``{improvement_id, target_metric, before, after, difference, low, high, p_value,
-    as_expected}`` (``as_expected`` is None while too early to tell)."""
-    measured = measure_improvements(con, flt, weeks)
+    as_expected, q_value, baseline_from, baseline_to, did_difference}`` (``before`` is the
+    baseline's median; ``as_expected`` is None while too early to tell and needs q < 0.05;
+    ``baseline_from``/``baseline_to`` ISO dates; ``did_difference`` None where no other team
+    was compared)."""
+    measured = measure_improvements(con, flt, weeks, baseline_weeks, gap_weeks)
+    measured["baseline_from"] = measured["before_from"]
     return [json_safe({k: row[k] for k in REPORT_KEYS}) for row in measured.to_dict("records")]
 
 
 # --- the sentence -------------------------------------------------------------------------------
 
+COUNT_UNITS = {"support_cost": "per week"}
+
 
 def format_value(metric: str | None, value: float | None, signed: bool = False) -> str:
-    """A value of ``metric`` in its unit: percent for rates, hours for durations, else a number;
-    ``signed`` adds a + for positive differences (rates then read as percentage points)."""
-    if value is None:
+    """A value of ``metric`` in its unit: percent for rates (percentage points when
+    ``signed``), hours for durations, "per week" for weekly counts and sums; ``signed`` adds a +
+    for positive differences."""
+    if value is None or (isinstance(value, float) and math.isnan(value)):
         return "n/a"
     sign = "+" if signed and value > 0 else ""
     if metric in RATE_METRICS:
         return f"{sign}{value * 100:.1f} {'points' if signed else '%'}"
-    if metric in HOUR_METRICS:
+    if metric in HOUR_METRICS and metric != "support_hours":
         return f"{sign}{value:,.1f} h"
+    if metric == "support_hours":
+        return f"{sign}{value:,.1f} h per week"
     if metric == "support_cost":
-        return f"{sign}{value:,.0f}"
-    return f"{sign}{value:,.1f}"
+        return f"{sign}{value:,.0f} per week"
+    return f"{sign}{value:,.1f} per week"
+
+
+def _scope(e: ImprovementEffect) -> str:
+    return ", ".join(x for x in (e.team, e.service) if x) or "all teams"
 
 
 def effect_sentence(e: ImprovementEffect) -> str:
-    """One plain sentence: what moved, by how much, how sure, and whether it went as expected."""
-    from analytics.narrative import fmt_p
-
-    scope = ", ".join(x for x in (e.team, e.service) if x) or "all teams"
-    head = f"{e.improvement_id} {e.title} ({scope}, from {e.started_on})"
+    """One plain sentence: what moved after the start, by how much, whether that went the
+    expected way, and whether the weeks just before were a bad spell. Association wording: the
+    metric changed after the start, nothing says the improvement caused it."""
+    head = f"{e.improvement_id} {e.title} ({_scope(e)}, from {e.started_on})"
     if e.difference is None:
         return f"{head}: {e.verdict} — {e.reason}."
     m = e.target_metric
     label = METRIC_LABELS.get(m or "", m or "")
+    what = "median time to restore" if m == "time_to_restore_hours_median" else f"weekly {label}"
     numbers = (
-        f"the weekly {label} went from a median of {format_value(m, e.before)} "
-        f"({e.weeks_before} weeks before) to {format_value(m, e.after)} ({e.weeks_after} weeks "
-        f"after); shift {format_value(m, e.difference, signed=True)}, 95 % CI "
-        f"{format_value(m, e.low, signed=True)} to {format_value(m, e.high, signed=True)}, "
-        f"Mann–Whitney {fmt_p(e.p_value)}"
+        f"the {what} went from {format_value(m, e.before)} in the {e.weeks_before}-week "
+        f"baseline to {format_value(m, e.after)} in the {e.weeks_after} weeks after "
+        f"({format_value(m, e.difference, signed=True)}"
+        + (" within priority)" if e.method and "priority" in e.method else ")")
+    )
+    rtm = (
+        "; the weeks just before the start were worse than usual, so part of the change may be "
+        "a return to normal"
+        if e.regression_to_mean
+        else ""
     )
     wanted = {"down": "fall", "up": "rise"}.get(e.expected_direction or "", "move")
     if e.verdict == TOO_EARLY:
-        return f"{head}: too early to tell, {e.weeks_after} of {e.weeks} weeks so far — {numbers}."
+        return (
+            f"{head}: too early to tell, {e.weeks_after} of {e.weeks} weeks so far — "
+            f"{numbers}{rtm}."
+        )
     if e.verdict == AS_EXPECTED:
-        return f"{head}: worked — {numbers}; the expected {wanted}."
+        return f"{head}: changed as expected after it started — {numbers}{rtm}."
     if e.verdict == CHANGED:
-        return f"{head}: changed — {numbers}; no direction was expected."
+        return f"{head}: changed after it started — {numbers}; no direction was expected{rtm}."
     if e.verdict == OPPOSITE:
-        return f"{head}: went the wrong way — {numbers}; it was expected to {wanted}."
-    return f"{head}: no clear effect — {numbers}; it was expected to {wanted}."
+        return (
+            f"{head}: moved the wrong way after it started — {numbers}; it was expected to "
+            f"{wanted}{rtm}."
+        )
+    return (
+        f"{head}: within noise — {numbers}, a change this size is within week-to-week "
+        f"variation; it was expected to {wanted}{rtm}."
+    )
+
+
+def effect_details(e: ImprovementEffect, tested: int = 1) -> str:
+    """The statistics behind :func:`effect_sentence` (for the "How this was computed" part):
+    the windows, the shift's interval, p and the Benjamini–Hochberg q over ``tested``
+    improvements, and the difference-in-differences against the other teams."""
+    from analytics.narrative import fmt_p
+
+    if e.difference is None:
+        return ""
+    m = e.target_metric
+    parts = [
+        f"{e.improvement_id}: baseline {e.before_from} to {e.baseline_to} "
+        f"({e.weeks_before} whole weeks), {e.gap_weeks}-week gap left out"
+        + (f" (median {format_value(m, e.gap)})" if e.gap is not None else "")
+        + f", after {e.after_from} to {e.after_to}",
+        f"shift {format_value(m, e.difference, signed=True)}"
+        + (
+            f", 95 % CI {format_value(m, e.low, signed=True)} to "
+            f"{format_value(m, e.high, signed=True)} (Hodges–Lehmann, Moses)"
+            if e.low is not None
+            else ""
+        ),
+        f"{e.method} {fmt_p(e.p_value)}",
+        f"Benjamini–Hochberg q = {e.q_value:.2g} over {tested} improvement(s)"
+        if e.q_value is not None
+        else "no q-value (the after window is not over)",
+    ]
+    if e.did_difference is not None:
+        parts.append(
+            f"against the other {e.other_teams} team(s), difference-in-differences "
+            f"{format_value(m, e.did_difference, signed=True)}"
+            + (
+                f" (95 % CI {format_value(m, e.did_low, signed=True)} to "
+                f"{format_value(m, e.did_high, signed=True)})"
+                if e.did_low is not None
+                else ""
+            )
+            + f", Mann–Whitney {fmt_p(e.did_p_value)}"
+        )
+    return "; ".join(parts) + "."
+
+
+def register_verdict(measured: pd.DataFrame) -> str:
+    """The register's one-sentence verdict: how many improvements changed as expected after
+    they started, how many are within noise, and how many cannot be judged yet."""
+    from analytics.narrative import count
+
+    if measured.empty:
+        return ""
+    verdicts = measured["verdict"].value_counts()
+    parts = [
+        f"{verdicts.get(AS_EXPECTED, 0)} of {len(measured)} improvements changed as expected "
+        "after they started"
+    ]
+    for verdict, words in (
+        (OPPOSITE, "moved the wrong way"),
+        (CHANGED, "changed with no direction expected"),
+        (NO_CLEAR_EFFECT, "within noise"),
+        (TOO_EARLY, "too early to tell"),
+        (NOT_MEASURED, "not measured"),
+    ):
+        if verdicts.get(verdict, 0):
+            parts.append(f"{count(int(verdicts[verdict]), 'improvements')} {words}")
+    return "; ".join(parts) + "."

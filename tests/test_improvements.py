@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
 import pytest
 
 from analytics import improvements as imp
@@ -50,10 +51,19 @@ def test_every_improvement_metric_has_a_weekly_series(con):
 
 
 def test_windows_are_whole_iso_weeks_around_the_start():
-    # a Monday start: its own week is the first after-week
-    assert imp.windows(D(2026, 3, 2), 4) == (D(2026, 2, 2), D(2026, 3, 2), D(2026, 3, 29))
-    # a Wednesday start: the week of 2 March is split, so it belongs to neither side
-    assert imp.windows(D(2026, 3, 4), 4) == (D(2026, 2, 2), D(2026, 3, 9), D(2026, 4, 5))
+    # a Monday start, no gap: its own week is the first after-week, the baseline the 4 before
+    assert imp.windows(D(2026, 3, 2), 4, 4, 0) == (
+        D(2026, 2, 2), D(2026, 3, 1), D(2026, 3, 2), D(2026, 3, 2), D(2026, 3, 2), D(2026, 3, 29)
+    )  # fmt: skip
+    # a Wednesday start: the week of 2 March is split, so it belongs to no window
+    assert imp.windows(D(2026, 3, 4), 4, 4, 0) == (
+        D(2026, 2, 2), D(2026, 3, 1), D(2026, 3, 2), D(2026, 3, 2), D(2026, 3, 9), D(2026, 4, 5)
+    )  # fmt: skip
+    # the defaults: 26 baseline weeks ending 4 weeks before the week of the start
+    win = imp.windows(D(2026, 3, 4), 8)
+    assert (win.gap_from, win.baseline_to) == (D(2026, 2, 2), D(2026, 2, 1))
+    assert win.baseline_from == D(2026, 2, 2) - dt.timedelta(weeks=26) == D(2025, 8, 4)
+    assert win.after_to == D(2026, 5, 3)
 
 
 def test_hodges_lehmann_shift_and_moses_interval_by_hand():
@@ -76,7 +86,7 @@ def test_u_null_counts_match_the_binomial_total():
 def test_measured_effect_when_the_metric_moved_the_expected_way(weekly_db):
     _register(weekly_db, team="alpha", target_metric="deployments", expected_direction="up")
     effect = imp.measure_improvement(
-        weekly_db, imp.improvements_frame(weekly_db).iloc[0].to_dict(), weeks=4
+        weekly_db, imp.improvements_frame(weekly_db).iloc[0].to_dict(), 4, None, 4, 0
     )
     # before: 1,2,3,4 -> median 2.5; after: 5,6,7,8 -> median 6.5 (beta's 10 not counted)
     assert (effect.weeks_before, effect.weeks_after) == (4, 4)
@@ -84,21 +94,32 @@ def test_measured_effect_when_the_metric_moved_the_expected_way(weekly_db):
     assert (effect.difference, effect.low, effect.high) == (4.0, 1.0, 7.0)
     # Mann-Whitney, no ties, m = n = 4, complete separation: exact p = 2 * 1/70
     assert effect.p_value == pytest.approx(2 / 70)
+    # alone, the improvement is a family of one: q = p
+    assert effect.q_value == effect.p_value
     assert effect.complete and effect.as_expected is True
     assert effect.verdict == imp.AS_EXPECTED
     sentence = imp.effect_sentence(effect)
-    assert sentence.startswith("IMP-01 Automated regression tests (alpha, from 2026-03-02): worked")
-    assert "from a median of 2.5 (4 weeks before) to 6.5 (4 weeks after)" in sentence
-    assert "shift +4.0, 95 % CI +1.0 to +7.0, Mann–Whitney p = 0.029" in sentence
+    assert sentence.startswith(
+        "IMP-01 Automated regression tests (alpha, from 2026-03-02): changed as expected after it "
+        "started — the weekly deployments went from 2.5 per week in the 4-week baseline to "
+        "6.5 per week in the 4 weeks after (+4.0 per week)"
+    )
+    assert "caused" not in sentence and "return to normal" not in sentence
+    details = imp.effect_details(effect)
+    assert "shift +4.0 per week, 95 % CI +1.0 per week to +7.0 per week" in details
+    assert "Mann–Whitney p = 0.029" in details and "q = 0.029 over 1 improvement(s)" in details
+    # beta is the only other team: it has no week of its own in alpha's baseline, so its
+    # zero-filled deployments (0,0,0,0 before; 0,10,0,0 after) stand in for the others
+    assert effect.other_teams == 1
 
 
 def test_significant_move_against_the_expected_direction(weekly_db):
     _register(weekly_db, team="alpha", target_metric="deployments", expected_direction="down")
-    (row,) = imp.measure_improvements(weekly_db, Filter(D(2026, 1, 1), D(2026, 12, 31)), 4).to_dict(
-        "records"
-    )
+    (row,) = imp.measure_improvements(
+        weekly_db, Filter(D(2026, 1, 1), D(2026, 12, 31)), 4, 4, 0
+    ).to_dict("records")
     assert row["verdict"] == imp.OPPOSITE and row["as_expected"] is False
-    assert "went the wrong way" in row["sentence"]
+    assert "moved the wrong way after it started" in row["sentence"]
 
 
 def test_no_clear_effect_when_nothing_moved(con):
@@ -108,10 +129,13 @@ def test_no_clear_effect_when_nothing_moved(con):
     incident(con, "INC-FIRST", "2026-02-02 08:00")
     incident(con, "INC-LAST", "2026-03-30 09:00")
     _register(con, team="alpha", target_metric="deployments", expected_direction="up")
-    effect = imp.measure_improvement(con, imp.improvements_frame(con).iloc[0].to_dict(), 4)
+    effect = imp.measure_improvement(
+        con, imp.improvements_frame(con).iloc[0].to_dict(), 4, None, 4, 0
+    )
     # every value equal: shift 0, p = 1 (no evidence), so not as expected
     assert (effect.before, effect.after, effect.difference, effect.p_value) == (1, 1, 0, 1.0)
     assert effect.verdict == imp.NO_CLEAR_EFFECT and effect.as_expected is False
+    assert "within noise" in imp.effect_sentence(effect)
 
 
 def test_too_early_to_tell_while_the_after_window_is_incomplete(weekly_db):
@@ -120,7 +144,7 @@ def test_too_early_to_tell_while_the_after_window_is_incomplete(weekly_db):
         expected_direction="up",
     )  # fmt: skip
     effect = imp.measure_improvement(
-        weekly_db, imp.improvements_frame(weekly_db).iloc[0].to_dict(), weeks=4
+        weekly_db, imp.improvements_frame(weekly_db).iloc[0].to_dict(), 4, None, 4, 0
     )
     # after window 16 Mar .. 12 Apr, latest day 30 Mar: only the weeks of 16 and 23 March are
     # whole (values 7, 8); the week of 30 March ends on 5 April, past the data.
@@ -137,11 +161,11 @@ def test_weeks_outside_the_data_do_not_count(weekly_db):
     # inside the data (which starts 30 Jan), so there is nothing to compare.
     _register(weekly_db, team="alpha", started_on="2026-02-09", target_metric="deployments")
     effect = imp.measure_improvement(
-        weekly_db, imp.improvements_frame(weekly_db).iloc[0].to_dict(), weeks=4
+        weekly_db, imp.improvements_frame(weekly_db).iloc[0].to_dict(), 4, None, 4, 0
     )
     assert effect.weeks_before == 1 and effect.before == 1.0 and effect.difference is None
     assert effect.verdict == imp.NOT_MEASURED
-    assert effect.reason == "only 1 week(s) with a value before it started"
+    assert effect.reason == "only 1 week(s) with a value in the baseline before it started"
 
 
 def test_an_improvement_without_target_metric_is_not_measured(weekly_db):
@@ -155,19 +179,25 @@ def test_report_entries_carry_the_agreed_keys(weekly_db):
     _register(weekly_db, title="Outside the window", started_on="2025-06-02", team="alpha")
     flt = Filter(D(2026, 1, 1), D(2026, 3, 31), teams=("alpha",))
     # only IMP-01 started in the window; 4 weeks as in the hand computation above
-    assert imp.improvements_for_report(weekly_db, flt, weeks=4) == [
-        {
-            "improvement_id": "IMP-01",
-            "target_metric": "deployments",
-            "before": 2.5,
-            "after": 6.5,
-            "difference": 4.0,
-            "low": 1.0,
-            "high": 7.0,
-            "p_value": pytest.approx(2 / 70),
-            "as_expected": True,
-        }
-    ]
+    (entry,) = imp.improvements_for_report(weekly_db, flt, 4, 4, 0)
+    assert entry == {
+        "improvement_id": "IMP-01",
+        "target_metric": "deployments",
+        "before": 2.5,
+        "after": 6.5,
+        "difference": 4.0,
+        "low": 1.0,
+        "high": 7.0,
+        "p_value": pytest.approx(2 / 70),
+        "as_expected": True,
+        # one improvement measured: q = p
+        "q_value": pytest.approx(2 / 70),
+        "baseline_from": "2026-02-02",
+        "baseline_to": "2026-03-01",
+        # per week alpha - beta: 1,2,3,4 before and 5,-4,7,8 after (beta's 10 in the week of
+        # 9 March); after-minus-before pairs -8,-7,-6,-5,1,2,3,4,3,4,5,6,4,5,6,7: median 3.5
+        "did_difference": 3.5,
+    }
 
 
 # --- the register ----------------------------------------------------------------------------
@@ -292,9 +322,10 @@ def test_report_json_carries_the_improvements_in_the_filter(tmp_path, capsys):
         for k in range(count):
             change(con, f"A{week}-{k}", dt.datetime(2026, 1, 7, 10) + dt.timedelta(weeks=week))
     incident(con, "INC-LAST", "2026-04-06 09:00")
-    # data 7 Jan .. 6 Apr 2026; IMP-01 starts Monday 2 Mar: 8 weeks before are 5 Jan .. 1 Mar,
-    # but the week of 5 Jan starts before the data (7 Jan), so 7 whole weeks (values 2..8) count
-    # before, and 8 weeks after would end 26 Apr, past the data: too early to tell.
+    # data 7 Jan .. 6 Apr 2026; IMP-01 starts Monday 2 Mar: the 4-week gap is 2 Feb .. 1 Mar,
+    # the 26-week baseline 4 Aug 2025 .. 1 Feb 2026, but the week of 5 Jan starts before the data
+    # (7 Jan), so 3 whole weeks (values 2, 3, 4) count in the baseline; 8 weeks after would end
+    # 26 Apr, past the data: too early to tell.
     _register(con, team="alpha", target_metric="deployments", expected_direction="up")
     _register(con, title="Other team", team="beta", target_metric="deployments")
     con.close()
@@ -302,8 +333,10 @@ def test_report_json_carries_the_improvements_in_the_filter(tmp_path, capsys):
     out = json.loads(capsys.readouterr().out)
     (entry,) = out["improvements"]
     assert entry["improvement_id"] == "IMP-01" and entry["as_expected"] is None
-    # before: weeks of 12 Jan .. 23 Feb -> 2,3,4,5,6,7,8, median 5
-    assert entry["before"] == 5.0
+    assert entry["before"] == 3.0
+    assert (entry["baseline_from"], entry["baseline_to"]) == ("2025-08-04", "2026-02-01")
+    # too early: no claim, so no q-value
+    assert entry["q_value"] is None
     assert set(entry) == set(imp.REPORT_KEYS)
 
 
@@ -337,3 +370,168 @@ def test_register_download_is_formula_safe(con):
     _register(con, title='=HYPERLINK("http://x")', owner="@ops")
     text = to_safe_csv(imp.improvements_frame(con)).decode()
     assert "'=HYPERLINK" in text and ",'@ops," in text
+
+
+# --- trustworthy readings: baseline, gap, q-values, DiD, restore within priority ------------------
+
+
+def test_benjamini_hochberg_matches_scipy():
+    from scipy.stats import false_discovery_control
+
+    p = [0.01, 0.04, 0.03, 0.20, 0.005, 0.5]
+    assert imp.bh_qvalues(p) == pytest.approx(false_discovery_control(p))
+    # by hand: sorted 0.005, 0.01, 0.03, 0.04, 0.2, 0.5 times 6/rank = 0.03, 0.03, 0.06, 0.06,
+    # 0.24, 0.5; running minimum from the top keeps them as they are
+    assert imp.bh_qvalues(p) == pytest.approx([0.03, 0.06, 0.06, 0.24, 0.03, 0.5])
+    # missing p-values stay missing and do not count in m
+    q = imp.bh_qvalues([0.02, None, 0.04])
+    assert q[0] == pytest.approx(0.04) and np.isnan(q[1]) and q[2] == pytest.approx(0.04)
+
+
+def test_van_elteren_with_one_stratum_is_the_asymptotic_mann_whitney():
+    from scipy.stats import mannwhitneyu
+
+    a, b = np.array([3.0, 5, 8, 9, 12]), np.array([1.0, 2, 4, 4, 6, 7])
+    ones_a, ones_b = np.ones(5), np.ones(6)
+    _, p, used = imp.van_elteren(a, b, ones_a, ones_b)
+    expected = mannwhitneyu(b, a, method="asymptotic", use_continuity=False).pvalue
+    assert used == 1 and p == pytest.approx(expected)
+
+
+def test_van_elteren_sees_no_change_when_only_the_priority_mix_moved():
+    # P1: baseline 2, 4 h; after 1, 3, 5 h -> after ranks 1, 3, 5 sum 9 = 3 * 6 / 2, no shift
+    # P3: baseline 20, 24 h; after 22 h -> after rank 2 = 1 * 4 / 2, no shift; so p = 1.
+    # HL per stratum: P1 median of -1,-3,1,-1,3,1 = 0; P3 median of 2,-2 = 0 -> estimate 0,
+    # while the pooled medians fall from 12 h to 4 h because the after side has more P1s.
+    before, after = np.array([2.0, 4, 20, 24]), np.array([1.0, 3, 5, 22])
+    shift, p, used = imp.van_elteren(before, after, np.array([1, 1, 3, 3]), np.array([1, 1, 1, 3]))
+    assert (shift, p, used) == (0.0, 1.0, 2)
+
+
+def test_restore_time_is_compared_within_priority(con):
+    # baseline weeks of 2 and 9 Feb, after weeks of 16 and 23 Feb (start Monday 16 Feb, no gap):
+    # the numbers of the van Elteren test above, opened at 08:00 on the weeks' Mondays
+    opened = {
+        "2026-02-02": [(1, 2), (3, 20)],
+        "2026-02-09": [(1, 4), (3, 24)],
+        "2026-02-16": [(1, 1), (1, 3), (3, 22)],
+        "2026-02-23": [(1, 5)],
+    }
+    n = 0
+    for day, tickets in opened.items():
+        for priority, hours in tickets:
+            n += 1
+            at = dt.datetime.fromisoformat(f"{day} 08:00")
+            incident(con, f"I{n}", at, priority=priority,
+                     resolved_at=at + dt.timedelta(hours=hours))  # fmt: skip
+    incident(con, "R-LAST", "2026-03-01 09:00", kind="request")  # the data's latest day
+    _register(con, started_on="2026-02-16", team="alpha",
+              target_metric="time_to_restore_hours_median", expected_direction="down")  # fmt: skip
+    effect = imp.measure_improvement(con, imp.improvements_frame(con).iloc[0].to_dict(), 2, None,
+                                     2, 0)  # fmt: skip
+    assert effect.method == "van Elteren within priority"
+    # pooled medians of the incidents: 2, 4, 20, 24 -> 12 h; 1, 3, 5, 22 -> 4 h
+    assert (effect.before, effect.after) == (12.0, 4.0)
+    assert (effect.difference, effect.p_value) == (0.0, 1.0)
+    assert effect.verdict == imp.NO_CLEAR_EFFECT
+    assert "(0.0 h within priority)" in imp.effect_sentence(effect)
+
+
+@pytest.fixture
+def three_teams(con):
+    """Deployments per week (Wednesdays) in the weeks of 2, 9, 16, 23 February 2026:
+    alpha 1, 3, 6, 8; beta 1, 1, 2, 4; gamma 3, 3, 4, 6. Data 2 Feb .. 1 Mar."""
+    n = 0
+    for team, counts in (("alpha", (1, 3, 6, 8)), ("beta", (1, 1, 2, 4)), ("gamma", (3, 3, 4, 6))):
+        for week, k in enumerate(counts):
+            for _ in range(k):
+                n += 1
+                day = dt.datetime(2026, 2, 4, 10) + dt.timedelta(weeks=week)
+                change(con, f"C{n}", day, requested_at="2026-02-02 09:00", team=team)
+    incident(con, "INC-LAST", "2026-03-01 09:00", team="beta")
+    return con
+
+
+def test_difference_in_differences_against_the_other_teams(three_teams):
+    _register(three_teams, started_on="2026-02-16", team="alpha", target_metric="deployments",
+              expected_direction="up")  # fmt: skip
+    effect = imp.measure_improvement(
+        three_teams, imp.improvements_frame(three_teams).iloc[0].to_dict(), 2, None, 2, 0
+    )
+    # before/after for alpha: (1, 3) against (6, 8): pairs 5, 7, 3, 5 -> median 5
+    assert (effect.before, effect.after, effect.difference) == (2.0, 7.0, 5.0)
+    # the others' mean per week: (1+3)/2, (1+3)/2, (2+4)/2, (4+6)/2 = 2, 2, 3, 5
+    # alpha minus it: -1, 1 before; 3, 3 after -> pairs 4, 2, 4, 2 -> median 3
+    assert effect.other_teams == 2
+    assert effect.did_difference == 3.0
+    # two weeks a side: no 95 % interval exists (P(U = 0) = 1/6 > 0.025)
+    assert (effect.did_low, effect.did_high) == (None, None)
+    from scipy.stats import mannwhitneyu
+
+    assert effect.did_p_value == pytest.approx(mannwhitneyu([3, 3], [-1, 1]).pvalue)
+    assert "difference-in-differences +3.0 per week" in imp.effect_details(effect)
+
+
+def test_no_difference_in_differences_without_a_team(three_teams):
+    _register(three_teams, started_on="2026-02-16", target_metric="deployments")
+    effect = imp.measure_improvement(
+        three_teams, imp.improvements_frame(three_teams).iloc[0].to_dict(), 2, None, 2, 0
+    )
+    assert effect.did_difference is None and effect.other_teams == 0
+    assert "difference-in-differences" not in imp.effect_details(effect)
+
+
+def test_a_bad_spell_before_the_start_is_named_and_kept_out_of_the_baseline(con):
+    # alpha deploys 5 a week for 4 weeks (2 .. 23 Feb), then 1 a week for 2 weeks (the bad spell:
+    # 2 and 9 Mar), then 5 a week again for 4 weeks from the start on Monday 16 March.
+    counts = [5, 5, 5, 5, 1, 1, 5, 5, 5, 5]
+    n = 0
+    for week, k in enumerate(counts):
+        for _ in range(k):
+            n += 1
+            day = dt.datetime(2026, 2, 4, 10) + dt.timedelta(weeks=week)
+            change(con, f"C{n}", day, requested_at="2026-02-02 09:00")
+    incident(con, "INC-LAST", "2026-04-12 09:00")
+    _register(con, started_on="2026-03-16", team="alpha", target_metric="deployments",
+              expected_direction="up")  # fmt: skip
+    record = imp.improvements_frame(con).iloc[0].to_dict()
+    # baseline 4 weeks ending 2 weeks before the start: 5, 5, 5, 5; gap 1, 1; after 5, 5, 5, 5
+    effect = imp.measure_improvement(con, record, 4, None, 4, 2)
+    assert (effect.before, effect.gap, effect.after, effect.difference) == (5.0, 1.0, 5.0, 0.0)
+    assert effect.regression_to_mean and effect.verdict == imp.NO_CLEAR_EFFECT
+    sentence = imp.effect_sentence(effect)
+    assert (
+        "the weeks just before the start were worse than usual, so part of the change may be "
+        "a return to normal" in sentence
+    )
+    # the naive comparison, the bad spell as "before": a shift of +4 a week, as if it worked
+    naive = imp.measure_improvement(con, record, 4, None, 2, 0)
+    assert naive.difference == 4.0 and not naive.regression_to_mean
+
+
+def test_q_values_adjust_across_the_register_and_decide_the_verdict(weekly_db):
+    # IMP-01 alone: p = 2/70 = 0.029 -> as expected. With a second improvement whose p is 1,
+    # BH gives IMP-01 q = min(2 * 0.029 / 1, 1.0) = 0.057 >= 0.05: within noise.
+    _register(weekly_db, team="alpha", target_metric="deployments", expected_direction="up")
+    alone = imp.measure_improvements(weekly_db, Filter(D(2026, 1, 1), D(2026, 12, 31)), 4, 4, 0)
+    assert alone["verdict"].tolist() == [imp.AS_EXPECTED]
+    _register(weekly_db, title="Nothing", team="alpha", target_metric="incidents",
+              expected_direction="down")  # fmt: skip
+    both = imp.measure_improvements(weekly_db, Filter(D(2026, 1, 1), D(2026, 12, 31)), 4, 4, 0)
+    first = both.set_index("improvement_id").loc["IMP-01"]
+    assert first["p_value"] == pytest.approx(2 / 70)
+    assert first["q_value"] == pytest.approx(4 / 70)
+    assert first["verdict"] == imp.NO_CLEAR_EFFECT and not first["as_expected"]
+    assert "q = 0.057 over 2 improvement(s)" in first["details"]
+    assert imp.register_verdict(both) == (
+        "0 of 2 improvements changed as expected after they started; 2 improvements within noise."
+    )
+
+
+def test_format_value_speaks_the_metric_units():
+    assert imp.format_value("change_failure_rate", 0.125) == "12.5 %"
+    assert imp.format_value("change_failure_rate", -0.05, signed=True) == "-5.0 points"
+    assert imp.format_value("lead_time_hours_median", 3.25) == "3.2 h"
+    assert imp.format_value("support_hours", 10) == "10.0 h per week"
+    assert imp.format_value("deployments", 2, signed=True) == "+2.0 per week"
+    assert imp.format_value("incidents", None) == "n/a"
