@@ -1,105 +1,214 @@
 """Plotly figure builders for the dashboard: DataFrames in, ``go.Figure`` out (no Streamlit).
 
-Colours are fixed per approval path, priority and team so a team or path looks the same on
-every page. Rates are fractions (0.12) shown as percentages; durations are hours or days as the
-axis titles say.
+One colour system: teams, approval paths, priorities and warranty aspects each have their own
+palette (no colour in two of them), single-series charts are a neutral slate, and every colour a
+figure uses is in :data:`PALETTE_COLORS`. Figures have transparent backgrounds and take their
+text colour from the page, so they read in Streamlit's light and dark themes. Text from the data
+(team, service, sprint names) is HTML-escaped with :func:`esc`: Plotly renders a subset of HTML
+in labels, legends and hover text. Rates are fractions (0.12) shown as percentages; durations
+are hours or days as the axis titles say; money carries its currency (``money=`` arguments).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import html
 from collections.abc import Iterable
 
 import pandas as pd
 import plotly.graph_objects as go
-import plotly.io as pio
 
+from analytics.cost import money_prefix
 from analytics.schema import APPROVALS
 
 FONT = '"Source Sans", "Source Sans 3", "Source Sans Pro", Helvetica, Arial, sans-serif'
-INK = "#1f2933"
-MUTED = "#7b8794"
-GRID = "#e4e7eb"
 
-# Delegated paths in greens/teal, board-approved paths in warm colours.
+# --- the palette module: every colour a figure may use ------------------------------------------
+# Neutrals, readable on a white and on a near-black page (text itself follows the page's theme).
+NEUTRAL = "#64748b"  # single-series charts (slate)
+NEUTRAL_LIGHT = "#cbd5e1"  # the "before"/not-significant side of a comparison
+MUTED = "#94a3b8"  # reference lines, medians, error bars, corner notes
+GRID = "rgba(148,163,184,0.3)"
+BAND = "rgba(148,163,184,0.18)"  # shaded sprints
+PLANNED = "rgba(148,163,184,0.45)"  # planned change windows
+OUTLINE = "#ffffff"  # bubble outlines
+TRANSPARENT = "rgba(0,0,0,0)"
+GOOD = "#2a9d8f"  # a significant move in the good direction (fewer incidents)
+IMPROVEMENT_COLOR = "#c026d3"  # the CSI register's improvements (fuchsia: no palette uses it)
+# Qualitative team colours after Tableau 10/20, without the reds, oranges, yellows (priorities),
+# purples (approval paths) and teals (warranty aspects); colour-blind friendly in order.
+PALETTE = (
+    "#4e79a7",  # blue
+    "#59a14f",  # green
+    "#d37295",  # rose
+    "#9c755f",  # brown
+    "#a0cbe8",  # light blue
+    "#8cd17d",  # light green
+    "#79706e",  # warm grey
+    "#fabfd2",  # light pink
+)
+TEAM_PALETTE = PALETTE
+# Approval paths: one purple ramp from the most delegated (light) to the most controlled (dark),
+# after ColorBrewer Purples.
 APPROVAL_COLORS = {
-    "pre-approved": "#2a9d8f",
-    "product-owner": "#4c9be8",
-    "cab": "#e9a03b",
-    "ecab": "#d64545",
+    "pre-approved": "#cbc9e2",
+    "product-owner": "#9e9ac8",
+    "cab": "#756bb1",
+    "ecab": "#54278f",
 }
+# Priorities: one red-orange-yellow ramp from the most severe (dark red) down, after ColorBrewer
+# YlOrRd; requests in sand, apart from the ramp.
+PRIORITY_COLORS = {
+    "P1": "#bd0026",
+    "P2": "#f03b20",
+    "P3": "#fd8d3c",
+    "P4": "#fecc5c",
+    "Request": "#d7b5a6",
+}
+# Warranty aspects: one teal ramp (the four are one kind of work), unspecified in blue-grey.
+ASPECT_COLORS = {
+    "availability": "#1b7f79",
+    "capacity": "#3fa59c",
+    "security": "#7fcbc1",
+    "continuity": "#b9e4dc",
+    "unspecified": "#cfd8dc",
+}
+ASPECT_ORDER = tuple(ASPECT_COLORS)
+SERIES_COLORS = {
+    "deployments": NEUTRAL,
+    "incidents": PRIORITY_COLORS["P3"],
+    "incidents_p1_p2": PRIORITY_COLORS["P1"],
+    "positive": GOOD,
+    "negative": PRIORITY_COLORS["P1"],
+    "neutral": NEUTRAL_LIGHT,
+    "before": NEUTRAL_LIGHT,
+    "after": NEUTRAL,
+}
+PALETTE_COLORS = frozenset(
+    c.lower()
+    for c in (
+        NEUTRAL, NEUTRAL_LIGHT, MUTED, GRID, BAND, PLANNED, OUTLINE, TRANSPARENT, GOOD,
+        IMPROVEMENT_COLOR, *PALETTE, *APPROVAL_COLORS.values(), *PRIORITY_COLORS.values(),
+        *ASPECT_COLORS.values(), *SERIES_COLORS.values(),
+    )
+)  # fmt: skip
+
+# --- one label per key, for chart axes, legends and table headers -------------------------------
 APPROVAL_LABELS = {
     "pre-approved": "Pre-approved",
     "product-owner": "Product owner",
     "cab": "CAB",
     "ecab": "Emergency CAB",
 }
-PRIORITY_COLORS = {
-    "P1": "#b42318",
-    "P2": "#e66a2c",
-    "P3": "#f2b33d",
-    "P4": "#8fb8de",
-    "Request": "#9aa5b1",
+ASPECT_LABELS = {
+    "availability": "Availability",
+    "capacity": "Capacity",
+    "security": "Security",
+    "continuity": "Continuity",
+    "unspecified": "Unspecified",
 }
-SERIES_COLORS = {
-    "deployments": "#4c9be8",
-    "incidents": "#e66a2c",
-    "incidents_p1_p2": "#b42318",
-    "positive": "#2a9d8f",
-    "negative": "#d64545",
-    "neutral": "#9aa5b1",
+METRIC_LABELS = {
+    "deployments": "Deployments",
+    "deployments_per_week": "Deployments per week",
+    "failed_deployments": "Failed deployments",
+    "change_failure_rate": "Change failure rate",
+    "lead_time_hours": "Lead time (hours)",
+    "lead_time_hours_median": "Lead time (median, hours)",
+    "time_to_restore_hours_median": "Time to restore (median, hours)",
+    "rework_rate": "Rework rate",
+    "emergency_ratio": "Emergency change share",
+    "incidents": "Incidents",
+    "incidents_p1_p2": "P1–P2 incidents",
+    "support_cost": "Support cost",
+    "support_hours": "Support hours",
+    "warranty_share": "Warranty share",
+    "say_do_ratio": "Say/do ratio",
+    "velocity_points_median": "Velocity (median points)",
+    "operations_share": "Operations share",
+    "spearman_r": "Spearman ρ",
+    "rho": "Spearman ρ",
+    "p_value": "p",
+    "team": "Team",
+    "service": "Service",
+    "approval": "Approval path",
+    "priority": "Priority",
+    "aspect": "Aspect",
 }
-# Qualitative palette for teams and services (colour-blind friendly, after Okabe-Ito/Tableau).
-PALETTE = (
-    "#4c78a8",
-    "#f58518",
-    "#54a24b",
-    "#e45756",
-    "#72b7b2",
-    "#b279a2",
-    "#eeca3b",
-    "#9d755d",
-    "#ff9da6",
-    "#bab0ac",
-)
+LABELS = {**METRIC_LABELS, **APPROVAL_LABELS, **ASPECT_LABELS}
+
+
+def label(key) -> str:
+    """The display label of a key (``ecab`` → "Emergency CAB"), else the key itself."""
+    return LABELS.get(str(key), str(key))
+
+
+def esc(text) -> str:
+    """``text`` safe to show in a Plotly label, legend, tick or hover: ``&``, ``<`` and ``>``
+    escaped (Plotly renders a subset of HTML such as ``<a>`` and ``<b>`` in text), and ``%``
+    too, so that a name put into a hover template cannot insert a ``%{…}`` placeholder."""
+    return html.escape(str(text), quote=False).replace("%", "&#37;")
+
+
+def esc_values(values: Iterable):
+    """:func:`esc` of every string in ``values``; numbers, dates and missing values unchanged
+    (a Series of numbers or dates is returned as it is)."""
+    if isinstance(values, pd.Series) and not (
+        values.dtype == object or pd.api.types.is_string_dtype(values)
+    ):
+        return values
+    return [esc(v) if isinstance(v, str) else v for v in values]
 
 
 def color_map(values: Iterable[str]) -> dict[str, str]:
-    """Stable colour per distinct value: sorted names take palette colours in turn."""
+    """Stable colour per distinct value: sorted names take the team palette's colours in turn."""
     names = sorted({str(v) for v in values if v is not None and not pd.isna(v)})
     return {name: PALETTE[i % len(PALETTE)] for i, name in enumerate(names)}
 
 
-# plotly_white without its defaults for trace types we never draw (maps, 3-D, contours, ...):
-# copying the full template costs ~20 ms per figure and sends ~4 kB more to the browser.
+# Our own template, built from palette colours only (plotly_white's look: no background panel,
+# light grid, no ticks); any trace left without a colour is neutral.
+_AXIS = {
+    "gridcolor": GRID, "linecolor": GRID, "zerolinecolor": GRID, "ticks": "",
+    "automargin": True, "title": {"standoff": 15},
+}  # fmt: skip
 TEMPLATE = go.layout.Template(
-    layout=pio.templates["plotly_white"].layout,
-    data={kind: pio.templates["plotly_white"].data[kind] for kind in ("bar", "scatter")},
-)
+    layout={
+        "colorway": [NEUTRAL], "hovermode": "closest", "hoverlabel": {"align": "left"},
+        "paper_bgcolor": TRANSPARENT, "plot_bgcolor": TRANSPARENT, "xaxis": _AXIS, "yaxis": _AXIS,
+    },
+    data={
+        "bar": [go.Bar(marker={"line": {"width": 0}}, error_y={"color": MUTED})],
+        "scatter": [go.Scatter()],
+    },
+)  # fmt: skip
 
 
 def _style(fig: go.Figure, title: str, x_title: str = "", y_title: str = "") -> go.Figure:
-    """Shared look: white template, readable fonts, legend above the plot, unified margins."""
+    """Shared look: transparent background (the page's colour shows through, light or dark),
+    text in the page's text colour, legend above the plot, unified margins; titles escaped."""
     fig.update_layout(
         template=TEMPLATE,
         title={
-            "text": title,
+            "text": esc(title),
             "x": 0,
             "xanchor": "left",
             "y": 0.985,
             "yref": "container",
             "yanchor": "top",
-            "font": {"size": 16, "color": INK},
+            "font": {"size": 16},
         },
-        font={"family": FONT, "size": 13, "color": INK},
+        # no font colour: Streamlit fills in its theme's text colour (light or dark)
+        font={"family": FONT, "size": 13},
+        paper_bgcolor=TRANSPARENT,
+        plot_bgcolor=TRANSPARENT,
         # room for the title and up to two rows of legend above the plot
         margin={"l": 10, "r": 10, "t": 92, "b": 10},
         legend={"orientation": "h", "yanchor": "bottom", "y": 1.02, "xanchor": "left", "x": 0},
         hoverlabel={"font": {"family": FONT, "size": 13}},
         height=380,
         # every figure here has one x and one y axis (one call: update_xaxes costs ~4 ms)
-        xaxis={"title": {"text": x_title}, "gridcolor": GRID, "zeroline": False},
-        yaxis={"title": {"text": y_title}, "gridcolor": GRID, "zeroline": False},
+        xaxis={"title": {"text": esc(x_title)}, "gridcolor": GRID, "zeroline": False},
+        yaxis={"title": {"text": esc(y_title)}, "gridcolor": GRID, "zeroline": False},
     )
     return fig
 
@@ -111,13 +220,22 @@ def _legend(fig: go.Figure, shown: bool) -> None:
         fig.update_layout(margin_t=56)
 
 
-def _y_format(fig: go.Figure, percent: bool) -> None:
+def _y_format(fig: go.Figure, percent: bool, money: str | None = None) -> None:
     if percent:
         fig.update_yaxes(tickformat=".0%", rangemode="tozero")
+    elif money:
+        fig.update_yaxes(tickprefix=esc(money_prefix(money)), tickformat=",.0f")
 
 
 def _value_fmt(percent: bool, digits: int = 1) -> str:
     return ":.1%" if percent else f":,.{digits}f"
+
+
+def _hover_value(axis: str, percent: bool, digits: int = 1, money: str | None = None) -> str:
+    """The hover template of an axis value: ``%{y:.1%}``, ``€%{y:,.0f}`` or ``%{y:,.1f}``."""
+    if money and not percent:
+        return esc(money_prefix(money)) + f"%{{{axis}:,.0f}}"
+    return f"%{{{axis}{_value_fmt(percent, digits)}}}"
 
 
 def label_positions(
@@ -155,27 +273,29 @@ def trend_chart(
     percent: bool = False,
     mode: str = "lines+markers",
     x_title: str = "",
+    money: str | None = None,
 ) -> go.Figure:
-    """Line chart of ``y`` over time (one line per ``color`` value when given)."""
+    """Line chart of ``y`` over time (one line per ``color`` value when given; a single line is
+    neutral). ``money`` (a currency code) writes the values as amounts of that currency."""
     fig = go.Figure()
-    fmt = _value_fmt(percent)
+    value = _hover_value("y", percent, money=money)
     groups = [(None, df)] if color is None else list(df.groupby(color, sort=True))
     palette = colors or (color_map(df[color]) if color else {})
     for name, part in groups:
         part = part.sort_values(x)
-        label = y_title if name is None else str(name)
+        shown = esc(y_title if name is None else name)
         fig.add_trace(
             go.Scatter(
                 x=part[x],
                 y=part[y],
-                name=label,
+                name=shown,
                 mode=mode,
-                line={"color": palette.get(str(name), SERIES_COLORS["deployments"]), "width": 2},
-                hovertemplate=f"%{{x|%d %b %Y}}<br>{label}: %{{y{fmt}}}<extra></extra>",
+                line={"color": palette.get(str(name), NEUTRAL), "width": 2},
+                hovertemplate=f"%{{x|%d %b %Y}}<br>{shown}: {value}<extra></extra>",
             )
         )
     _style(fig, title, x_title, y_title)
-    _y_format(fig, percent)
+    _y_format(fig, percent, money)
     _legend(fig, color is not None)
     _one_date(fig, df[x])
     return fig
@@ -209,28 +329,30 @@ def stacked_bar_chart(
     order: Iterable[str] | None = None,
     percent: bool = False,
     x_title: str = "",
+    money: str | None = None,
 ) -> go.Figure:
-    """Bars of ``y`` per ``x`` stacked by ``color``; ``order`` fixes the stacking order."""
+    """Bars of ``y`` per ``x`` stacked by ``color``; ``order`` fixes the stacking order, names
+    come from ``labels`` else :data:`LABELS`; ``money`` (a currency code) for amounts."""
     fig = go.Figure()
     present = [str(v) for v in df[color].dropna().unique()]
     keys = [k for k in (order or sorted(present)) if k in present]
     palette = colors or color_map(present)
-    fmt = _value_fmt(percent)
+    value = _hover_value("y", percent, money=money)
     for key in keys:
         part = df[df[color].astype(str) == key].sort_values(x)
-        name = (labels or {}).get(key, key)
+        name = esc((labels or {}).get(key) or label(key))
         fig.add_trace(
             go.Bar(
-                x=part[x],
+                x=esc_values(part[x]),
                 y=part[y],
                 name=name,
-                marker_color=palette.get(key, SERIES_COLORS["neutral"]),
-                hovertemplate=f"%{{x}}<br>{name}: %{{y{fmt}}}<extra></extra>",
+                marker_color=palette.get(key, NEUTRAL),
+                hovertemplate=f"%{{x}}<br>{name}: {value}<extra></extra>",
             )
         )
     fig.update_layout(barmode="stack", bargap=0.15, legend_traceorder="normal")
     _style(fig, title, x_title, y_title)
-    _y_format(fig, percent)
+    _y_format(fig, percent, money)
     _one_date(fig, df[x])
     return fig
 
@@ -261,24 +383,26 @@ def quadrant_scatter(
     data = df.dropna(subset=[x, y])
     palette = colors or color_map(data[label])
     yfmt = _value_fmt(percent_y)
+    x_text, y_text = esc(x_title), esc(y_title)
     if paths is not None and not paths.empty:
         for name, trail in paths.dropna(subset=[x, y]).groupby(label, sort=True):
             trail = trail.sort_values(path_order)
+            shown = esc(name)
             fig.add_trace(
                 go.Scatter(
                     x=trail[x],
                     y=trail[y],
                     mode="lines+markers",
-                    name=f"{name} over time",
+                    name=f"{shown} over time",
                     legendgroup=str(name),
                     showlegend=False,
-                    line={"color": palette.get(str(name), MUTED), "width": 1, "dash": "dot"},
+                    line={"color": palette.get(str(name), NEUTRAL), "width": 1, "dash": "dot"},
                     marker={"size": 5, "opacity": 0.5},
                     opacity=0.6,
-                    customdata=trail[[path_order]].astype(str).to_numpy(),
+                    customdata=[[esc(v)] for v in trail[path_order].astype(str)],
                     hovertemplate=(
-                        f"<b>{name}</b> %{{customdata[0]}}<br>{x_title}: %{{x:.2f}}"
-                        f"<br>{y_title}: %{{y{yfmt}}}<extra></extra>"
+                        f"<b>{shown}</b> %{{customdata[0]}}<br>{x_text}: %{{x:.2f}}"
+                        f"<br>{y_text}: %{{y{yfmt}}}<extra></extra>"
                     ),
                 )
             )
@@ -291,8 +415,7 @@ def quadrant_scatter(
                 y=front[y],
                 mode="lines",
                 name="Pareto frontier",
-                line={"color": "#2a6fdb", "width": 2, "dash": "dot", "shape": "hv"},
-                opacity=0.7,
+                line={"color": NEUTRAL, "width": 2.5, "dash": "dot", "shape": "hv"},
                 hoverinfo="skip",
             )
         )
@@ -300,25 +423,26 @@ def quadrant_scatter(
     scale = sizes.max() if len(sizes) and sizes.max() > 0 else 1.0
     places = label_positions(data[x], data[y])
     for (_, row), s, place in zip(data.iterrows(), sizes, places, strict=True):
-        name = str(row[label])
+        key = str(row[label])
+        name = esc(key)
         fig.add_trace(
             go.Scatter(
                 x=[row[x]],
                 y=[row[y]],
                 mode="markers+text",
                 name=name,
-                legendgroup=name,
+                legendgroup=key,
                 text=[name],
                 textposition=place,
                 marker={
                     "size": 14 + 36 * (s / scale) ** 0.5,
-                    "color": palette.get(name, MUTED),
-                    "line": {"color": "white", "width": 1},
+                    "color": palette.get(key, NEUTRAL),
+                    "line": {"color": OUTLINE, "width": 1},
                     "opacity": 0.85,
                 },
                 customdata=[[s]],
                 hovertemplate=(
-                    f"<b>{name}</b><br>{x_title}: %{{x:.2f}}<br>{y_title}: %{{y{yfmt}}}"
+                    f"<b>{name}</b><br>{x_text}: %{{x:.2f}}<br>{y_text}: %{{y{yfmt}}}"
                     "<br>Deployments: %{customdata[0]:,.0f}<extra></extra>"
                 ),
             )
@@ -362,7 +486,7 @@ def cadence_timeline(
             y=weekly["deployments"],
             name="Deployments",
             marker_color=SERIES_COLORS["deployments"],
-            opacity=0.75,
+            opacity=0.8,
             hovertemplate="Week of %{x|%d %b %Y}<br>Deployments: %{y}<extra></extra>",
         )
     )
@@ -389,8 +513,7 @@ def cadence_timeline(
                 "y1": 1,
                 "x0": pd.Timestamp(sprint.start_date),
                 "x1": pd.Timestamp(sprint.end_date) + pd.Timedelta(days=1),
-                "fillcolor": "#cbd2d9",
-                "opacity": 0.35,
+                "fillcolor": BAND,
                 "line": {"width": 0},
                 "layer": "below",
             }  # fmt: skip
@@ -401,11 +524,11 @@ def cadence_timeline(
     if shift_week is not None:
         fig.add_vline(
             x=pd.Timestamp(shift_week),
-            line={"color": INK, "dash": "dash", "width": 1.5},
+            line={"color": NEUTRAL, "dash": "dash", "width": 1.5},
         )
-        fig.add_annotation(
-            x=pd.Timestamp(shift_week), y=1, xref="x", yref="y domain", text=shift_label,
-            showarrow=False, xanchor="left", yanchor="top", font={"color": INK, "size": 12},
+        fig.add_annotation(  # in the page's text colour
+            x=pd.Timestamp(shift_week), y=1, xref="x", yref="y domain", text=esc(shift_label),
+            showarrow=False, xanchor="left", yanchor="top", font={"size": 12},
         )  # fmt: skip
     _style(fig, title, "", "Count per week")
     fig.update_layout(bargap=0.1, hovermode="x unified", height=420)
@@ -463,21 +586,23 @@ def box_by_category(
     order: Iterable[str] | None = None,
     log_y: bool = False,
 ) -> go.Figure:
-    """Box plot of ``value`` per ``category`` (all points' quartiles, outliers shown)."""
+    """Box plot of ``value`` per ``category`` (all points' quartiles, outliers shown); names
+    from ``labels`` else :data:`LABELS`."""
     fig = go.Figure()
     present = [str(v) for v in df[category].dropna().unique()]
     keys = [k for k in (order or sorted(present)) if k in present]
     palette = colors or color_map(present)
+    y_text = esc(y_title)
     for key in keys:
         values = df.loc[df[category].astype(str) == key, value].dropna()
-        name = (labels or {}).get(key, key)
+        name = esc((labels or {}).get(key) or label(key))
         fig.add_trace(
             go.Box(
                 y=values,
                 name=name,
-                marker_color=palette.get(key, MUTED),
+                marker_color=palette.get(key, NEUTRAL),
                 boxmean=True,
-                hovertemplate=f"{name}<br>{y_title}: %{{y:,.1f}}<extra></extra>",
+                hovertemplate=f"{name}<br>{y_text}: %{{y:,.1f}}<extra></extra>",
             )
         )
     _style(fig, title, "", y_title)
@@ -501,25 +626,26 @@ def rate_interval_chart(
     labels: dict[str, str] | None = None,
     order: Iterable[str] | None = None,
 ) -> go.Figure:
-    """A rate per category (bars, fraction) with its confidence interval as error bars."""
+    """A rate per category (bars, fraction) with its confidence interval as error bars; names
+    from ``labels`` else :data:`LABELS`."""
     data = df.copy()
     data["_key"] = data[category].astype(str)
     if order is not None:
         rank = {k: i for i, k in enumerate(order)}
         data = data.sort_values("_key", key=lambda s: s.map(rank).fillna(len(rank)))
-    names = [(labels or {}).get(k, k) for k in data["_key"]]
+    names = [esc((labels or {}).get(k) or label(k)) for k in data["_key"]]
     palette = colors or color_map(data["_key"])
     fig = go.Figure(
         go.Bar(
             x=names,
             y=data[rate],
-            marker_color=[palette.get(k, MUTED) for k in data["_key"]],
+            marker_color=[palette.get(k, NEUTRAL) for k in data["_key"]],
             error_y={
                 "type": "data",
                 "symmetric": False,
                 "array": (data[high] - data[rate]).to_numpy(),
                 "arrayminus": (data[rate] - data[low]).to_numpy(),
-                "color": INK,
+                "color": MUTED,
                 "thickness": 1.5,
             },
             customdata=data[[low, high, n]].to_numpy(),
@@ -527,7 +653,7 @@ def rate_interval_chart(
                 "%{x}<br>%{y:.1%} (95% CI %{customdata[0]:.1%}–%{customdata[1]:.1%})"
                 "<br>n = %{customdata[2]:,.0f}<extra></extra>"
             ),
-            name=y_title,
+            name=esc(y_title),
         )
     )
     _style(fig, title, "", y_title)
@@ -551,9 +677,11 @@ def scatter_chart(
     percent_x: bool = False,
     percent_y: bool = False,
     label: str | None = None,
+    money: str | None = None,
 ) -> go.Figure:
-    """Points of ``y`` against ``x`` (one trace per ``color`` value); ``hover`` adds columns,
-    ``label`` writes that column beside each point."""
+    """Points of ``y`` against ``x`` (one trace per ``color`` value); ``hover`` adds columns
+    (named by :data:`LABELS`), ``label`` writes that column beside each point, ``money`` (a
+    currency code) writes ``y`` as amounts of that currency."""
     fig = go.Figure()
     label_column = label
     extra = list(hover)
@@ -562,27 +690,33 @@ def scatter_chart(
         df = df.assign(_place=label_positions(df[x], df[y]))
     groups = [(None, df)] if color is None else list(df.groupby(color, sort=True))
     palette = colors or (color_map(df[color]) if color else {})
-    xfmt, yfmt = _value_fmt(percent_x, 2), _value_fmt(percent_y, 2)
-    lines = "".join(f"<br>{c}: %{{customdata[{i}]}}" for i, c in enumerate(extra))
+    x_value = _hover_value("x", percent_x, 2)
+    y_value = _hover_value("y", percent_y, 2, money)
+    x_text, y_text = esc(x_title), esc(y_title)
+    lines = "".join(
+        f"<br>{esc(LABELS.get(c, c))}: %{{customdata[{i}]}}" for i, c in enumerate(extra)
+    )
     for name, part in groups:
-        label = y_title if name is None else str(name)
+        shown = y_text if name is None else esc(name)
         fig.add_trace(
             go.Scatter(
                 x=part[x],
                 y=part[y],
                 mode="markers+text" if label_column else "markers",
-                text=part[label_column] if label_column else None,
+                text=esc_values(part[label_column].astype(str)) if label_column else None,
                 textposition=part["_place"].tolist() if label_column else "middle right",
-                name=label,
+                name=shown,
                 marker={
                     "size": 14 if label_column else 10,
-                    "color": palette.get(str(name), SERIES_COLORS["deployments"]),
+                    "color": palette.get(str(name), NEUTRAL),
                     "opacity": 0.8,
-                    "line": {"color": "white", "width": 1},
+                    "line": {"color": OUTLINE, "width": 1},
                 },
-                customdata=part[extra].astype(str).to_numpy() if extra else None,
+                customdata=[esc_values(r) for r in part[extra].astype(str).to_numpy()]
+                if extra
+                else None,
                 hovertemplate=(
-                    f"<b>{label}</b><br>{x_title}: %{{x{xfmt}}}<br>{y_title}: %{{y{yfmt}}}"
+                    f"<b>{shown}</b><br>{x_text}: {x_value}<br>{y_text}: {y_value}"
                     f"{lines}<extra></extra>"
                 ),
             )
@@ -590,7 +724,7 @@ def scatter_chart(
     _style(fig, title, x_title, y_title)
     if percent_x:
         fig.update_xaxes(tickformat=".0%")
-    _y_format(fig, percent_y)
+    _y_format(fig, percent_y, money)
     _legend(fig, color is not None and not label_column)  # labels make a legend redundant
     if label_column and len(df):
         span = float(df[x].max() - df[x].min()) or 1.0
@@ -611,20 +745,21 @@ def grouped_bar_chart(
     x_title: str = "",
     single_color: str | None = None,
 ) -> go.Figure:
-    """Bars of ``y`` per ``x``, side by side per ``color`` value when given."""
+    """Bars of ``y`` per ``x``, side by side per ``color`` value when given; without one, the
+    bars are neutral (or ``single_color``, a palette colour)."""
     fig = go.Figure()
     groups = [(None, df)] if color is None else list(df.groupby(color, sort=True))
     palette = colors or (color_map(df[color]) if color else {})
     fmt = _value_fmt(percent, 2)
     for name, part in groups:
-        label = y_title if name is None else str(name)
+        shown = esc(y_title if name is None else name)
         fig.add_trace(
             go.Bar(
-                x=part[x],
+                x=esc_values(part[x]),
                 y=part[y],
-                name=label,
-                marker_color=palette.get(str(name), single_color or SERIES_COLORS["deployments"]),
-                hovertemplate=f"%{{x}}<br>{label}: %{{y{fmt}}}<extra></extra>",
+                name=shown,
+                marker_color=palette.get(str(name), single_color or NEUTRAL),
+                hovertemplate=f"%{{x}}<br>{shown}: %{{y{fmt}}}<extra></extra>",
             )
         )
     fig.update_layout(barmode="group")
@@ -641,33 +776,86 @@ def approval_order() -> tuple[str, ...]:
 
 # --- CSI register and change schedule -----------------------------------------------------------
 
-IMPROVEMENT_COLOR = "#6b46c1"
+IMPROVEMENT_LEGEND = "Improvement started (CSI register)"
+
+
+def _x_span_days(fig: go.Figure, days: pd.Series) -> float:
+    """Days between the first and the last date on the figure's x axis (its range if set, else
+    its traces' dates and ``days``); at least 1."""
+    if fig.layout.xaxis.range:
+        values = pd.to_datetime(pd.Series(list(fig.layout.xaxis.range)), errors="coerce")
+    else:
+        xs = [v for trace in fig.data if trace.x is not None for v in trace.x if v is not None]
+        values = pd.to_datetime(pd.Series([*xs, *days], dtype=object), errors="coerce")
+    values = values.dropna()
+    if values.empty:
+        return 1.0
+    return max(1.0, (values.max() - values.min()) / pd.Timedelta(days=1))
+
+
+def stagger_rows(days: Iterable, span_days: float, gap: float = 0.09, rows: int = 5) -> list[int]:
+    """The label row (0 = top) of each improvement, in the order given (sorted by day): the
+    first row whose last label is at least ``gap`` of the axis span (``span_days``) earlier, so
+    that neighbouring labels never overlap; past ``rows`` rows they wrap around."""
+    last: list[pd.Timestamp] = []
+    placed = []
+    for day in (pd.Timestamp(d) for d in days):
+        free = [r for r, prev in enumerate(last) if (day - prev).days >= gap * span_days]
+        row = free[0] if free else len(last)
+        if row == len(last):
+            last.append(day)
+        last[row] = day
+        placed.append(row % rows)
+    return placed
 
 
 def add_improvement_markers(fig: go.Figure, improvements: pd.DataFrame) -> go.Figure:
     """Mark each improvement's ``started_on`` on a time-axis figure with a dotted vertical line
-    labelled by its ``improvement_id`` (hover: its ``title``). Labels are staggered in three rows
-    so neighbours stay readable. Returns the same figure."""
+    labelled by its ``improvement_id`` (hover the label: its ``title``), plus one legend entry.
+    Labels are staggered (:func:`stagger_rows`) and have no background box, so they hide no
+    data; :func:`improvement_caption` says what the lines are, below the chart. Returns the
+    same figure."""
     if improvements is None or improvements.empty:
         return fig
     rows = improvements.sort_values(["started_on", "improvement_id"])
+    days = pd.to_datetime(rows["started_on"])
+    places = stagger_rows(days, _x_span_days(fig, days))
     shapes, notes = [], []
     # appended in one go: add_vline re-validates every shape already there (~3 ms each)
-    for i, row in enumerate(rows.itertuples(index=False)):
-        day = pd.Timestamp(row.started_on)
+    for row, day, place in zip(rows.itertuples(index=False), days, places, strict=True):
         shapes.append(
             {"type": "line", "x0": day, "x1": day, "y0": 0, "y1": 1, "xref": "x",
              "yref": "y domain", "line": {"color": IMPROVEMENT_COLOR, "dash": "dot", "width": 1.5}}
         )  # fmt: skip
         notes.append(
-            {"x": day, "y": 1 - 0.07 * (i % 3), "xref": "x", "yref": "y domain",
-             "text": str(row.improvement_id), "hovertext": str(row.title), "showarrow": False,
-             "xanchor": "left", "yanchor": "top", "font": {"color": IMPROVEMENT_COLOR, "size": 11},
-             "bgcolor": "rgba(255,255,255,0.8)"}
+            {"x": day, "y": 1 - 0.065 * place, "xref": "x", "yref": "y domain",
+             "text": esc(row.improvement_id), "hovertext": esc(row.title), "showarrow": False,
+             "xanchor": "left", "yanchor": "top", "xshift": 2,
+             "font": {"color": IMPROVEMENT_COLOR, "size": 11}}
         )  # fmt: skip
     fig.layout.shapes += tuple(go.layout.Shape(shape) for shape in shapes)
     fig.layout.annotations += tuple(go.layout.Annotation(note) for note in notes)
+    fig.add_trace(  # a legend entry for the lines (shapes have none)
+        go.Scatter(
+            x=[None], y=[None], mode="lines", name=IMPROVEMENT_LEGEND, hoverinfo="skip",
+            line={"color": IMPROVEMENT_COLOR, "dash": "dot", "width": 1.5},
+        )
+    )  # fmt: skip
     return fig
+
+
+def improvement_caption(improvements: pd.DataFrame | None, most: int = 6) -> str | None:
+    """The sentence under a chart with improvement markers (plain text, to be escaped for
+    Markdown), or None without improvements."""
+    if improvements is None or improvements.empty:
+        return None
+    rows = improvements.sort_values(["started_on", "improvement_id"])
+    named = [f"{r.improvement_id} {r.title}" for r in rows.head(most).itertuples(index=False)]
+    more = f" and {len(rows) - most} more" if len(rows) > most else ""
+    return (
+        "Dotted fuchsia lines: the day an improvement from the CSI register started, labelled "
+        "by its id (hover a label for its title): " + "; ".join(named) + more + "."
+    )
 
 
 def improvement_effect_chart(
@@ -721,7 +909,8 @@ def improvement_effect_chart(
         x=pd.Timestamp(started_on), line={"color": IMPROVEMENT_COLOR, "dash": "dot", "width": 1.5}
     )
     fig.add_annotation(
-        x=pd.Timestamp(started_on), y=1, xref="x", yref="y domain", text=label, showarrow=False,
+        x=pd.Timestamp(started_on), y=1, xref="x", yref="y domain", text=esc(label),
+        showarrow=False,
         xanchor="left", yanchor="top", font={"color": IMPROVEMENT_COLOR, "size": 12},
     )  # fmt: skip
     fig.update_xaxes(
@@ -756,6 +945,7 @@ def schedule_timeline(
     title: str = "Sprints, changes and incidents",
     window: tuple | None = None,
     unit: str = "day",
+    team_colors: dict[str, str] | None = None,
 ) -> go.Figure:
     """One zoomable timeline: a lane per team with its sprints (bars, hover lists the changes
     released from each), a lane per service with changes (planned window as a thin bar, the
@@ -766,12 +956,15 @@ def schedule_timeline(
     are drawn as one marker per service, day (``unit="week"``: week) and approval/priority,
     sized by the count, in the middle of its day or week.
     ``window`` (first day, last day) is the initial x range; drag to zoom, double-click resets.
+    ``team_colors`` (default :func:`color_map` of the teams shown) colours the sprints; the
+    outcome symbols have legend entries of their own. Names from the data are escaped.
     """
     teams = sorted(sprints["team"].dropna().unique()) if not sprints.empty else []
     services = sorted(
         set(changes["service"].dropna()) | set(incidents["service"].dropna())
     )  # fmt: skip
     lanes = [f"team {t}" for t in teams] + [f"service {s}" for s in services]
+    clean = lambda frame: [esc_values(r) for r in frame.to_numpy()]  # noqa: E731
     middle = pd.Timedelta(days=3.5) if unit == "week" else pd.Timedelta(hours=12)
     when = "Week of %{customdata[0]}" if unit == "week" else "%{customdata[0]}"
     lane = {name: i for i, name in enumerate(lanes)}
@@ -779,7 +972,7 @@ def schedule_timeline(
 
     # sprints: alternate shades per team so consecutive sprints stay apart
     if not sprints.empty:
-        team_colours = color_map(teams)
+        team_colours = team_colors or color_map(teams)
         s = sprints.sort_values(["team", "start_date"]).reset_index(drop=True)
         start = pd.to_datetime(s["start_date"])
         end = pd.to_datetime(s["end_date"]) + pd.Timedelta(days=1)
@@ -789,11 +982,11 @@ def schedule_timeline(
                 base=start, x=_ms(end - start), y=[lane[f"team {t}"] for t in s["team"]],
                 orientation="h", width=0.6, name="Sprints",
                 # every other sprint lighter (a hatch pattern drew ~0.2 s slower)
-                marker={"color": [team_colours[t] for t in s["team"]],
+                marker={"color": [team_colours.get(t, NEUTRAL) for t in s["team"]],
                         "opacity": [1.0 if k == 0 else 0.6 for k in shade],
-                        "line": {"width": 1, "color": "white"}},
-                customdata=s[["name", "start_date", "end_date", "changes", "change_ids"]]
-                .astype(str).to_numpy(),
+                        "line": {"width": 1, "color": OUTLINE}},
+                customdata=clean(s[["name", "start_date", "end_date", "changes", "change_ids"]]
+                                 .astype(str)),
                 hovertemplate="<b>%{customdata[0]}</b><br>%{customdata[1]} to %{customdata[2]}"
                 " (review day)<br>Changes released: %{customdata[3]}<br>%{customdata[4]}"
                 "<extra></extra>",
@@ -810,8 +1003,8 @@ def schedule_timeline(
                     base=p_start, x=_ms(p_end - p_start).clip(lower=_DAY_MS / 48),
                     y=[lane[f"service {v}"] - 0.15 for v in planned["service"]],
                     orientation="h", width=0.18, name="Planned window",
-                    marker={"color": "rgba(123,135,148,0.45)"},
-                    customdata=planned[["change_id"]].astype(str).to_numpy(),
+                    marker={"color": PLANNED},
+                    customdata=clean(planned[["change_id"]].astype(str)),
                     hovertemplate="%{customdata[0]} planned window<extra></extra>",
                 )
             )  # fmt: skip
@@ -835,7 +1028,7 @@ def schedule_timeline(
                     mode="markers", name=APPROVAL_LABELS[approval],
                     marker={"color": APPROVAL_COLORS[approval], "size": 9, "opacity": 0.85,
                             "symbol": [OUTCOME_SYMBOLS.get(o, "circle") for o in part["outcome"]]},
-                    customdata=pd.concat([custom, lead, planned_text], axis=1).to_numpy(),
+                    customdata=clean(pd.concat([custom, lead, planned_text], axis=1)),
                     hovertemplate="<b>%{customdata[0]}</b> (%{customdata[1]}, "
                     + APPROVAL_LABELS[approval] + ")<br>Implemented %{x|%d %b %Y %H:%M}"
                     "<br>Outcome: %{customdata[2]}<br>Lead time: %{customdata[6]} h"
@@ -875,7 +1068,7 @@ def schedule_timeline(
                     go.Scatter(
                         x=pd.to_datetime(part["day"]) + middle, y=y,
                         mode="markers", name=f"{key} incidents",
-                        marker={"color": PRIORITY_COLORS.get(key, MUTED), "symbol": "diamond",
+                        marker={"color": PRIORITY_COLORS.get(key, NEUTRAL), "symbol": "diamond",
                                 "size": (4 + 2 * part["incidents"] ** 0.5).clip(upper=18)},
                         customdata=pd.concat(
                             [pd.to_datetime(part["day"]).dt.strftime("%d %b %Y"),
@@ -890,17 +1083,27 @@ def schedule_timeline(
                 fig.add_trace(
                     go.Scatter(
                         x=part["opened_at"], y=y, mode="markers", name=f"{key} incidents",
-                        marker={"color": PRIORITY_COLORS.get(key, MUTED), "symbol": "diamond",
+                        marker={"color": PRIORITY_COLORS.get(key, NEUTRAL), "symbol": "diamond",
                                 "size": 7},
-                        customdata=custom.to_numpy(),
+                        customdata=clean(custom),
                         hovertemplate="<b>%{customdata[0]}</b> (" + key + ")<br>Opened "
                         "%{x|%d %b %Y %H:%M}<br>Caused by: %{customdata[1]}<extra></extra>",
                     )
                 )  # fmt: skip
 
+    if not changes.empty and not changes_per_day:
+        # the marker symbols say the outcome: one legend entry per symbol in use
+        for outcome, name in (("failed", "Failed change"), ("rolled_back", "Rolled back change")):
+            if (changes["outcome"] == outcome).any():
+                fig.add_trace(
+                    go.Scatter(
+                        x=[None], y=[None], mode="markers", name=name, hoverinfo="skip",
+                        marker={"color": NEUTRAL, "size": 9, "symbol": OUTCOME_SYMBOLS[outcome]},
+                    )
+                )  # fmt: skip
     _style(fig, title)
     fig.update_yaxes(
-        tickvals=list(range(len(lanes))), ticktext=lanes, autorange="reversed",
+        tickvals=list(range(len(lanes))), ticktext=esc_values(lanes), autorange="reversed",
         range=None, showgrid=False, zeroline=False,
     )  # fmt: skip
     # no range slider: it draws every trace a second time (about 1 s more in the browser)

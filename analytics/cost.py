@@ -1,13 +1,20 @@
-"""The support cost model: one hourly rate and default efforts where a ticket has none."""
+"""The support cost model: one hourly rate and default efforts where a ticket has none, and the
+currency the rate is in (every cost shown carries it: "€12,300", "CHF 12,300")."""
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
+
+DEFAULT_CURRENCY = "EUR"
+# ISO 4217 codes with a symbol written before the amount; any other code is written out.
+CURRENCY_SYMBOLS = {"EUR": "€", "USD": "$", "GBP": "£", "JPY": "¥", "INR": "₹"}
+CURRENCIES = ("EUR", "USD", "GBP", "CHF", "SEK", "NOK", "DKK", "PLN", "JPY", "INR", "CAD", "AUD")
 
 
 @dataclass(frozen=True)
 class CostModel:
-    """Hourly rate (currency units per hour) and default effort in hours per ticket.
+    """Hourly rate (``currency`` per hour) and default effort in hours per ticket.
 
     Frozen so Streamlit can cache results keyed by it; the dashboard edits it with ``replace``.
     """
@@ -18,6 +25,7 @@ class CostModel:
     p3_hours: float = 2.0
     p4_hours: float = 1.0
     request_hours: float = 0.5
+    currency: str = DEFAULT_CURRENCY
 
     def params(self) -> dict:
         """Named SQL parameters used by :func:`effort_sql`."""
@@ -32,6 +40,28 @@ class CostModel:
 
 
 DEFAULT_COST_MODEL = CostModel()
+
+
+def currency_code(code: str | None) -> str:
+    """A clean upper-case currency code (three letters), else the default currency."""
+    text = (code or "").strip().upper()
+    return text if len(text) == 3 and text.isalpha() else DEFAULT_CURRENCY
+
+
+def money_prefix(currency: str | None = None) -> str:
+    """What goes before an amount: the symbol ("€") or the code and a space ("CHF ")."""
+    code = currency_code(currency)
+    return CURRENCY_SYMBOLS.get(code, code + " ")
+
+
+def format_money(value, currency: str | None = None, *, sign: bool = False) -> str:
+    """An amount in whole currency units with its currency: ``€12,300``, ``CHF 12,300``,
+    ``-€40``; with ``sign`` a leading ``+`` for positive amounts (deltas). None/NaN: "—"."""
+    if value is None or (isinstance(value, float) and not math.isfinite(value)):
+        return "—"
+    rounded = round(float(value))
+    lead = "-" if rounded < 0 else ("+" if sign else "")
+    return f"{lead}{money_prefix(currency)}{abs(rounded):,.0f}"
 
 
 def effort_sql(alias: str = "") -> str:

@@ -153,7 +153,8 @@ def test_box_per_category_in_order_without_missing_values():
         df, category="approval", value="lead", title="t", y_title="Lead time (hours)",
         order=charts.APPROVALS, log_y=True,
     )  # fmt: skip
-    assert [t.name for t in fig.data] == ["cab", "ecab"]
+    # named by the one label map: "Emergency CAB", not "ecab"
+    assert [t.name for t in fig.data] == ["CAB", "Emergency CAB"]
     assert list(fig.data[0].y) == [10.0, 30.0]
     assert fig.layout.yaxis.type == "log"
 
