@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 # Bump when the DDL changes; ``store.migrate`` upgrades older databases step by step.
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 
 @dataclass(frozen=True)
@@ -151,7 +151,8 @@ KINDS: dict[str, Kind] = {
     ),
 }
 
-# Bookkeeping tables: one row per imported file, and every row that was refused.
+# Bookkeeping tables: one row per imported file, every row that was refused, and the audit log
+# of changes made through the dashboard (analytics.audit).
 META_DDL = """
 CREATE TABLE IF NOT EXISTS schema_info (version INTEGER NOT NULL);
 CREATE SEQUENCE IF NOT EXISTS load_log_seq;
@@ -174,6 +175,16 @@ CREATE TABLE IF NOT EXISTS rejected_rows (
     column_name VARCHAR,
     reason VARCHAR NOT NULL,
     raw_row VARCHAR
+);
+CREATE SEQUENCE IF NOT EXISTS audit_log_seq;
+CREATE TABLE IF NOT EXISTS audit_log (
+    audit_id INTEGER PRIMARY KEY DEFAULT nextval('audit_log_seq'),
+    changed_at TIMESTAMP NOT NULL,
+    who VARCHAR NOT NULL,
+    action VARCHAR NOT NULL,
+    table_name VARCHAR,
+    row_count BIGINT,
+    detail VARCHAR
 );
 """
 

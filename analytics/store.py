@@ -61,6 +61,19 @@ MIGRATIONS: dict[int, list[str]] = {
     notes VARCHAR
 );""",
     ],
+    # v3: the audit log of changes made through the dashboard (analytics.audit)
+    2: [
+        "CREATE SEQUENCE IF NOT EXISTS audit_log_seq",
+        """CREATE TABLE IF NOT EXISTS audit_log (
+    audit_id INTEGER PRIMARY KEY DEFAULT nextval('audit_log_seq'),
+    changed_at TIMESTAMP NOT NULL,
+    who VARCHAR NOT NULL,
+    action VARCHAR NOT NULL,
+    table_name VARCHAR,
+    row_count BIGINT,
+    detail VARCHAR
+);""",
+    ],
 }
 
 

@@ -96,7 +96,7 @@ def test_v1_database_migrates_to_current_version_without_losing_rows(tmp_path):
     _v1_database(path)
     con = store.connect(path)
     try:
-        assert store.schema_version(con) == SCHEMA_VERSION == 2
+        assert store.schema_version(con) == SCHEMA_VERSION == 3
         for table, rows in V1_ROWS.items():
             width = len(rows[0])
             # the v1 columns come first, in their v1 order; ALTER TABLE appends new ones
@@ -112,10 +112,10 @@ def test_v1_database_migrates_to_current_version_without_losing_rows(tmp_path):
             assert columns == kind.column_names, name
     finally:
         con.close()
-    # opening again is a no-op: still version 2, one schema_info row
+    # opening again is a no-op: still version 3, one schema_info row
     con = store.connect(path)
     try:
-        assert con.execute("SELECT version FROM schema_info").fetchall() == [(2,)]
+        assert con.execute("SELECT version FROM schema_info").fetchall() == [(3,)]
     finally:
         con.close()
 
