@@ -127,14 +127,17 @@ def change_failure_rate_ci95(
 
 
 # What the approval-path statistics read of each deployment.
-_APPROVAL_COLUMNS = ("approval", "risk", "lead_time_hours", "failed")
+# team and risk: the CAB comparison is made within team x risk, the what-if draws per team
+_APPROVAL_COLUMNS = ("approval", "team", "risk", "lead_time_hours", "failed")
 
 
 def cab_vs_delegated(
     con: duckdb.DuckDBPyConnection, flt: Filter, attribution: Attribution = EXPLICIT
 ) -> stats.CabVsDelegated:
-    """CAB-approved versus delegated deployments: failure rates (Fisher's exact test) and lead
-    times in hours (Mann-Whitney U); see :func:`analytics.stats.cab_vs_delegated`."""
+    """CAB-approved versus delegated deployments: failure rates (crude: Fisher's exact test;
+    within team x risk: Mantel-Haenszel odds ratio, Cochran-Mantel-Haenszel test, MH risk
+    difference with a Newcombe-style interval) and lead times in hours (crude: Mann-Whitney U;
+    within team x risk: van Elteren); see :func:`analytics.stats.cab_vs_delegated`."""
     return stats.cab_vs_delegated(deployments_frame(con, flt, attribution, _APPROVAL_COLUMNS))
 
 
@@ -162,7 +165,8 @@ def what_if_delegation(
     bootstraps: int | None = None,
 ) -> stats.WhatIf:
     """Projected median lead time (hours) and change failure rate if ``share`` (0..1) of the
-    CAB-approved low/medium-risk deployments were approved by the product owner instead; see
+    CAB-approved low/medium-risk deployments were approved by the product owner instead, each
+    moved change taking the lead time of a delegated change of its own team; see
     :func:`analytics.stats.what_if_delegation` for the assumptions (also in the result)."""
     return stats.what_if_delegation(
         deployments_frame(con, flt, attribution, _APPROVAL_COLUMNS),
@@ -317,12 +321,15 @@ def statistics_for_report(
 ) -> dict:
     """The statistical keys of ``report --format json`` (JSON-safe, None where undefined):
     ``change_failure_rate_ci95`` ([low, high] fractions), ``cadence_incident_correlation``
-    (lags 0-8: lag_weeks, n, spearman_r, p_value), ``cab_vs_delegated`` (cab_cfr,
-    delegated_cfr, fisher_p) and ``incident_trend`` (theil_sen_slope_per_week, low, high)."""
+    (lags 0-8: lag_weeks, n, spearman_r, p_value), ``cab_vs_delegated`` (crude cab_cfr,
+    delegated_cfr, fisher_p; within team x risk: odds_ratio_mh with its 95 % interval low/high,
+    the CMH p_value, the number of informative strata and the page's verdict more/less/same/
+    unclear) and ``incident_trend`` (theil_sen_slope_per_week, low, high)."""
     cfr = change_failure_rate_ci95(con, flt, attribution)
     weekly = weekly_series(con, flt, attribution)  # once for both the lags and the trend
     lags = stats.lagged_spearman(weekly["deployments"], weekly["incidents"], 8)
-    cab = cab_vs_delegated(con, flt, attribution).failure
+    cab_result = cab_vs_delegated(con, flt, attribution)
+    cab, cab_mh = cab_result.failure, cab_result.stratified
     trend = stats.theil_sen(_full_weeks(weekly)["incidents"])
     return stats.json_safe(
         {
@@ -334,6 +341,13 @@ def statistics_for_report(
                 "cab_cfr": cab.a_rate,
                 "delegated_cfr": cab.b_rate,
                 "fisher_p": cab.fisher_p,
+                # within team x risk, as the Change control page reads it
+                "odds_ratio_mh": cab_mh.odds_ratio,
+                "low": cab_mh.low,
+                "high": cab_mh.high,
+                "p_value": cab_mh.p_value,
+                "strata": cab_mh.strata,
+                "verdict": stats.cab_failure_verdict(cab_result),
             },
             "incident_trend": {
                 "theil_sen_slope_per_week": trend.slope,

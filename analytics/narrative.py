@@ -11,12 +11,14 @@ import re
 
 from analytics.stats import (
     ALPHA,
+    EQUIVALENCE_MARGIN,
     BeforeAfter,
     CabVsDelegated,
     ChangePoint,
     Correlation,
     Trend,
     WhatIf,
+    cab_failure_verdict,
 )
 
 SMALL_WEEKS = 12  # fewer weeks than this: warn
@@ -138,32 +140,98 @@ def cfr_interval_sentence(rate: float | None, ci: tuple | list | None, deploymen
     )
 
 
+def _pp(value: float) -> str:
+    """A difference of fractions in percentage points: 0.012 -> ``+1.2``."""
+    return f"{value * 100:+.1f}"
+
+
 def cab_sentence(result: CabVsDelegated) -> str:
-    """CAB versus delegated approval: failure rates (Fisher) and lead times (Mann-Whitney)."""
-    f, lt = result.failure, result.lead_time_hours
-    if f.reason:
+    """CAB versus delegated approval, compared within the same team and risk: failure rates
+    (the verdict of :func:`analytics.stats.cab_failure_verdict`) and lead times (van Elteren).
+    Association only: the sentence says how the routes differ, never that a route causes it."""
+    f, lt, ve = result.failure, result.lead_time_hours, result.lead_time_stratified
+    verdict = cab_failure_verdict(result)
+    if verdict is None:
         missing = "CAB-approved" if not f.a_total else "delegated"
         return f"No comparison of approval routes: there are no {missing} deployments."
-    rates = f"{fmt_pct(f.a_rate)} vs {fmt_pct(f.b_rate)}, Fisher {fmt_p(f.fisher_p)}"
-    if f.fisher_p is not None and f.fisher_p < ALPHA:
-        how = "more" if f.a_rate > f.b_rate else "less"
-        fail = f"CAB-approved changes fail {how} often than delegated ones ({rates})"
+    rates = f"overall {fmt_pct(f.a_rate)} vs {fmt_pct(f.b_rate)} of deployments"
+    # without strata (a result built from crude counts) the comparison is across all changes
+    peers = "delegated ones" + (" of the same team and risk" if result.stratified else "")
+    if verdict in ("more", "less"):
+        fail = f"CAB-approved changes failed {verdict} often than {peers} ({rates})"
+    elif verdict == "same":
+        fail = f"CAB-approved changes failed about as often as {peers} ({rates})"
     else:
-        fail = f"CAB-approved changes fail about as often as delegated ones ({rates})"
-    if lt.p_value is None or lt.a_median is None or lt.b_median is None:
-        wait = ""
-    else:
-        diff = lt.a_median - lt.b_median
-        lead_p = f"median lead time, Mann–Whitney {fmt_p(lt.p_value)}"
-        if lt.p_value < ALPHA:
-            word = "longer" if diff > 0 else "less"
-            wait = f" and wait {_duration(abs(diff))} {word} ({lead_p})"
+        fail = (
+            f"This data cannot tell whether CAB-approved changes fail more or less often than "
+            f"{peers} ({rates})"
+        )
+    wait = ""
+    if ve is not None and ve.p_value is not None:
+        if ve.p_value < ALPHA:
+            word = "longer" if ve.statistic > 0 else "shorter"
+            wait = f"; within the same team and risk, CAB-approved changes had {word} lead times"
+            if lt.a_median is not None and lt.b_median is not None:
+                wait += f" (median {_duration(lt.a_median)} vs {_duration(lt.b_median)})"
         else:
-            wait = (
-                f"; their lead times do not differ significantly ({_duration(lt.a_median)} vs "
-                f"{_duration(lt.b_median)}, {lead_p})"
-            )
+            wait = "; within the same team and risk, their lead times do not differ significantly"
+    elif ve is None and lt.p_value is not None:  # built without strata: the crude test
+        if lt.p_value < ALPHA:
+            word = "longer" if (lt.a_median or 0) > (lt.b_median or 0) else "shorter"
+            wait = f"; CAB-approved changes had {word} lead times"
+        else:
+            wait = "; their lead times do not differ significantly"
     return _sentence(fail + wait, caution(min(f.a_total, f.b_total), "deployments", 10))
+
+
+def cab_how(result: CabVsDelegated) -> list[str]:
+    """The test statistics behind :func:`cab_sentence`, one line each (for "How this was
+    computed")."""
+    f, lt = result.failure, result.lead_time_hours
+    mh, ve = result.stratified, result.lead_time_stratified
+    lines = []
+    if mh is not None and mh.odds_ratio is not None:
+        ci = (
+            f", 95 % CI {fmt_num(mh.low)} to {fmt_num(mh.high)} (Robins–Breslow–Greenland)"
+            if mh.low is not None
+            else ""
+        )
+        lines.append(
+            f"Failure rates compared within {count(mh.strata, 'team × risk strata')} that have "
+            f"CAB and delegated changes and both outcomes: Mantel–Haenszel odds ratio "
+            f"{fmt_num(mh.odds_ratio)}{ci}; Cochran–Mantel–Haenszel test with continuity "
+            f"correction {fmt_p(mh.p_value)}."
+        )
+    elif mh is not None:
+        lines.append(f"No stratified odds ratio: {mh.reason}.")
+    if mh is not None and mh.risk_difference is not None:
+        margin = f"{EQUIVALENCE_MARGIN * 100:.0f}"
+        lines.append(
+            f"Failure rate difference CAB − delegated, Mantel–Haenszel weighted over "
+            f"{count(mh.rd_strata, 'strata')}: {_pp(mh.risk_difference)} percentage points "
+            f"(95 % CI {_pp(mh.rd_low)} to {_pp(mh.rd_high)}; Newcombe's hybrid score interval "
+            f'from Wilson limits at the effective sample sizes). "About as often" is said '
+            f"only when the whole interval lies within ±{margin} points."
+        )
+    if not f.reason:
+        lines.append(
+            f"Ignoring team and risk: {fmt_pct(f.a_rate)} of {f.a_total:,} CAB-approved vs "
+            f"{fmt_pct(f.b_rate)} of {f.b_total:,} delegated deployments failed (Fisher's exact "
+            f"{fmt_p(f.fisher_p)}). Teams differ in how many changes go to the CAB and in how "
+            f"often changes fail, so this crude comparison is not the verdict."
+        )
+    if ve is not None and ve.p_value is not None:
+        lines.append(
+            f"Lead times within {count(ve.strata, 'team × risk strata')}: van Elteren's "
+            f"stratified Wilcoxon test z = {ve.statistic:.2f}, {fmt_p(ve.p_value)}; CAB minus "
+            f"delegated median, averaged over the strata: {_duration(ve.median_difference)}."
+        )
+    if lt.p_value is not None:
+        lines.append(
+            f"Lead times ignoring team and risk: median {_duration(lt.a_median)} (CAB) vs "
+            f"{_duration(lt.b_median)} (delegated), Mann–Whitney {fmt_p(lt.p_value)}."
+        )
+    return lines
 
 
 def trend_sentence(trend: Trend, what: str = "incidents", unit: str = "week") -> str:
@@ -232,22 +300,32 @@ def before_after_sentence(ba: BeforeAfter) -> str:
 
 
 def what_if_sentence(w: WhatIf) -> str:
-    """The projected lead time and failure rate after delegating a share of CAB approvals."""
+    """The projected lead time and failure rate after delegating a share of CAB approvals, said
+    as a projection under its assumptions (each moved change takes the lead time of a delegated
+    change of its own team)."""
     share = f"{w.share * 100:.0f} %"
     if w.reason and w.projected_lead_time_hours_median is None:
         return _sentence(f"Delegating {share} of CAB approvals cannot be projected: {w.reason}")
     if w.moved == 0:
         return _sentence(f"Delegating {share} of CAB approvals moves no change ({w.reason})")
     lead_ci, cfr_ci = w.projected_lead_time_ci95, w.projected_change_failure_rate_ci95
+    outcome = f"{w.assumptions[-1][0].lower()}{w.assumptions[-1][1:-1]}"
+    pooled = ""
+    if w.pooled_candidates:
+        pooled = (
+            f"; {count(w.pooled_candidates, 'candidates')} of teams without any delegated "
+            f"change took the lead time of a delegated change of any team"
+        )
     return _sentence(
-        f"Delegating {share} of low/medium-risk CAB approvals ({w.moved} of {w.candidates} "
-        f"changes) would take the median lead time from "
-        f"{_duration(w.baseline_lead_time_hours_median)} to "
+        f"Projected under these assumptions (each moved change takes the lead time of a "
+        f"delegated change of its own team; {outcome}): delegating {share} of low/medium-risk "
+        f"CAB approvals ({w.moved} of {w.candidates} changes) would take the median lead time "
+        f"from {_duration(w.baseline_lead_time_hours_median)} to "
         f"{_duration(w.projected_lead_time_hours_median)} (95 % CI "
         f"{_duration(lead_ci[0])} to {_duration(lead_ci[1])}) and the change failure rate from "
         f"{fmt_pct(w.baseline_change_failure_rate)} to "
         f"{fmt_pct(w.projected_change_failure_rate)} ({fmt_pct(cfr_ci[0])} to "
-        f"{fmt_pct(cfr_ci[1])}), assuming {w.assumptions[-1][0].lower()}{w.assumptions[-1][1:-1]}"
+        f"{fmt_pct(cfr_ci[1])}){pooled}"
     )
 
 

@@ -17,6 +17,8 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
+from analytics.stratified import MantelHaenszel, VanElteren, mantel_haenszel, van_elteren
+
 ALPHA = 0.05  # significance level used by every sentence in narrative.py
 MIN_POINTS = 3  # fewer points than this and a correlation or trend is not computed
 EXACT_SPEARMAN_MAX_N = 7  # up to here Spearman's p-value is exact (all n! pairings)
@@ -430,8 +432,9 @@ WHAT_IF_ASSUMPTIONS = (
     "Candidates are deployments approved by the CAB with low or medium risk.",
     "Moved changes are picked at random: the same share of the candidates in every bootstrap "
     "resample of the deployments.",
-    "A moved change's lead time is drawn from the lead times of delegated "
-    "(pre-approved or product-owner) deployments.",
+    "A moved change takes the lead time of a delegated (pre-approved or product-owner) "
+    "deployment of its own team, drawn at random; only where a team has no delegated "
+    "deployment is it drawn from all teams' delegated deployments.",
 )
 FAILURE_ASSUMPTIONS = {
     "own": "A moved change keeps its own outcome: approval route does not change its risk.",
@@ -460,6 +463,8 @@ class WhatIf(Result):
     assumptions: tuple[str, ...] = field(default=())
     bootstraps: int = 0
     reason: str | None = None
+    # candidates whose team has no delegated deployment: their lead time comes from all teams
+    pooled_candidates: int = 0
 
 
 # Resamples for the what-if: 1,000 on small windows; on large ones fewer (never under 200), so a
@@ -494,10 +499,14 @@ def what_if_delegation(
 ) -> WhatIf:
     """Move ``share`` (0..1) of CAB-approved low/medium-risk deployments to delegated approval.
 
-    ``deployments`` has one row per deployment with ``approval``, ``risk``, ``lead_time_hours``
-    and ``failed``. Returns the baseline and projected median lead time (hours) and change
-    failure rate with bootstrap 95 % intervals; the assumptions are spelled out in the result.
-    ``bootstraps`` defaults to :func:`bootstrap_runs` of the number of deployments.
+    ``deployments`` has one row per deployment with ``approval``, ``risk``, ``lead_time_hours``,
+    ``failed`` and ``team`` (without it, all rows count as one team). A moved change takes the
+    lead time of a random delegated deployment of its own team (teams differ in lead time, so
+    pooled draws would credit slow teams with fast teams' lead times); ``pooled_candidates``
+    counts the candidates whose team has no delegated deployment and draw from all teams.
+    Returns the baseline and projected median lead time (hours) and change failure rate with
+    bootstrap 95 % intervals; the assumptions are spelled out in the result. ``bootstraps``
+    defaults to :func:`bootstrap_runs` of the number of deployments.
     """
     if not 0 <= share <= 1:
         raise ValueError(f"share must lie between 0 and 1, got {share}")
@@ -516,10 +525,25 @@ def what_if_delegation(
     base_lead = _num(np.nanmedian(lead)) if n and not np.all(np.isnan(lead)) else None
     base_cfr = _num(failed.mean()) if n else None
 
+    if "team" in deployments.columns:
+        team = deployments["team"].astype("object").fillna("").to_numpy()
+        team_codes = pd.factorize(team)[0]
+    else:
+        team_codes = np.zeros(n, dtype=int)
+    n_teams = int(team_codes.max()) + 1 if n else 0
+    known_lead = delegated & ~np.isnan(lead)
+    # each team's delegated lead times, contiguous in one array: team t at start[t]..+size[t]
+    own_order = np.argsort(team_codes[known_lead], kind="stable")
+    own_lead = lead[known_lead][own_order]
+    size = np.bincount(team_codes[known_lead], minlength=n_teams)
+    start = np.concatenate([[0], np.cumsum(size)[:-1]]).astype(int) if n_teams else size
+    pooled = candidate & (size[team_codes] == 0) if n else candidate
+    n_pooled = int(pooled.sum())
+
     def result(lead_med, lead_ci, cfr, cfr_ci, runs, reason=None):
         return WhatIf(
             share, n_candidates, moved, n, base_lead, lead_med, lead_ci, base_cfr, cfr, cfr_ci,
-            failure_assumption, assumptions, runs, reason,
+            failure_assumption, assumptions, runs, reason, n_pooled,
         )  # fmt: skip
 
     if n == 0:
@@ -527,8 +551,7 @@ def what_if_delegation(
     if moved == 0:
         reason = "no CAB-approved low/medium-risk changes" if not n_candidates else None
         return result(base_lead, None, base_cfr, None, 0, reason or "nothing moved")
-    delegated_lead = lead[delegated & ~np.isnan(lead)]
-    if not len(delegated_lead):
+    if not len(own_lead):
         return result(None, None, None, None, 0, "no delegated deployments to learn from")
     delegated_cfr = failed[delegated].mean()
 
@@ -543,7 +566,16 @@ def what_if_delegation(
         sim_failed = failed[sample].copy()
         pool = np.flatnonzero(candidate[sample])
         pick = rng.choice(pool, size=round(share * len(pool)), replace=False)
-        sim_lead[pick] = rng.choice(delegated_lead, size=len(pick))
+        # a moved change's own team's delegated lead times, all teams' where its team has none
+        picked_team = team_codes[sample[pick]]
+        own = size[picked_team]
+        u = rng.random(len(pick))
+        drawn = np.where(
+            own > 0,
+            start[picked_team] + np.floor(u * own).astype(int),
+            np.floor(u * len(own_lead)).astype(int),
+        )
+        sim_lead[pick] = own_lead[drawn]
         if failure_assumption == "delegated":
             sim_failed[pick] = rng.random(len(pick)) < delegated_cfr
         lead_meds[b] = _fast_median(sim_lead[~np.isnan(sim_lead)])
@@ -556,27 +588,79 @@ def what_if_delegation(
 # --- composite comparisons ----------------------------------------------------------------------
 
 
+# "About as often" needs the whole 95 % interval of the failure-rate difference inside +-5
+# percentage points: a gap that small would not change how changes are approved, and without
+# such a bound "not significant" would be read as "the same" on any small sample.
+EQUIVALENCE_MARGIN = 0.05
+DELEGATED = ("pre-approved", "product-owner")
+STRATA = ("team", "risk")  # CAB and delegated changes are compared within team x risk
+
+
 @dataclass(frozen=True)
 class CabVsDelegated(Result):
     """CAB-approved (group a) versus delegated (group b: pre-approved + product-owner) deployments.
 
-    ``failure``: change failure rates with Fisher's exact test; ``lead_time_hours``: lead times
-    (hours) with Mann-Whitney U (positive ``rank_biserial`` = delegated changes wait longer).
+    ``failure``: crude change failure rates with Fisher's exact test; ``lead_time_hours``: crude
+    lead times (hours) with Mann-Whitney U (positive ``rank_biserial`` = delegated changes wait
+    longer). ``stratified``: the same failures compared within team x risk strata
+    (Mantel-Haenszel odds ratio, Cochran-Mantel-Haenszel test, MH risk difference CAB -
+    delegated); ``lead_time_stratified``: van Elteren's test within the same strata (positive
+    statistic = CAB changes wait longer). The verdicts read the stratified results: teams differ
+    in both CAB share and failure rate, so the crude ones mix the teams up (Simpson's paradox).
     """
 
     failure: RateComparison
     lead_time_hours: SampleComparison
+    stratified: MantelHaenszel | None = None
+    lead_time_stratified: VanElteren | None = None
+
+
+def cab_failure_verdict(result: CabVsDelegated) -> str | None:
+    """What may be said of CAB versus delegated failure rates, from the stratified comparison:
+    ``"more"``/``"less"`` (CAB changes fail more/less often; CMH p < ALPHA), ``"same"`` (the
+    95 % interval of the difference lies within +-EQUIVALENCE_MARGIN), ``"unclear"``
+    (neither), or None when there is nothing to compare (a group is empty)."""
+    f = result.failure
+    if f.reason:
+        return None
+    mh = result.stratified
+    if mh is None:  # built without strata: one stratum, the crude table
+        mh = mantel_haenszel(
+            [[[f.a_failed, f.a_total - f.a_failed], [f.b_failed, f.b_total - f.b_failed]]]
+        )
+    if mh.p_value is not None and mh.p_value < ALPHA and mh.odds_ratio is not None:
+        return "more" if mh.odds_ratio > 1 else "less"
+    if mh.p_value is not None and mh.p_value < ALPHA:  # infinite odds ratio: no failed delegated
+        return "more"
+    if (
+        mh.rd_low is not None
+        and mh.rd_low >= -EQUIVALENCE_MARGIN
+        and mh.rd_high <= EQUIVALENCE_MARGIN
+    ):
+        return "same"
+    return "unclear"
+
+
+def _strata_codes(frame: pd.DataFrame) -> np.ndarray:
+    """One integer per row naming its team x risk stratum (the columns present; 0 without)."""
+    keys = [c for c in STRATA if c in frame.columns]
+    if not keys or frame.empty:
+        return np.zeros(len(frame), dtype=int)
+    return frame.groupby(keys, sort=True, dropna=False).ngroup().to_numpy()
 
 
 def cab_vs_delegated(deployments: pd.DataFrame) -> CabVsDelegated:
     """Compare CAB with delegated approval on a frame of deployments.
 
-    ``deployments`` has one row per deployment with ``approval``, ``failed`` and
-    ``lead_time_hours``; emergency (``ecab``) changes belong to neither group.
+    ``deployments`` has one row per deployment with ``approval``, ``failed``,
+    ``lead_time_hours`` and, for the stratified comparisons, ``team`` and ``risk`` (a missing
+    column is simply not stratified on); emergency (``ecab``) changes belong to neither group.
     """
     approval = deployments["approval"].astype("object")
-    cab = deployments[(approval == "cab").to_numpy()]
-    delegated = deployments[approval.isin(["pre-approved", "product-owner"]).to_numpy()]
+    is_cab = (approval == "cab").to_numpy()
+    is_delegated = approval.isin(DELEGATED).to_numpy()
+    cab = deployments[is_cab]
+    delegated = deployments[is_delegated]
     failure = compare_rates(
         int(cab["failed"].astype(bool).sum()),
         len(cab),
@@ -587,7 +671,16 @@ def cab_vs_delegated(deployments: pd.DataFrame) -> CabVsDelegated:
         cab["lead_time_hours"].to_numpy(dtype=float),
         delegated["lead_time_hours"].to_numpy(dtype=float),
     )
-    return CabVsDelegated(failure, lead)
+    both = deployments[is_cab | is_delegated]
+    codes = _strata_codes(both)
+    in_cab = is_cab[is_cab | is_delegated]
+    failed = both["failed"].astype(bool).to_numpy()
+    # cell index: stratum, group (0 = CAB, 1 = delegated), outcome (0 = failed, 1 = not)
+    cells = codes * 4 + (~in_cab) * 2 + (~failed)
+    k = int(codes.max()) + 1 if len(codes) else 0
+    tables = np.bincount(cells, minlength=4 * k).reshape(k, 2, 2)
+    lead_strat = van_elteren(both["lead_time_hours"].to_numpy(dtype=float), in_cab, codes)
+    return CabVsDelegated(failure, lead, mantel_haenszel(tables), lead_strat)
 
 
 @dataclass(frozen=True)

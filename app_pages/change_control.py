@@ -5,11 +5,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from analytics import charts, insights, narrative, views
+from analytics import charts, insights, narrative, stats, views
 from analytics.improvements import improvements_frame
 from analytics.metrics import deployments_frame
 from analytics.schema import APPROVALS
-from analytics.stats import ALPHA
 from ui import components as ui
 from ui import format as fmt
 from ui.context import page_context
@@ -43,15 +42,14 @@ with left:
         colors=COLORS, labels=LABELS, order=APPROVALS, percent=as_share,
     )  # fmt: skip
     charts.add_improvement_markers(fig, register)  # the CSI register's improvements
-    ui.chart(fig, mix, "approval-mix")
+    ui.chart(fig, mix, "approval-mix", caption=charts.improvement_caption(register))
 with right:
     fig = charts.trend_chart(
         emergency, y="emergency_ratio", title="Emergency changes per month",
         y_title="Share of deployments", percent=True,
     )  # fmt: skip
-    fig.update_traces(line_color=COLORS["ecab"])
     charts.add_improvement_markers(fig, register)
-    ui.chart(fig, emergency, "emergency-ratio")
+    ui.chart(fig, emergency, "emergency-ratio", caption=charts.improvement_caption(register))
 
 # --- lead time and failure rate per path --------------------------------------------------------
 rates = fetch(insights.approval_failure_rates, ctx.flt, ctx.attribution)
@@ -88,8 +86,9 @@ cards[2].metric("Median lead time, CAB", fmt.hours(lt.a_median))
 cards[3].metric("Median lead time, delegated", fmt.hours(lt.b_median))
 st.caption(
     "Delegated = pre-approved standard changes and product-owner approval. Emergency changes "
-    f"belong to neither group. Fisher's exact test {narrative.fmt_p(f.fisher_p)} for the "
-    f"failure rates, Mann–Whitney {narrative.fmt_p(lt.p_value)} for the lead times."
+    "belong to neither group. The cards are crude totals; the reading below compares CAB and "
+    "delegated changes of the same team and risk, because teams differ both in how many "
+    "changes they send to the CAB and in how often their changes fail."
 )
 
 # --- what-if ------------------------------------------------------------------------------------
@@ -133,7 +132,13 @@ if w.projected_lead_time_hours_median is not None:
 with st.expander("Assumptions of this projection", expanded=True):
     for line in w.assumptions:
         st.markdown(f"- {ui.md_escape(line)}")
-    st.caption(f"{w.bootstraps:,} bootstrap runs with a fixed seed; intervals are 95 %.")
+    pooled = (
+        f" {w.pooled_candidates:,} of the {w.candidates:,} candidates belong to teams without "
+        "any delegated change and draw from all teams' delegated changes."
+        if w.pooled_candidates
+        else ""
+    )
+    st.caption(f"{w.bootstraps:,} bootstrap runs with a fixed seed; intervals are 95 %.{pooled}")
 
 # --- reading ------------------------------------------------------------------------------------
 total = rates["deployments"].sum()
@@ -148,14 +153,15 @@ sentences = [
     ),
     narrative.what_if_sentence(w),
 ]
-if f.fisher_p is not None and f.fisher_p >= ALPHA:
+if stats.cab_failure_verdict(cab) in ("same", "more"):
     sentences.append(
-        "Since CAB-approved changes do not fail measurably less often, the board's review is "
-        "not visibly buying stability in this window."
+        "Since CAB-approved changes do not fail less often than delegated ones of the same team "
+        "and risk, the board's review is not visibly buying stability in this window."
     )
 ui.reading(
     sentences,
     ui.small_sample_caveat(
         {"CAB-approved deployments": f.a_total, "delegated deployments": f.b_total}
     ),
+    how=narrative.cab_how(cab),
 )

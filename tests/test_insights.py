@@ -103,10 +103,25 @@ def test_cab_vs_delegated(con):
     assert (got.lead_time_hours.a_median, got.lead_time_hours.b_median) == (60.0, 2.0)
     # fully separated 2 vs 3: exact Mann-Whitney p = 2 / C(5,2) = 0.2
     assert got.lead_time_hours.p_value == pytest.approx(0.2)
+    # one stratum (team alpha, default risk), both outcomes: informative. No delegated failure:
+    # b c / n = 0, so the MH odds ratio is infinite (None). CMH: a - E a = 1 - 2 * 1 / 5 = 0.6,
+    # Var a = 2 * 3 * 1 * 4 / (5^2 * 4) = 0.24, statistic (0.6 - 0.5)^2 / 0.24 = 1 / 24
+    mh = got.stratified
+    assert (mh.strata, mh.odds_ratio) == (1, None)
+    assert mh.statistic == pytest.approx(1 / 24)
+    assert mh.p_value == pytest.approx(sps.chi2.sf(1 / 24, 1))
+    # van Elteren, one stratum: CAB ranks 4 + 5 = 9, E = 2 * 6 / 2 = 6, Var = 2 * 3 / 12 * 6 = 3,
+    # z = 3 / sqrt(3) = sqrt(3), p = 0.083
+    ve = got.lead_time_stratified
+    assert ve.statistic == pytest.approx(3**0.5)
+    assert ve.p_value == pytest.approx(2 * sps.norm.sf(3**0.5))
     text = narrative.cab_sentence(got)
-    # medians 60 h (shown as 2.5 days) and 2 h; Mann-Whitney p = 0.2 is not significant
-    assert "fail about as often as delegated ones (50 % vs 0 %, Fisher p = 0.40)" in text
-    assert "do not differ significantly (2.5 days vs 2.0 hours" in text
+    # 50 % vs 0 % on 2 and 3 changes: the difference's interval is wide, CMH p = 0.84
+    assert text.startswith(
+        "This data cannot tell whether CAB-approved changes fail more or less often than "
+        "delegated ones of the same team and risk (overall 50 % vs 0 % of deployments)"
+    )
+    assert "their lead times do not differ significantly" in text
 
 
 def test_approval_failure_rates_adds_wilson_bounds(con):
@@ -252,7 +267,10 @@ def test_statistics_for_report_on_an_empty_database_is_json_safe(con):
     assert [r["lag_weeks"] for r in got["cadence_incident_correlation"]] == list(range(9))
     assert set(got["cadence_incident_correlation"][0]) == {"lag_weeks", "n", "spearman_r",
                                                            "p_value"}  # fmt: skip
-    assert got["cab_vs_delegated"] == {"cab_cfr": None, "delegated_cfr": None, "fisher_p": None}
+    assert got["cab_vs_delegated"] == {
+        "cab_cfr": None, "delegated_cfr": None, "fisher_p": None, "odds_ratio_mh": None,
+        "low": None, "high": None, "p_value": None, "strata": 0, "verdict": None,
+    }  # fmt: skip
     # four weeks without incidents: flat
     assert got["incident_trend"] == {"theil_sen_slope_per_week": 0.0, "low": 0.0, "high": 0.0}
 
