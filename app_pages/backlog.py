@@ -63,9 +63,7 @@ with left:
         fig = charts.stacked_bar_chart(
             aspects, x="team", y="points", color="aspect",
             title="Warranty work by aspect", y_title="Story points",
-            colors={"availability": "#4c78a8", "capacity": "#72b7b2", "security": "#e45756",
-                    "continuity": "#eeca3b", "unspecified": "#bab0ac"},
-            order=["availability", "capacity", "security", "continuity", "unspecified"],
+            colors=charts.ASPECT_COLORS, order=charts.ASPECT_ORDER,
         )  # fmt: skip
         ui.chart(fig, aspects, "warranty-aspects")
 with right:
@@ -74,7 +72,6 @@ with right:
     fig = charts.grouped_bar_chart(
         ops, x="team", y="operations_share", title="Backlog items from operations",
         y_title="Share of sprint items", percent=True,
-        single_color=charts.SERIES_COLORS["incidents"],
     )  # fmt: skip
     ui.chart(fig, ops, "operations-share")
 
@@ -90,7 +87,6 @@ with right:
     fig = charts.grouped_bar_chart(
         teams, x="team", y="say_do_ratio", title="Say/do ratio (completed ÷ committed points)",
         y_title="Completed share of committed points", percent=True,
-        single_color=charts.SERIES_COLORS["positive"],
     )  # fmt: skip
     fig.add_hline(y=1, line={"color": charts.MUTED, "dash": "dash", "width": 1})
     ui.chart(fig, teams, "say-do")
@@ -108,7 +104,7 @@ def _per_sprint_sentence(corr, weeks: int) -> str:
         else "no significant link between a sprint's warranty share and P1–P2 incidents"
     )
     return (
-        f"Per sprint, {found} in the {weeks} weeks after it (Spearman r = "
+        f"Per sprint, {found} in the {weeks} weeks after it (Spearman ρ = "
         f"{corr.spearman_r:.2f}, {narrative.fmt_p(corr.p_value)}, {corr.n} sprints); teams "
         "differ in many ways, so the per-team and per-sprint views can disagree."
     )

@@ -53,8 +53,9 @@ fig = charts.cadence_timeline(
     shift_week=shift.week if significant_shift else None,
     shift_label=f"shift: {fmt.number(cp.mean_before)} → {fmt.number(cp.mean_after)} incidents/week",
 )
-charts.add_improvement_markers(fig, fetch(improvements_frame, ctx.flt))  # the CSI register
-ui.chart(fig, weekly, "weekly-deployments-incidents")
+register = fetch(improvements_frame, ctx.flt)
+charts.add_improvement_markers(fig, register)  # the CSI register
+ui.chart(fig, weekly, "weekly-deployments-incidents", caption=charts.improvement_caption(register))
 cards = st.columns(3)
 cards[0].metric(
     "Incident trend (Theil–Sen)",

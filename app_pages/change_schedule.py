@@ -34,10 +34,11 @@ fig = charts.schedule_timeline(
     timeline.sprints, timeline.changes, timeline.incidents,
     changes_per_day=timeline.changes_per_day, incidents_per_day=timeline.incidents_per_day,
     title="Sprints per team; changes and incidents per service",
-    window=(ctx.flt.start, ctx.flt.end), unit=timeline.unit,
+    window=(ctx.flt.start, ctx.flt.end), unit=timeline.unit, team_colors=ui.team_colors(),
 )  # fmt: skip
-charts.add_improvement_markers(fig, fetch(imp.improvements_frame, ctx.flt))
-ui.chart(fig, timeline.changes, "change-schedule")
+register = fetch(imp.improvements_frame, ctx.flt)
+charts.add_improvement_markers(fig, register)
+ui.chart(fig, timeline.changes, "change-schedule", caption=charts.improvement_caption(register))
 summary = timeline.changes_per_day or timeline.incidents_per_day
 st.caption(
     "Sprints: bars per team, every other sprint lighter; hover for the changes released from it. "

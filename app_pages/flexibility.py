@@ -85,7 +85,7 @@ fig = charts.quadrant_scatter(
 ui.chart(fig, plotted.drop(columns=["label"]), f"flexibility-{y_metric}")
 st.caption(
     "Dashed lines: medians of the points shown. Bottom right = faster and more stable than the "
-    "median team. Dotted blue line: the Pareto frontier (no other point is both faster and more "
+    "median team. Dotted grey line: the Pareto frontier (no other point is both faster and more "
     "stable). Dotted trails: each team's quarters in time order. Bubble size: deployments."
 )
 

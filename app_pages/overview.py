@@ -87,7 +87,7 @@ UNITS = {
     "change_failure_rate": "Share of deployments",
     "time_to_restore_hours_median": "Hours",
     "rework_rate": "Share of deployments",
-    "support_cost": "Cost (currency units)",
+    "support_cost": fmt.money_label("Cost"),
 }
 cols = st.columns(2)
 register = fetch(improvements_frame, ctx.flt)
@@ -95,12 +95,17 @@ for i, (_key, metric, label, *_rest) in enumerate(KPIS):
     series = views.months_mostly_inside(trends[metric], ctx.flt)
     with cols[i % 2]:
         fig = charts.trend_chart(
-            series, title=label, y_title=UNITS[metric], percent=metric in PERCENT
-        )
+            series, title=label, y_title=UNITS[metric], percent=metric in PERCENT,
+            money=fmt.currency() if metric == "support_cost" else None,
+        )  # fmt: skip
         fig.update_layout(height=300)
         # the CSI register's improvements that target this metric
-        charts.add_improvement_markers(fig, register[register["target_metric"] == metric])
-        ui.chart(fig, series.rename(columns={"bucket": "month", "value": metric}), label)
+        targeted = register[register["target_metric"] == metric]
+        charts.add_improvement_markers(fig, targeted)
+        ui.chart(
+            fig, series.rename(columns={"bucket": "month", "value": metric}), label,
+            caption=charts.improvement_caption(targeted),
+        )  # fmt: skip
 
 
 def _versus(key: str, show, lower_is_better: bool) -> str:

@@ -24,6 +24,7 @@ with st.expander("Cost model — applies to every page", expanded=False, icon=":
         "priority (or for a request). Cost = hours × hourly rate."
     )
     cost_model_editor()
+    ui.currency_picker()
 ctx = page_context()
 
 totals = fetch(views.cost_breakdown, ctx.flt, ctx.cost)
@@ -59,8 +60,8 @@ cards[3].metric(
 monthly = fetch(views.cost_by_month, ctx.flt, ctx.cost)
 fig = charts.stacked_bar_chart(
     monthly, x="bucket", y="cost", color="category",
-    title="Support cost per month by priority", y_title="Cost (currency units)",
-    colors=charts.PRIORITY_COLORS, order=list(charts.PRIORITY_COLORS),
+    title="Support cost per month by priority", y_title=fmt.money_label("Cost"),
+    colors=charts.PRIORITY_COLORS, order=list(charts.PRIORITY_COLORS), money=fmt.currency(),
 )  # fmt: skip
 ui.chart(fig, monthly, "cost-per-month")
 
@@ -72,8 +73,8 @@ fig = charts.scatter_chart(
     teams, x="deployments_per_week", y="support_cost_per_week", color="team",
     colors=ui.team_colors(), label="team",
     title="Support cost against release speed, per team",
-    x_title="Deployments per week", y_title="Support cost per week (currency units)",
-    hover=["deployments", "incidents"],
+    x_title="Deployments per week", y_title=fmt.money_label("Support cost per week"),
+    hover=["deployments", "incidents"], money=fmt.currency(),
 )  # fmt: skip
 ui.chart(fig, teams, "cost-vs-speed")
 

@@ -49,9 +49,16 @@ def download(df: pd.DataFrame, name: str, label: str = "Download data (CSV)") ->
     )
 
 
-def chart(fig: go.Figure, df: pd.DataFrame, name: str) -> None:
-    """A Plotly figure (full width, hover on) followed by the download of its data."""
+def chart(fig: go.Figure, df: pd.DataFrame, name: str, caption: str | None = None) -> None:
+    """A Plotly figure (full width, hover on), its ``caption`` (plain text, escaped) if any, then
+    the download of its data.
+
+    ``theme=None``: the figures bring their own palette and transparent backgrounds, and
+    Streamlit still fills in the light or dark theme's text colour and font; ``"streamlit"``
+    would also restyle every axis, title and hover label in the browser, for no gain here."""
     st.plotly_chart(fig, theme=None, key=f"chart-{_slug(name)}", config={"displaylogo": False})
+    if caption:
+        st.caption(md_escape(caption))
     download(df, name)
 
 
@@ -132,6 +139,24 @@ def kpi(
             delta_description="vs previous period" if delta else None,
         )
         st.markdown(TIER_BADGES.get(tier or "", ":gray-badge[no DORA tier]"))
+
+
+def currency_picker() -> str:
+    """A currency select box (for the Support cost page); the choice applies to every page of
+    the session (kept apart from the widget, whose state ends when another page is shown)."""
+    from analytics.cost import CURRENCIES
+    from ui import format as fmt
+
+    current = fmt.currency()
+    options = list(dict.fromkeys([current, *CURRENCIES]))
+    st.selectbox(
+        "Currency", options, index=options.index(current), key="currency_choice",
+        on_change=lambda: st.session_state.update(
+            {fmt.K_CURRENCY: st.session_state["currency_choice"]}
+        ),
+        help="Every cost on every page is shown in this currency (the hourly rate is in it).",
+    )  # fmt: skip
+    return fmt.currency()
 
 
 def team_colors() -> dict[str, str]:

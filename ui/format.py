@@ -1,10 +1,44 @@
-"""Human-readable numbers for KPI cards and sentences (None shows as an em dash)."""
+"""Human-readable numbers for KPI cards, tables and sentences (None shows as an em dash), and
+the one label map for column headers (the same names as on the charts' axes and legends).
+
+Money carries the session's currency ("€12,300", "CHF 12,300"): chosen on the Support cost page
+(:data:`K_CURRENCY` in the session state), else the cost model's default.
+"""
 
 from __future__ import annotations
 
 import math
 
+from analytics.charts import LABELS, label  # noqa: F401  (label re-exported: one label map)
+from analytics.cost import DEFAULT_CURRENCY, currency_code, format_money
+
 DASH = "—"
+K_CURRENCY = "currency"
+
+
+def currency() -> str:
+    """The session's currency code (``EUR``): the Support cost page's choice, else the default.
+    Outside a Streamlit run (tests, scripts) the default."""
+    from streamlit.runtime.scriptrunner import get_script_run_ctx
+
+    if get_script_run_ctx(suppress_warning=True) is None:
+        return DEFAULT_CURRENCY
+    import streamlit as st
+
+    return currency_code(st.session_state.get(K_CURRENCY))
+
+
+def money_label(what: str = "Cost") -> str:
+    """An axis or column title naming the currency: ``Cost (EUR)``."""
+    return f"{what} ({currency()})"
+
+
+def column_labels(columns, **overrides) -> dict[str, str]:
+    """``st.dataframe`` column_config entries naming each known column by :data:`LABELS`
+    (``change_failure_rate`` → "Change failure rate"); ``overrides`` win."""
+    config: dict[str, str] = {c: LABELS[c] for c in columns if c in LABELS}
+    config.update(overrides)
+    return config
 
 
 def _missing(value) -> bool:
@@ -32,9 +66,10 @@ def hours(value) -> str:
     return f"{value / 24:.1f} days"
 
 
-def money(value) -> str:
-    """A cost in currency units, without decimals."""
-    return DASH if _missing(value) else f"{value:,.0f}"
+def money(value, currency_: str | None = None) -> str:
+    """A cost in whole currency units with its currency: ``€12,300`` (``currency_`` or the
+    session's :func:`currency`)."""
+    return DASH if _missing(value) else format_money(value, currency_ or currency())
 
 
 def change(current, previous, kind: str = "number") -> str | None:
@@ -50,5 +85,5 @@ def change(current, previous, kind: str = "number") -> str | None:
         sign = "+" if diff >= 0 else "-"
         return sign + hours(abs(diff))
     if kind == "money":
-        return f"{diff:+,.0f}"
+        return format_money(diff, currency(), sign=True)
     return f"{diff:+,.2f}"
