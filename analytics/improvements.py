@@ -52,6 +52,15 @@ NO_CLEAR_EFFECT = "no clear effect"
 TOO_EARLY = "too early to tell"
 CHANGED = "changed, no direction expected"
 NOT_MEASURED = "not measured"
+# The verdicts as the register page labels them (a claim reads "changed as expected").
+VERDICT_LABELS = {
+    AS_EXPECTED: "changed as expected",
+    OPPOSITE: "opposite of expected",
+    NO_CLEAR_EFFECT: "within noise",
+    TOO_EARLY: "too early to tell",
+    CHANGED: "changed, no direction expected",
+    NOT_MEASURED: "cannot tell",
+}
 
 RATE_METRICS = ("change_failure_rate", "rework_rate")
 HOUR_METRICS = ("lead_time_hours_median", "time_to_restore_hours_median", "support_hours")

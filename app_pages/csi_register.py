@@ -1,5 +1,6 @@
-"""CSI register: the improvements the organisation made, and whether each one moved its target
-metric the way it was meant to (weekly values before and after it started)."""
+"""CSI register: the improvements the organisation made, and whether each one's target metric
+changed after it started the way it was meant to (weekly values in a baseline well before the
+start against the weeks after it)."""
 
 from __future__ import annotations
 
@@ -15,18 +16,43 @@ from ui import data
 from ui.context import page_context
 
 ui.header(
-    "CSI register", "Which improvements worked, which did not, and which is it too early to judge?"
+    "CSI register",
+    "Which improvements were followed by the change they aimed for, and which is it too early "
+    "to judge?",
 )
 ctx = page_context()
 FLASH = "csi_flash"  # the notice shown after a change of the register (survives the rerun)
+BADGES = {
+    imp.AS_EXPECTED: "green",
+    imp.CHANGED: "blue",
+    imp.OPPOSITE: "red",
+    imp.NO_CLEAR_EFFECT: "gray",
+    imp.TOO_EARLY: "orange",
+    imp.NOT_MEASURED: "orange",
+}
 
-weeks = st.slider(
-    "Weeks on each side of the start", imp.MIN_WEEKS, imp.MAX_WEEKS, imp.DEFAULT_WEEKS,
-    key="csi_weeks",
-    help="Whole ISO weeks before the week the improvement started and from the first Monday on "
-    "or after it.",
+
+def badge(verdict: str) -> str:
+    """The verdict as a coloured Streamlit badge (its label is ours, never user text)."""
+    return f":{BADGES.get(verdict, 'gray')}-badge[{imp.VERDICT_LABELS.get(verdict, verdict)}]"
+
+
+left, middle, right = st.columns(3)
+weeks = left.slider(
+    "Weeks after the start", imp.MIN_WEEKS, imp.MAX_WEEKS, imp.DEFAULT_WEEKS, key="csi_weeks",
+    help="Whole ISO weeks from the first Monday on or after the start.",
 )  # fmt: skip
-measured = data.fetch(imp.measure_improvements, ctx.flt, weeks)
+baseline_weeks = middle.slider(
+    "Baseline weeks", imp.MIN_BASELINE_WEEKS, imp.MAX_BASELINE_WEEKS, imp.DEFAULT_BASELINE_WEEKS,
+    key="csi_baseline_weeks",
+    help="Whole weeks of usual values to compare with, ending before the gap.",
+)  # fmt: skip
+gap_weeks = right.slider(
+    "Gap before the start (weeks)", 0, imp.MAX_GAP_WEEKS, imp.DEFAULT_GAP_WEEKS, key="csi_gap",
+    help="Whole weeks just before the start left out of the baseline: an improvement usually "
+    "starts after a bad spell, which would pass by itself.",
+)  # fmt: skip
+measured = data.fetch(imp.measure_improvements, ctx.flt, weeks, baseline_weeks, gap_weeks)
 register = data.fetch(imp.improvements_frame)
 
 # --- the register with its measured effect ------------------------------------------------------
@@ -39,38 +65,76 @@ if measured.empty:
             f"({len(register)} in the whole register)."
         )
 else:
+    for row in measured.itertuples():
+        scope = ", ".join(x for x in (row.team, row.service) if isinstance(x, str) and x)
+        st.markdown(
+            f"{badge(row.verdict)} **{ui.md_escape(row.improvement_id)}** "
+            f"{ui.md_escape(row.title)} — {ui.md_escape(scope or 'all teams')}, "
+            f"from {row.started_on}"
+        )
+
+    def unit(column: str):
+        return [
+            imp.format_value(m, v, signed=column != "before" and column != "after")
+            for m, v in zip(measured["target_metric"], measured[column], strict=True)
+        ]
+
     table = measured[
         ["improvement_id", "title", "team", "service", "started_on", "target_metric",
-         "expected_direction", "before", "after", "difference", "low", "high", "p_value",
-         "verdict", "weeks_before", "weeks_after"]
-    ]  # fmt: skip
+         "expected_direction"]
+    ].assign(
+        baseline=unit("before"), after=unit("after"), shift=unit("difference"),
+        ci=[
+            f"{lo} to {hi}" if lo != "n/a" else "n/a"
+            for lo, hi in zip(unit("low"), unit("high"), strict=True)
+        ],
+        did=unit("did_difference"), p_value=measured["p_value"], q_value=measured["q_value"],
+        verdict=[imp.VERDICT_LABELS[v] for v in measured["verdict"]],
+    )  # fmt: skip
     st.dataframe(
         table,
         hide_index=True,
         column_config={
             "improvement_id": "Id",
+            "title": "Title",
+            "team": "Team",
+            "service": "Service",
             "started_on": st.column_config.DateColumn("Started", format="YYYY-MM-DD"),
             "target_metric": "Target metric",
             "expected_direction": "Expected",
-            "before": st.column_config.NumberColumn("Before (median)", format="%.3g"),
-            "after": st.column_config.NumberColumn("After (median)", format="%.3g"),
-            "difference": st.column_config.NumberColumn("Shift", format="%+.3g"),
-            "low": st.column_config.NumberColumn("95 % CI low", format="%+.3g"),
-            "high": st.column_config.NumberColumn("95 % CI high", format="%+.3g"),
+            "baseline": st.column_config.TextColumn(
+                "Baseline", help="Median weekly value in the baseline weeks"
+            ),
+            "after": st.column_config.TextColumn("After", help="Median weekly value after"),
+            "shift": st.column_config.TextColumn(
+                "Shift",
+                help="Hodges–Lehmann shift after minus baseline (restore time: within priority)",
+            ),  # fmt: skip
+            "ci": "95 % interval",
+            "did": st.column_config.TextColumn(
+                "Against other teams",
+                help="Difference-in-differences: the shift of the team's "
+                "weekly gap to the mean of the other teams",
+            ),  # fmt: skip
             "p_value": st.column_config.NumberColumn("p", format="%.3f"),
+            "q_value": st.column_config.NumberColumn(
+                "q", format="%.3f", help="Benjamini–Hochberg across the improvements shown"
+            ),
             "verdict": "Verdict",
         },
         key="csi_table",
     )
-    ui.download(measured.drop(columns=["sentence"]), "csi-effects", "Download effects (CSV)")
+    ui.download(measured.drop(columns=["sentence", "details"]), "csi-effects",
+                "Download effects (CSV)")  # fmt: skip
 
     # --- one improvement up close ---------------------------------------------------------------
     ids = measured["improvement_id"].tolist()
+    by_id = measured.set_index("improvement_id")
     pick = st.selectbox(
-        "Look at", ids, key="csi_pick",
-        format_func=lambda i: f"{i} — {measured.set_index('improvement_id').loc[i, 'title']}",
-    )  # fmt: skip
-    row = measured.set_index("improvement_id").loc[pick]
+        "Look at", ids, key="csi_pick", format_func=lambda i: f"{i} — {by_id.loc[i, 'title']}"
+    )
+    row = by_id.loc[pick]
+    st.markdown(f"#### {ui.md_escape(pick)} — {ui.md_escape(row['title'])} {badge(row['verdict'])}")
     # Missing text reads back as NaN, which is truthy: only a non-empty str counts.
     metric, team, service = (
         v if isinstance(v, str) and v else None for v in row[["target_metric", "team", "service"]]
@@ -86,13 +150,36 @@ else:
             series, title=f"{pick}: weekly {imp.METRIC_LABELS[row['target_metric']]}",
             y_title=imp.METRIC_LABELS[row["target_metric"]], before_from=row["before_from"],
             after_from=row["after_from"], after_to=row["after_to"], started_on=row["started_on"],
-            weeks=weeks, label=f"{pick} started", percent=row["target_metric"] in imp.RATE_METRICS,
+            weeks=baseline_weeks, label=f"{pick} started",
+            percent=row["target_metric"] in imp.RATE_METRICS,
         )  # fmt: skip
         ui.chart(fig, series, f"csi-{pick}")
-    st.write(row["sentence"])
+    st.markdown(ui.md_escape(row["sentence"]))
+    if row["details"]:
+        st.caption(ui.md_escape(row["details"]))
 
 if not register.empty:
     ui.download(register, "csi-register", "Download the whole register (CSV)")
+
+# --- reading ------------------------------------------------------------------------------------
+ui.reading(
+    [imp.register_verdict(measured), *measured["sentence"]] if not measured.empty else [],
+    "The metric changed after the start: other changes in the same weeks can move it too, so a "
+    "verdict is a hint, not a proof of cause.",
+    how=[
+        f"Baseline: {baseline_weeks} whole weeks ending {gap_weeks} whole weeks before the week "
+        f"of the start; after: {weeks} whole weeks from the first Monday on or after it; only "
+        "weeks lying entirely inside the data count.",
+        "Shift: Hodges–Lehmann estimate with Moses' 95 % interval, two-sided Mann–Whitney U "
+        "test; time to restore is compared within each priority (van Elteren's stratified "
+        "test) so that a change in the priority mix does not read as an effect.",
+        "A verdict needs a Benjamini–Hochberg q-value below 0.05 across the improvements "
+        "shown (Benjamini & Hochberg 1995).",
+        "Against other teams: difference-in-differences of the weekly gap between the team and "
+        "the mean of the other teams (assumes they would have moved in parallel).",
+        *(measured["details"] if not measured.empty else []),
+    ],
+)
 
 # --- add, edit, remove --------------------------------------------------------------------------
 st.subheader("Keep the register")
@@ -143,54 +230,48 @@ def _write(done: str, action, *args, forget: str | None = None) -> None:
     try:
         result = action(con, *args)
     except imp.ImprovementError as exc:
-        st.error(str(exc), icon=":material/error:")
+        st.error(ui.md_escape(str(exc)), icon=":material/error:")
         return
     finally:
         con.close()
     data.clear()
     if forget:
+        # the inputs' keys go, so the next run draws them empty: the form clears after success
         for key in [k for k in st.session_state if str(k).startswith(forget)]:
             del st.session_state[key]
-    st.session_state[FLASH] = done.format(result=result)
+    # replace, not format: an id in the notice may hold braces
+    st.session_state[FLASH] = done.replace("{result}", ui.md_escape(result))
     st.rerun()
 
 
 if FLASH in st.session_state:
     st.success(st.session_state.pop(FLASH), icon=":material/check_circle:")
-add_tab, edit_tab, remove_tab = st.tabs(["Add", "Edit", "Remove"])
-with add_tab, st.form("csi_add", clear_on_submit=False):
+
+with st.expander("Add an improvement", key="csi_add_open"), st.form("csi_add"):
     new_id = st.text_input("Id (empty: next free IMP-NN)", key="add_id")
     record = _fields("add", {})
     if st.form_submit_button("Add improvement", type="primary"):
         record["improvement_id"] = new_id
         _write("Added {result} to the register.", imp.add_improvement, record, forget="add_")
 
-with edit_tab:
-    if register.empty:
-        st.caption("Nothing to edit yet.")
-    else:
-        edit_id = st.selectbox("Improvement", register["improvement_id"].tolist(), key="edit_pick")
-        current = register.set_index("improvement_id").loc[edit_id].to_dict()
-        with st.form("csi_edit"):
-            changes = _fields(f"edit_{edit_id}", current)
-            if st.form_submit_button("Save changes", type="primary"):
-                _write(f"Saved {edit_id}.", imp.update_improvement, edit_id, changes)
-
-with remove_tab:
-    if register.empty:
-        st.caption("Nothing to remove.")
-    else:
-        remove_id = st.selectbox(
-            "Improvement", register["improvement_id"].tolist(), key="remove_pick"
-        )
-        sure = st.checkbox(f"Yes, remove {remove_id} from the register", key="remove_sure")
-        if st.button("Remove", disabled=not sure, key="remove_button"):
-            _write(f"Removed {remove_id}.", imp.delete_improvement, remove_id, forget="remove_")
-
-# --- reading ------------------------------------------------------------------------------------
-ui.reading(
-    measured["sentence"].tolist() if not measured.empty else [],
-    "Before and after are medians of weekly values for the improvement's team and service; the "
-    "shift is the Hodges–Lehmann estimate with its 95 % interval and the Mann–Whitney test. "
-    "Other changes in the same weeks can move a metric too: an effect is a hint, not a proof.",
+# A keyed control, not tabs: whichever the user picked stays picked on every rerun.
+action = st.segmented_control(
+    "Change an entry", ["Edit", "Remove"], default="Edit", key="csi_keep", required=True
 )
+if register.empty:
+    st.caption("Nothing to edit or remove yet.")
+elif action == "Edit":
+    edit_id = st.selectbox("Improvement", register["improvement_id"].tolist(), key="edit_pick")
+    current = register.set_index("improvement_id").loc[edit_id].to_dict()
+    with st.form("csi_edit"):
+        changes = _fields(f"edit_{edit_id}", current)
+        if st.form_submit_button("Save changes", type="primary"):
+            _write(f"Saved {ui.md_escape(edit_id)}.", imp.update_improvement, edit_id, changes)
+else:
+    remove_id = st.selectbox("Improvement", register["improvement_id"].tolist(), key="remove_pick")
+    sure = st.checkbox(
+        f"Yes, remove {ui.md_escape(remove_id)} from the register", key="remove_sure"
+    )
+    if st.button("Remove", disabled=not sure, key="remove_button"):
+        _write(f"Removed {ui.md_escape(remove_id)}.", imp.delete_improvement, remove_id,
+               forget="remove_")  # fmt: skip

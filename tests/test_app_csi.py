@@ -62,11 +62,29 @@ def test_register_page_shows_each_improvement_with_its_verdict(app_db, monkeypat
         con.close()
     assert first and last
     assert table["improvement_id"].tolist() == expected["improvement_id"].tolist()
-    assert table["verdict"].tolist() == expected["verdict"].tolist()
-    # the demo holds improvements that worked, some that did not and one too early to tell
-    assert {imp.AS_EXPECTED, imp.NO_CLEAR_EFFECT, imp.TOO_EARLY} <= set(table["verdict"])
-    readings = [m.value for m in at.markdown if m.value.startswith("- IMP-")]
+    labels = [imp.VERDICT_LABELS[v] for v in expected["verdict"]]
+    assert table["verdict"].tolist() == labels
+    # the demo holds improvements that changed as expected, some that did not and one too early
+    assert {"changed as expected", "within noise", "too early to tell"} <= set(table["verdict"])
+    # values in their unit: a rate in %, a duration in hours, a count per week
+    shown = dict(zip(table["improvement_id"], table["baseline"], strict=True))
+    assert shown["IMP-01"].endswith(" %") and shown["IMP-02"].endswith(" h")
+    assert shown["IMP-04"].endswith(" per week")
+    # each improvement's verdict as a badge next to its title
+    for row in expected.itertuples():
+        badge = f"-badge[{imp.VERDICT_LABELS[row.verdict]}]"
+        assert any(m.value.startswith(":") and badge in m.value and f"**{row.improvement_id}**"
+                   in m.value for m in at.markdown), row.improvement_id  # fmt: skip
+    # the reading: the register's verdict first (bold), then one sentence per improvement
+    bold = [m.value for m in at.markdown if m.value.startswith("**") and "improvements" in m.value]
+    assert bold == [f"**{imp.register_verdict(expected)}**"]
+    lines = [m.value for m in at.markdown if m.value.startswith("- IMP-")]
+    # the statistics of each measured improvement go to "How this was computed"
+    details = [v for v in lines if ": baseline " in v]
+    readings = [v for v in lines if ": baseline " not in v]
     assert len(readings) == len(expected)
+    assert len(details) == expected["difference"].notna().sum()
+    assert not any("caused" in r for r in readings)
 
 
 def test_register_page_follows_the_team_filter(app_db, monkeypatch):
@@ -98,6 +116,10 @@ def test_form_adds_edits_and_removes_an_improvement(app_db, monkeypatch):
         "down",
     )
     assert any("Added IMP-50" in s.value for s in at.success)
+    # after a successful add the form is empty again
+    assert at.text_input(key="add_id").value == ""
+    assert at.text_input(key="add_title").value == ""
+    assert at.selectbox(key="add_team").value == ""
 
     # edit: pick it, change the owner
     at.selectbox(key="edit_pick").set_value("IMP-50").run()
@@ -112,6 +134,7 @@ def test_form_adds_edits_and_removes_an_improvement(app_db, monkeypatch):
     assert owner == "Payments lead"
 
     # remove: needs the confirmation first
+    at.segmented_control(key="csi_keep").set_value("Remove").run()
     at.selectbox(key="remove_pick").set_value("IMP-50").run()
     assert at.button(key="remove_button").disabled
     at.checkbox(key="remove_sure").check().run()
@@ -171,3 +194,41 @@ def test_editing_keeps_a_team_no_record_has(app_db, monkeypatch):
     finally:
         con.close()
     assert (row["team"], row["owner"]) == ("Ghost team", "SRE guild")
+
+
+def test_picking_an_entry_stays_in_the_section_the_user_chose(app_db, monkeypatch):
+    at = open_page(app_db, monkeypatch, REGISTER)
+    at.selectbox(key="edit_pick").set_value("IMP-03").run()
+    assert at.segmented_control(key="csi_keep").value == "Edit"
+    assert at.text_input(key="edit_IMP-03_owner").value == "Payments SRE"
+    # Remove chosen, then an entry picked: still on Remove, the edit form is not drawn
+    at.segmented_control(key="csi_keep").set_value("Remove").run()
+    at.selectbox(key="remove_pick").set_value("IMP-02").run()
+    assert not at.exception
+    assert at.segmented_control(key="csi_keep").value == "Remove"
+    assert at.checkbox(key="remove_sure").label == "Yes, remove IMP-02 from the register"
+    assert not [t for t in at.text_input if str(t.key).startswith("edit_")]
+    # and back on Edit, picking another entry keeps Edit
+    at.segmented_control(key="csi_keep").set_value("Edit").run()
+    at.selectbox(key="edit_pick").set_value("IMP-05").run()
+    assert at.segmented_control(key="csi_keep").value == "Edit"
+    assert at.text_input(key="edit_IMP-05_owner").value == "Mobile lead"
+
+
+def test_user_text_is_escaped_in_markdown(app_db, monkeypatch):
+    # issue #13: an external image in a title must not load: it reaches markdown escaped
+    title = "![x](https://example.com/track.png) <b>bold</b> *stars*"
+    con = connect(app_db)
+    imp.add_improvement(con, {"improvement_id": "IMP-[9]", "title": title,
+                              "started_on": "2026-05-04", "team": "Payments",
+                              "target_metric": "incidents"})  # fmt: skip
+    con.close()
+    at = open_page(app_db, monkeypatch, REGISTER)
+    at.selectbox(key="csi_pick").set_value("IMP-[9]").run()
+    texts = [m.value for m in at.markdown] + [c.value for c in at.caption]
+    assert any("IMP-\\[9\\]" in t for t in texts)
+    with_title = [t for t in texts if "track.png" in t]
+    assert with_title  # the badge line, the heading and the reading
+    for text in with_title:
+        assert "![x](" not in text and "\\!\\[x\\]\\(https" in text
+        assert "<b>" not in text and "\\*stars\\*" in text
