@@ -72,6 +72,7 @@ class DemoSpec:
     effects: frozenset[str] = DEMO_EFFECTS
     season: float = 0.15  # amplitude of the yearly swing in incidents (0.15 = +-15 %)
     noise_ar: float = 0.0  # AR(1) coefficient of the weekly organisation-wide incident noise
+    unlinked: float = 0.0  # share of change-caused incidents exported without caused_by_change
 
     def __post_init__(self) -> None:
         unknown = set(self.effects) - set(EFFECTS)
@@ -423,6 +424,11 @@ def _improvement_start(ctx: _Context, imp: DemoImprovement) -> int:
     return ctx.start + imp.day if imp.day >= 0 else ctx.end + imp.day
 
 
+def improvement_planted(imp: DemoImprovement, spec: DemoSpec) -> bool:
+    """Whether the register entry really changed its target metric in data of ``spec``."""
+    return spec.has("csi") and imp.effect != 1.0
+
+
 def _improvement_factor(ctx: _Context, metric: str, team: np.ndarray, day: np.ndarray):
     """Per event: the product of the effects of the improvements on ``metric`` that its team
     had started by ``day``, and of their lead-in in the LEAD_IN_DAYS before (1.0 elsewhere)."""
@@ -765,6 +771,10 @@ def _chunk(ctx: _Context, rng, team_ids: np.ndarray, n_changes: int, n_tickets: 
     effort = _lognormal_hours(rng, EFFORT_HOURS[kind, priority - 1], 0.7)
     effort = np.maximum(np.round(effort * 2) / 2, 0.5)
     effort = np.where(rng.random(n) < 0.12, np.nan, effort)  # not every ticket logs time
+    if ctx.spec.unlinked > 0:
+        # Real exports lose links: own stream, so the default data keep their draws.
+        lose = np.random.default_rng([ctx.spec.seed, 9, int(team_ids[0])]).random(n)
+        tickets["caused_by"] = np.where(lose < ctx.spec.unlinked, -1, tickets["caused_by"])
     tickets = tickets.assign(
         priority=priority,
         resolved=np.where(resolved <= end_s, resolved, -1),  # still open at the export

@@ -374,3 +374,109 @@ def test_register_improvements_show_their_built_in_effects(committed):
         assert after_value < 0.8 * before_value, entry.improvement_id
         checked += 1
     assert checked >= 2
+
+
+# --- effect switches (issue 11: data without an effect, to catch false claims) ----------------
+
+
+def _switched(tmp_path, name: str, **changes) -> dict[str, pd.DataFrame]:
+    spec = dataclasses.replace(SMALL, **changes)
+    demo.generate(tmp_path / name, spec)
+    return assert_valid(tmp_path / name, spec)
+
+
+def test_effect_names_are_checked():
+    with pytest.raises(ValueError, match="unknown effect 'cabb'"):
+        dataclasses.replace(SMALL, effects=frozenset({"cabb"}))
+    with pytest.raises(ValueError, match="noise_ar"):
+        dataclasses.replace(SMALL, noise_ar=1.0)
+    assert demo.DEFAULT_SPEC.effects == demo.DEMO_EFFECTS
+    assert demo.chosen_effects(no_effects=True) == frozenset()
+    assert demo.chosen_effects("cab, lag") == {"cab", "lag"}
+    assert demo.chosen_effects("all", ["caused"]) == set(demo.EFFECTS) - {"caused"}
+    assert demo.chosen_effects(no_effect=["csi"]) == demo.DEMO_EFFECTS - {"csi"}
+    with pytest.raises(ValueError, match="unknown effect 'nope'"):
+        demo.chosen_effects(no_effect=["nope"])
+
+
+def test_cab_effect_only_turns_cab_failures_into_successes(tmp_path):
+    # Same seed, same random draws: the "cab" switch lowers only the CAB's failure probability,
+    # so every other change is identical and a CAB change can only go from failed to successful.
+    off = _switched(tmp_path, "off", effects=frozenset())["changes"]
+    on = _switched(tmp_path, "on", effects=frozenset({"cab"}))["changes"]
+    cab = off["approval"] == "cab"
+    pd.testing.assert_frame_equal(off[~cab], on[~cab])
+    failed_off = off.loc[cab, "outcome"].isin(FAILED_OUTCOMES)
+    failed_on = on.loc[cab, "outcome"].isin(FAILED_OUTCOMES)
+    assert not (failed_on & ~failed_off).any()
+    assert failed_off.sum() > failed_on.sum()
+
+
+def test_without_the_lead_effect_approval_paths_share_one_median(tmp_path):
+    def cab_over_owner(effects) -> float:
+        """Geometric mean over teams of the CAB's median lead time / the product owner's:
+        within teams, because the CAB-heavy teams are also the slow ones (structure kept)."""
+        changes = _switched(tmp_path, "-".join(effects) or "none", effects=frozenset(effects))
+        changes = changes["changes"].dropna(subset=["implemented_at"])
+        hours = (changes["implemented_at"] - changes["requested_at"]).dt.total_seconds() / 3600
+        medians = hours.groupby([changes["team"], changes["approval"]]).median().unstack()
+        ratios = (medians["cab"] / medians["product-owner"]).dropna()
+        return float(np.exp(np.log(ratios).mean()))
+
+    assert 0.7 < cab_over_owner(()) < 1.4
+    assert cab_over_owner(("lead",)) > 3  # 170 h against 30 h before office hours
+    assert list(demo.LEAD_HOURS_FLAT[:3]) == [30.0, 30.0, 30.0]
+
+
+def test_without_the_caused_effect_no_incident_is_caused_by_a_change(tmp_path):
+    none = _switched(tmp_path, "none", effects=frozenset())["incidents"]
+    assert none["caused_by_change"].isna().all()
+    linked = _switched(tmp_path, "all", effects=frozenset({"caused"}))["incidents"]
+    half = _switched(tmp_path, "half", effects=frozenset({"caused"}), unlinked=0.5)["incidents"]
+    n_linked, n_half = (
+        linked["caused_by_change"].notna().sum(),
+        half["caused_by_change"].notna().sum(),
+    )
+    assert n_linked > 20
+    assert 0.3 * n_linked < n_half < 0.7 * n_linked  # about half lose their link
+    # the same incidents otherwise: losing a link is a separate random stream
+    assert linked["priority"].tolist() == half["priority"].tolist()
+
+
+def test_without_the_csi_effect_the_register_says_no_effect():
+    spec = dataclasses.replace(demo.DEFAULT_SPEC, effects=frozenset())
+    assert not any(demo.improvement_planted(i, spec) for i in demo.DEMO_IMPROVEMENTS)
+    planted = [
+        i.improvement_id
+        for i in demo.DEMO_IMPROVEMENTS
+        if demo.improvement_planted(i, demo.DEFAULT_SPEC)
+    ]
+    assert planted == ["IMP-01", "IMP-02", "IMP-03"]
+
+
+def test_the_ar1_variant_makes_weekly_noise_autocorrelated():
+    ctx = demo._context(dataclasses.replace(demo.DEFAULT_SPEC, noise_ar=0.8))
+    noise = demo._org_noise(ctx, np.random.default_rng(0), 400)
+    log = np.log(noise)
+    lag1 = np.corrcoef(log[:-1], log[1:])[0, 1]
+    assert 0.7 < lag1 < 0.9
+    assert noise.mean() == pytest.approx(1.0, abs=0.1)
+    iid = demo._org_noise(demo._context(demo.DEFAULT_SPEC), np.random.default_rng(0), 400)
+    assert abs(np.corrcoef(iid[:-1], iid[1:])[0, 1]) < 0.15
+
+
+def test_demo_command_builds_a_database_without_effects(tmp_path, capsys):
+    from analytics import cli
+
+    db = tmp_path / "null.duckdb"
+    assert cli.main(["demo", "--db", str(db), "--seed", "3", "--no-effects"]) == 0
+    con = connect(db, read_only=True)
+    try:
+        caused = con.execute("SELECT count(caused_by_change) FROM incidents").fetchone()[0]
+        notes = {r[0] for r in con.execute("SELECT notes FROM improvements").fetchall()}
+    finally:
+        con.close()
+    assert caused == 0
+    assert notes == {"Demo: no effect in the data"}
+    assert cli.main(["demo", "--db", str(db), "--effects", "cab,bogus"]) == 2
+    assert "unknown effect 'bogus'" in capsys.readouterr().err
