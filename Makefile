@@ -21,8 +21,12 @@ $(VENV)/.dev: requirements.txt requirements-dev.txt | $(BIN)/python
 data/cadence.duckdb: | $(VENV)/.runtime
 	$(BIN)/python -m analytics demo --db $@
 
+# Listens on this computer only unless CADENCE_ADDRESS is set (e.g. 0.0.0.0): without sign-in
+# (docs/security.md) everyone who reaches the server can change and reset the data.
+CADENCE_ADDRESS ?= 127.0.0.1
 run: $(VENV)/.runtime data/cadence.duckdb
-	$(BIN)/streamlit run app.py --server.port $(PORT) --server.headless true
+	$(BIN)/streamlit run app.py --server.port $(PORT) --server.headless true \
+		--server.address $(CADENCE_ADDRESS)
 
 test: $(VENV)/.dev
 	$(BIN)/ruff check .

@@ -1,8 +1,10 @@
-"""Running SQL with named parameters: every value is bound, never pasted into the text."""
+"""Running SQL with named parameters: every value is bound, never pasted into the text; and
+why a database could not be opened (:func:`classify_open_error`)."""
 
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import duckdb
@@ -33,3 +35,34 @@ def query_df(con: duckdb.DuckDBPyConnection, sql: str, *param_sets: dict) -> pd.
 def query_one(con: duckdb.DuckDBPyConnection, sql: str, *param_sets: dict) -> tuple:
     """Run a query with named parameters and return its single row."""
     return con.execute(sql, bind(sql, *param_sets)).fetchone()
+
+
+# --- a database that cannot be opened -----------------------------------------------------------
+
+CORRUPT, LOCKED, UNREADABLE = "corrupt", "locked", "unreadable"
+_LOCK_PID = re.compile(r"Conflicting lock is held in .*?\(PID (\d+)\)")
+
+
+@dataclass(frozen=True)
+class OpenProblem:
+    """Why the database could not be opened: ``kind`` (corrupt, locked or unreadable), the
+    error's type, and the PID of the process holding the lock (locked only). It holds no path,
+    so it can be shown in a browser."""
+
+    kind: str
+    error: str
+    pid: int | None = None
+
+
+def classify_open_error(exc: BaseException) -> OpenProblem:
+    """Sort an exception raised while opening a database: another process holds its write lock
+    (DuckDB allows one writing process), the file is not a DuckDB database (random bytes, a
+    truncated or an empty file), or anything else (a migration that failed, no permission)."""
+    text = str(exc)
+    if isinstance(exc, duckdb.Error):
+        if "Could not set lock" in text or "Conflicting lock" in text:
+            match = _LOCK_PID.search(text)
+            return OpenProblem(LOCKED, type(exc).__name__, int(match[1]) if match else None)
+        if "not a valid DuckDB database" in text or isinstance(exc, duckdb.SerializationException):
+            return OpenProblem(CORRUPT, type(exc).__name__)
+    return OpenProblem(UNREADABLE, type(exc).__name__)

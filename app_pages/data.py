@@ -6,19 +6,25 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from analytics import views
+from analytics import audit, views
+from analytics.access import RESET, UPLOAD
 from analytics.export import to_safe_csv
-from analytics.loader import LOAD_ORDER, LoadError, load_paths
 from analytics.schema import KINDS
-from analytics.store import DEMO_DIR, PROJECT_ROOT
+from analytics.store import PROJECT_ROOT
+from ui import auth, data
 from ui import components as ui
-from ui import data
 from ui.import_ui import import_flow
 from ui.upload import K_RESULT
 
 TEMPLATES = PROJECT_ROOT / "data" / "templates"
 
 ui.header("Data", "Which data does the dashboard show, and how do I add my own?")
+problem = data.problem()
+if problem is not None:  # nothing below can be read: say what happened and how to recover
+    data.problem_panel(problem)
+    st.stop()
+data.show_flash()
+st.caption(auth.mode_sentence(auth.current()))
 
 st.subheader("Upload")
 st.caption(
@@ -28,10 +34,15 @@ st.caption(
     "and changes nothing; bad rows are refused one by one and listed with file, line, column "
     "and reason."
 )
-import_flow()
+if auth.can(UPLOAD):
+    import_flow()
+else:
+    auth.explain(UPLOAD)
 
 st.subheader("Load history")
 history = data.fetch(views.load_history)
+# The file names only: the demo files are logged with their server path, which stays there.
+history = history.assign(file_name=history["file_name"].str.replace(r"^.*[\\/]", "", regex=True))
 if history.empty:
     ui.empty("Nothing has been loaded into this database yet.")
 else:
@@ -64,25 +75,34 @@ for col, kind in zip(cols, KINDS.values(), strict=True):
     )  # fmt: skip
 
 st.subheader("Reset")
-with st.popover("Reset to the demo data", icon=":material/restart_alt:"):
-    st.write(
-        "Replaces all sprints, work items, changes, incidents and the CSI register with the "
-        "bundled demo data."
-    )
-    if st.button("Yes, replace my data", type="primary", key="reset_demo"):
-        con = data.cursor()
-        try:
-            files = [DEMO_DIR / f"{kind}.csv" for kind in LOAD_ORDER]
-            summaries = load_paths(con, [f for f in files if f.exists()], replace=True)
-        except LoadError as exc:
-            # the loader rolled back: the user's data is untouched
-            st.error(ui.md_escape(str(exc)), icon=":material/error:")
-        else:
-            data.clear()
-            st.session_state.pop(K_RESULT, None)
-            st.success(f"Demo data restored ({sum(s.inserted for s in summaries):,} rows).")
-        finally:
-            con.close()
+if not auth.can(RESET):
+    auth.explain(RESET)
+else:
+    with st.popover("Reset to the demo data", icon=":material/restart_alt:"):
+        st.write(
+            "Replaces all sprints, work items, changes, incidents and the CSI register with the "
+            "bundled demo data."
+        )
+        if st.button("Yes, replace my data", type="primary", key="reset_demo"):
+            restored = data.reset_action()  # checks the role again
+            if restored:
+                st.session_state.pop(K_RESULT, None)
+                st.success(restored)
+
+st.subheader("Audit log")
+changes = data.read(audit.latest, 50)  # not cached: a profile save changes it too
+if changes.empty:
+    ui.empty("No change has been made through the dashboard yet.")
+else:
+    st.caption("The latest 50 changes of data made through the dashboard, newest first.")
+    st.dataframe(
+        changes,
+        hide_index=True,
+        column_config={
+            "changed_at": st.column_config.DatetimeColumn("When (UTC)"), "who": "Who",
+            "action": "What", "table_name": "Table", "row_count": "Rows", "detail": "Detail",
+        },
+    )  # fmt: skip
 
 ui.reading(
     [

@@ -13,7 +13,8 @@ from pathlib import Path
 import pandas as pd
 import streamlit as st
 
-from analytics import views
+from analytics import audit, views
+from analytics.access import REPLACE, SAVE_MAPPING, UPLOAD
 from analytics.importers import (
     PRESETS,
     FileInfo,
@@ -36,7 +37,7 @@ from analytics.importers.mapping import (
 from analytics.loader import LoadError, Source
 from analytics.schema import KINDS
 from analytics.store import PROJECT_ROOT
-from ui import data
+from ui import auth, data
 from ui.components import md_escape
 from ui.upload import K_RESULT, UploadResult, show_result
 
@@ -129,12 +130,28 @@ def mapping_editor(i: int, info: FileInfo, profiles: dict[str, Path]) -> Mapping
         "Save as profile", value="" if chosen == NEW_PROFILE else chosen, key=f"imp_name_{i}"
     )
     if button_col.button("Save profile", key=f"imp_save_{i}"):
-        try:
-            path = save_profile(profile, mappings_dir(), name)
-            st.success(md_escape(f"Saved {path.name}"))
-        except (ProfileError, OSError) as exc:
-            st.error(md_escape(str(exc)))
+        save_mapping(profile, name)
     return profile
+
+
+def save_mapping(profile: MappingProfile, name: str) -> Path | None:
+    """The Save profile handler: checks the role again, writes the profile and logs it in the
+    audit log; the saved file, or None (the reason is shown)."""
+    principal = auth.permit(SAVE_MAPPING)
+    if principal is None:
+        return None
+    try:
+        path = save_profile(profile, mappings_dir(), name)
+    except (ProfileError, OSError) as exc:
+        st.error(md_escape(data.redact_paths(str(exc))))
+        return None
+    con = data.cursor()
+    try:
+        audit.record(con, principal.who, audit.SAVE_PROFILE, None, None, path.name)
+    finally:
+        con.close()
+    st.success(md_escape(f"Saved {path.name}"))
+    return path
 
 
 def file_plan(i: int, source: Source, profiles: dict[str, Path]):
@@ -193,7 +210,13 @@ def run_import(
     date_format: str | None,
     progress=None,
 ) -> UploadResult:
-    """Import the sources in one transaction; on a file-level error nothing is written."""
+    """Import the sources in one transaction; on a file-level error nothing is written. The
+    role is checked here again (editor appends, admin replaces) and the load is audited."""
+    principal = auth.current()
+    action = REPLACE if replace else UPLOAD
+    if not principal.may(action):
+        auth.log.warning("refused %s for %s (role %s)", action, principal.who, principal.role)
+        return UploadResult(error=principal.refusal(action), replace=replace)
     con = data.cursor()
     try:
         try:
@@ -207,13 +230,30 @@ def run_import(
                 progress=progress,
             )
         except LoadError as exc:
-            return UploadResult(error=str(exc), replace=replace)
+            # A message quoting a temporary file names it by its file name only.
+            return UploadResult(error=data.redact_paths(str(exc)), replace=replace)
+        # The importer commits its own transaction; the audit entries follow in the next one.
+        _record_load(con, principal.who, summaries, replace)
         data.clear()  # the data changed: every page must read it again
         last = views.load_history(con, limit=len(summaries))
         rejected = rejected_preview(con, [int(i) for i in last["load_id"]])
         return UploadResult(summaries, rejected, None, replace)
     finally:
         con.close()
+
+
+def _record_load(con, who: str, summaries, replace: bool) -> None:
+    """One audit entry per loaded file: rows stored (inserted + updated) in its table."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        for s in summaries:
+            detail = s.file_name + (f"; {s.removed:,} old rows removed" if s.replaced else "")
+            action = audit.REPLACE if replace else audit.APPEND
+            audit.record(con, who, action, s.kind, s.inserted + s.updated, detail)
+        con.execute("COMMIT")
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
 
 
 def import_form(sources: list[Source]) -> None:
@@ -224,15 +264,19 @@ def import_form(sources: list[Source]) -> None:
         "Date format for ambiguous dates (optional, e.g. %d/%m/%Y or %m/%d/%Y)",
         key="imp_date_format",
     )
+    # Replacing whole tables is for admins; an editor is offered appending only.
+    modes = ["append", "replace"] if auth.can(REPLACE) else ["append"]
     mode = st.radio(
         "How to load",
-        ["append", "replace"],
+        modes,
         format_func={
             "append": "Append: add new rows, update rows with a known id",
             "replace": "Replace: the files' kinds are replaced entirely",
         }.get,
         key="load_mode",
     )
+    if len(modes) == 1:
+        auth.explain(REPLACE)
     ready = all(p is not None for p in plans)
     if st.button(
         f"Load {len(sources)} file(s)", type="primary", disabled=not ready, key="load_button"

@@ -115,7 +115,7 @@ def _dataset_panel() -> None:
     info = data.fetch(views.dataset_info)
     with st.expander("Dataset", expanded=False):
         st.caption("Database")
-        st.code(data.db_path(), language=None)
+        st.code(data.db_name(), language=None)  # the name only: the folder is the server's
         last = info["last_loaded_at"]
         st.caption(
             f"Last load: {last:%Y-%m-%d %H:%M} UTC · {info['files']} file(s)"
