@@ -20,6 +20,7 @@ register entry of one seed for the CSI register, or one metric for the Overview 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import dataclasses
 import datetime as dt
 import json
@@ -345,8 +346,9 @@ def run(
     results: dict = {v.name: defaultdict(list) for v in chosen}
     started = time.perf_counter()
     ctx = multiprocessing.get_context("fork" if sys.platform != "win32" else "spawn")
-    with ctx.Pool(processes) as pool:
-        for done, (name, _seed, readings) in enumerate(pool.imap_unordered(run_one, jobs), 1):
+    with ctx.Pool(processes) if processes > 1 else contextlib.nullcontext() as pool:
+        answers = pool.imap_unordered(run_one, jobs) if pool else map(run_one, jobs)
+        for done, (name, _seed, readings) in enumerate(answers, 1):
             for key, trials in readings.items():
                 results[name][key].extend(trials)
             if progress is not None:
