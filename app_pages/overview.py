@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import streamlit as st
 
-from analytics import charts, views
+from analytics import charts, deltas, narrative, views
 from analytics.improvements import improvements_frame
 from analytics.metrics import report
 from analytics.series import metric_series
@@ -22,6 +22,9 @@ now = fetch(report, ctx.flt, ctx.cost, ctx.attribution)
 before = fetch(report, ctx.flt.previous_period(), ctx.cost, ctx.attribution)
 # Without any record in the previous period, "changes" against it would be meaningless.
 has_before = bool(before["deployments"] or before["incidents"] or before["requests"])
+# each change is tested against noise; only a significant one is an improvement/deterioration
+verdicts = fetch(deltas.period_deltas, ctx.flt, ctx.cost, ctx.attribution) if has_before else {}
+BEYOND_NOISE = (deltas.IMPROVEMENT, deltas.DETERIORATION)
 
 # (report key, series metric, label, formatter, delta kind, lower is better, DORA key, help)
 KPIS = [
@@ -62,11 +65,13 @@ for i, (key, _metric, label, show, kind, lower, dora_key, help_text) in enumerat
             lower_is_better=lower,
             tier=now["dora"].get(dora_key) if dora_key else None,
             help=help_text,
+            within_noise=has_before and verdicts[key].verdict not in BEYOND_NOISE,
         )
 st.caption(
     (
         f"Changes are against the previous {ctx.flt.window_days} days "
-        f"({before['from']} – {before['to']})."
+        f"({before['from']} – {before['to']}); grey changes are within noise (not significant "
+        "at 5 %, see How this was computed)."
         if has_before
         else f"No data in the previous {ctx.flt.window_days} days to compare with."
     )
@@ -116,8 +121,25 @@ def _versus(key: str, show, lower_is_better: bool) -> str:
     if show(a) == show(b):
         return f", the same as in the previous period ({show(b)})"
     word = "up" if a > b else "down"
-    verdict = "an improvement" if (a < b) == lower_is_better else "a deterioration"
-    return f", {word} from {show(b)} in the previous period ({verdict})"
+    verdict = verdicts[key].verdict
+    reading = f"a {verdict}" if verdict in BEYOND_NOISE else "within noise"
+    return f", {word} from {show(b)} in the previous period ({reading})"
+
+
+def _how() -> list[str]:
+    """The test behind each change's label."""
+    if not has_before:
+        return []
+    lines = [
+        "A change against the previous period is called an improvement or a deterioration only "
+        "when its test is significant at 5 %; otherwise it is within noise."
+    ]
+    for key, _metric, label, *_rest in KPIS:
+        v = verdicts[key]
+        result = v.verdict or f"not tested ({v.reason})"
+        p = f", {narrative.fmt_p(v.p_value)}" if v.p_value is not None else ""
+        lines.append(f"{label}: {v.method}{p} — {result}.")
+    return lines
 
 
 tiers = now["dora"]
@@ -137,4 +159,5 @@ sentences = [
 ui.reading(
     sentences,
     ui.small_sample_caveat({"deployments": now["deployments"], "incidents": now["incidents"]}),
+    how=_how(),
 )

@@ -124,8 +124,12 @@ def kpi(
     lower_is_better: bool = False,
     tier: str | None = None,
     help: str | None = None,
+    within_noise: bool = False,
 ) -> None:
     """One KPI card: value, change against the previous period, DORA tier badge.
+
+    ``within_noise``: the change is not significant, so it is shown grey (neither an improvement
+    nor a deterioration) and described as "within noise vs previous period".
 
     No sparkline: the page's trend charts show the same series, and six sparklines took about
     half a second to draw in the browser."""
@@ -134,9 +138,13 @@ def kpi(
             label,
             value,
             delta,
-            delta_color="inverse" if lower_is_better else "normal",
+            delta_color="off" if within_noise else "inverse" if lower_is_better else "normal",
             help=help,
-            delta_description="vs previous period" if delta else None,
+            delta_description=(
+                ("within noise vs previous period" if within_noise else "vs previous period")
+                if delta
+                else None
+            ),
         )
         st.markdown(TIER_BADGES.get(tier or "", ":gray-badge[no DORA tier]"))
 
