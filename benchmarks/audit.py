@@ -240,31 +240,30 @@ def _warranty_claim(result) -> bool:
 def _overview_claims(con, flt, spec) -> list[tuple[bool, bool]]:
     """Per Overview KPI: does the page label a change against the previous period? True change
     only under the "shift" effect, for the failure rate and time to restore (it steps up in the
-    last 13 weeks, which the last 90 days hold)."""
+    last 13 weeks, which the last 90 days hold). The label: the significance-tested verdict of
+    ``analytics.deltas.period_deltas`` when it exists, else ``ui.format.change``'s delta text
+    (shown, with its colour, whenever the numbers differ)."""
     from analytics.cost import CostModel
     from analytics.metrics import report
 
-    labeller = _overview_labeller()
-    now = report(con, flt, CostModel())
-    before = report(con, flt.previous_period(), CostModel())
-    claims = []
-    for key, kind in OVERVIEW_METRICS.items():
-        moved = spec.has("shift") and key != "lead_time_hours_median"
-        claims.append((labeller(now, before, key, kind), moved))
-    return claims
+    try:
+        from analytics.deltas import NOISE, period_deltas
+    except ImportError:
+        period_deltas = None
+    if period_deltas is not None:
+        verdicts = period_deltas(con, flt, CostModel())
+        labelled = {k: verdicts[k].verdict not in (None, NOISE) for k in OVERVIEW_METRICS}
+    else:
+        from ui.format import change
 
-
-def _overview_labeller():
-    """What the Overview page shows: a significance-tested verdict when the analytics layer has
-    one (``analytics.views.delta_verdict``), else ``ui.format.change``'s delta label."""
-    from analytics import views
-
-    verdict = getattr(views, "delta_verdict", None)
-    if verdict is not None:
-        return lambda now, before, key, kind: bool(verdict(now, before, key))
-    from ui.format import change
-
-    return lambda now, before, key, kind: change(now[key], before[key], kind) is not None
+        now = report(con, flt, CostModel())
+        before = report(con, flt.previous_period(), CostModel())
+        labelled = {
+            k: change(now[k], before[k], kind) is not None for k, kind in OVERVIEW_METRICS.items()
+        }
+    return [
+        (labelled[k], spec.has("shift") and k != "lead_time_hours_median") for k in OVERVIEW_METRICS
+    ]
 
 
 def _what_if_bias(con, flt, spec) -> tuple[float | None, float | None]:
