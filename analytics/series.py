@@ -6,6 +6,8 @@ the day of the event: a deployment by ``implemented_at``, an incident or request
 
 from __future__ import annotations
 
+import datetime as dt
+
 import duckdb
 import pandas as pd
 
@@ -68,3 +70,30 @@ def metrics_series(
     for metric in metrics:
         out[metric] = df[metric]
     return out.reset_index(drop=True)
+
+
+def whole_weeks(
+    weekly: pd.DataFrame,
+    extent: tuple[dt.date, dt.date] | None,
+    week: str = "bucket",
+    days: str = "bucket_days",
+) -> pd.DataFrame:
+    """The rows of a weekly series whose week lies entirely inside the window (``days == 7``)
+    and inside the data's ``extent`` (first and last day with data, as
+    :func:`analytics.metrics.data_range`; None: no data, so no week).
+
+    Every statistic on a weekly series should read only these weeks: a week cut by the window
+    or by the start or end of the data holds fewer days of events and looks like a dip (and
+    a window far wider than the data would count its empty weeks as quiet ones). Order kept,
+    index reset.
+    """
+    if extent is None or weekly.empty:
+        return weekly.iloc[0:0].reset_index(drop=True)
+    first, last = extent
+    monday = pd.to_datetime(weekly[week])
+    inside = (
+        (weekly[days] == 7)
+        & (monday >= pd.Timestamp(first))
+        & (monday + pd.Timedelta(days=6) <= pd.Timestamp(last))
+    )
+    return weekly[inside.to_numpy()].reset_index(drop=True)

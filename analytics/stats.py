@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 from scipy import stats as sps
 
+from analytics import timeseries as ts
 from analytics.stratified import MantelHaenszel, VanElteren, mantel_haenszel, van_elteren
 
 ALPHA = 0.05  # significance level used by every sentence in narrative.py
@@ -128,23 +129,49 @@ def spearman(x: Sequence, y: Sequence) -> Correlation:
     return Correlation(n, _num(res.statistic), _num(p))
 
 
-def lagged_spearman(deploys: Sequence, incidents: Sequence, max_lag: int = 8) -> list[dict]:
+def lagged_spearman(
+    deploys: Sequence, incidents: Sequence, max_lag: int = 8, prewhiten: bool = True
+) -> list[dict]:
     """Spearman correlation of weekly deployments with weekly incidents ``k`` weeks later.
 
-    For each lag ``k = 0..max_lag`` the deployments of week ``t`` pair with the incidents of week
-    ``t + k`` over the weeks where both exist (``n = weeks - k``). Returns one dict per lag:
-    ``{lag_weeks, n, spearman_r, p_value, reason}`` (r and p None with a reason when undefined).
+    Weekly counts are autocorrelated, and two autocorrelated series correlate by chance far more
+    often than the i.i.d. p-value admits. So both series are first prewhitened with the AR(p)
+    model of the deployments (Yule–Walker, order by AIC up to 4; Box & Jenkins 1976): the
+    residuals of deployments are then white, which makes the usual null distribution of a
+    cross-correlation valid (Bartlett), while a real link from deployments to incidents survives
+    the same linear filter. For each lag ``k = 0..max_lag`` the residual of week ``t`` pairs with
+    the incidents' residual of week ``t + k`` (``n = weeks - p - k`` pairs). The lags' p-values
+    get Benjamini–Hochberg (1995) q-values; claim a lag only when ``q_value < ALPHA``.
+
+    Returns one dict per lag: ``{lag_weeks, n, spearman_r, p_value, q_value, method, reason}``
+    (r, p and q None with a reason when undefined; ``method`` e.g. "prewhitened Spearman, AR(2)").
+    ``prewhiten=False`` pairs the raw counts (plain Spearman, still with q-values).
     """
     deploys = np.asarray(deploys, dtype=float)
     incidents = np.asarray(incidents, dtype=float)
     if len(deploys) != len(incidents):
         raise ValueError("deployment and incident series must cover the same weeks")
+    method = "Spearman"
+    usable = not (np.isnan(deploys).any() or np.isnan(incidents).any())
+    if prewhiten and usable and len(deploys) >= MIN_POINTS and np.ptp(deploys) > 0:
+        fit = ts.fit_ar(deploys)
+        if fit.order:
+            deploys = ts.ar_filter(deploys, fit.phi)
+            incidents = ts.ar_filter(incidents, fit.phi)
+            method = f"prewhitened Spearman, AR({fit.order})"
+        else:
+            method = "Spearman, AR(0): deployments not autocorrelated"
     weeks = len(deploys)
     rows = []
     for lag in range(max_lag + 1):
         pairs = max(weeks - lag, 0)
         c = spearman(deploys[:pairs], incidents[lag : lag + pairs])
         rows.append({"lag_weeks": lag, **c.to_dict()})
+    q = ts.bh_qvalues([np.nan if r["p_value"] is None else r["p_value"] for r in rows])
+    for row, q_value in zip(rows, q, strict=True):
+        row["q_value"] = _num(q_value)
+        row["method"] = method
+        row["reason"] = row.pop("reason")  # keep reason last, as before
     return rows
 
 
@@ -266,7 +293,10 @@ def compare_samples(a: Sequence, b: Sequence) -> SampleComparison:
 
 @dataclass(frozen=True)
 class Trend(Result):
-    """Theil-Sen slope (units per step, e.g. incidents per week) with its 95 % interval."""
+    """Theil-Sen slope (units per step, e.g. incidents per week) with its 95 % interval and the
+    two-sided p-value of the Mann–Kendall test for it; ``method`` names the corrections applied
+    (autocorrelation, seasonality, subsampled pairs). Call it rising or falling only when
+    ``p_value < ALPHA``."""
 
     n: int
     slope: float | None
@@ -274,25 +304,125 @@ class Trend(Result):
     low: float | None
     high: float | None
     reason: str | None = None
+    p_value: float | None = None
+    method: str | None = None
 
 
-def theil_sen(values: Sequence) -> Trend:
-    """Theil-Sen slope of ``values`` against their position 0, 1, 2, ... with a 95 % interval."""
+def theil_sen(
+    values: Sequence,
+    weeks: Sequence[dt.date] | None = None,
+    seasonal: bool = True,
+    max_pairs: int = ts.MAX_PAIRS,
+    seed: int = SEED,
+) -> Trend:
+    """Theil-Sen slope (Sen 1968) of ``values`` against their position 0, 1, 2, ... with a 95 %
+    interval and a Mann–Kendall p-value, both robust to autocorrelation.
+
+    The variance of Mann–Kendall's S is inflated by the Hamed & Rao (1998) factor from the
+    significant autocorrelations of the detrended ranks; the interval uses the same variance
+    (Sen's rank bounds), so it excludes 0 about when ``p < 0.05``. With at least two years
+    (104) of consecutive weekly values, week-of-year means are removed first (ISO weeks of
+    ``weeks``, the Mondays, else position modulo 52) so a season does not read as a trend.
+    Beyond ``max_pairs`` pairs (about 2,000 points) the slopes come from a random subsample of
+    pairs (fixed ``seed``): memory and time stay bounded for any length. Missing values drop.
+    """
     y = np.asarray(values, dtype=float)
-    y = y[~np.isnan(y)]
-    if len(y) < MIN_POINTS:
-        return Trend(len(y), None, None, None, None, f"fewer than {MIN_POINTS} data points")
-    res = sps.theilslopes(y, np.arange(len(y)), alpha=0.95)
+    keep = ~np.isnan(y)
+    y = y[keep]
+    n = len(y)
+    if n < MIN_POINTS:
+        return Trend(n, None, None, None, None, f"fewer than {MIN_POINTS} data points")
+    if weeks is not None:
+        weeks = [w for w, k in zip(weeks, keep, strict=True) if k]
+    x = np.arange(n, dtype=float)
+    method = ["Theil–Sen slope, Mann–Kendall test"]
+    raw = y
+    if seasonal and n >= ts.SEASONAL_MIN_WEEKS:
+        y = ts.seasonal_adjust(y, weeks)
+        method.append("week-of-year means removed")
+    slopes, total = ts.pairwise_slopes(y, max_pairs, seed)
+    slopes.sort()
+    slope = float(np.median(slopes))
+    intercept = float(np.median(y) - slope * np.median(x))
+    mk = ts.mann_kendall(y)
+    # the larger factor of the raw and the adjusted series: removing the season also removes
+    # slow wandering, which would make the adjusted series look less autocorrelated than it is
+    factor = max(ts.hamed_rao_factor(y - slope * x), ts.hamed_rao_factor(raw - slope * x))
+    method.append(f"Hamed–Rao autocorrelation correction (variance x{factor:.2f})")
+    if len(slopes) < total:
+        method.append(f"slopes of {len(slopes):,} random pairs of {total:,}")
+    var = mk.var_s * factor
+    sigma = math.sqrt(var)
+    p = 2 * sps.norm.sf(abs(mk.s - np.sign(mk.s)) / sigma) if var > 0 else 1.0
+    # Sen (1968) eq. 2.6: the slopes ranked (N -/+ z sigma) / 2 bound the 95 % interval
+    z = sps.norm.ppf(0.025)
+    scale = len(slopes) / total
+    hi = min(int(np.round((total - z * sigma) / 2 * scale)), len(slopes) - 1)
+    lo = max(int(np.round((total + z * sigma) / 2 * scale)) - 1, 0)
     return Trend(
-        len(y), _num(res.slope), _num(res.intercept), _num(res.low_slope), _num(res.high_slope)
+        n,
+        _num(slope),
+        _num(intercept),
+        _num(slopes[lo]),
+        _num(slopes[hi]),
+        None,
+        _num(min(p, 1.0)),
+        "; ".join(method),
     )
 
 
 @dataclass(frozen=True)
-class ChangePoint(Result):
-    """The single most likely shift in the mean of a series, with a permutation p-value.
+class TrendTurn(Result):
+    """The recent trend of a series set against its whole-window trend.
 
-    ``index`` is the position of the first value after the shift (None when not computed).
+    ``recent`` is the :func:`theil_sen` trend from position ``since`` (``since_week`` its
+    Monday when weeks were given) to the end; ``turned`` is True when that recent trend is
+    significant (p < ALPHA) and runs the opposite way to the whole window's slope.
+    """
+
+    whole: Trend
+    recent: Trend | None
+    since: int | None
+    since_week: dt.date | None
+    turned: bool
+    reason: str | None = None
+
+
+MIN_RECENT_POINTS = 8  # a recent trend needs at least this many points (weeks)
+
+
+def trend_turn(
+    values: Sequence, weeks: Sequence[dt.date] | None = None, since: int | None = None
+) -> TrendTurn:
+    """Has the trend turned lately? ``since`` is the first position of the recent part (e.g. a
+    significant change point), by default the last third of the series. Missing values drop
+    (with their weeks)."""
+    y = np.asarray(values, dtype=float)
+    keep = ~np.isnan(y)
+    if weeks is not None:
+        weeks = [w for w, k in zip(weeks, keep, strict=True) if k]
+    y = y[keep]
+    whole = theil_sen(y, weeks)
+    n = len(y)
+    since = n - n // 3 if since is None else since
+    if n - since < MIN_RECENT_POINTS or whole.slope is None:
+        reason = f"fewer than {MIN_RECENT_POINTS} recent data points"
+        return TrendTurn(whole, None, None, None, False, whole.reason or reason)
+    recent = theil_sen(y[since:], None if weeks is None else weeks[since:])
+    turned = (
+        recent.p_value is not None
+        and recent.p_value < ALPHA
+        and np.sign(recent.slope) == -np.sign(whole.slope) != 0
+    )
+    return TrendTurn(whole, recent, since, None if weeks is None else weeks[since], bool(turned))
+
+
+@dataclass(frozen=True)
+class ChangePoint(Result):
+    """The single most likely shift in the mean of a series, with a block-permutation p-value.
+
+    ``index`` is the position of the first value after the shift (None when not computed);
+    ``block_length`` the points moved together by the permutation test, ``method`` its name.
     """
 
     n: int
@@ -302,6 +432,15 @@ class ChangePoint(Result):
     p_value: float | None
     permutations: int
     reason: str | None = None
+    block_length: int | None = None
+    method: str | None = None
+
+
+# Points reordered per change-point test (permutations x length) and per chunk: beyond, fewer
+# permutations (never under 99) so a 100,000-week series stays within seconds and ~100 MB.
+PERMUTATION_WORK = 2_000_000
+PERMUTATION_CHUNK = 1_000_000
+MIN_PERMUTATIONS = 99
 
 
 def _split_gain(y: np.ndarray, min_size: int) -> np.ndarray:
@@ -318,13 +457,22 @@ def _split_gain(y: np.ndarray, min_size: int) -> np.ndarray:
 
 
 def change_point(
-    values: Sequence, min_size: int = 2, permutations: int = 999, seed: int = SEED
+    values: Sequence,
+    min_size: int = 2,
+    permutations: int = 999,
+    seed: int = SEED,
+    block: int | None = None,
 ) -> ChangePoint:
     """Single mean-shift change point (the first step of binary segmentation).
 
-    The split maximising the between-segment sum of squares is the candidate; its p-value is the
-    share of random permutations of the series (fixed seed) whose best split gains at least as
-    much: ``(1 + hits) / (1 + permutations)``.
+    The split maximising the between-segment sum of squares is the candidate. Its p-value comes
+    from a block permutation (Künsch 1989 blocks): the series is cut into blocks of ``block``
+    consecutive points (default :func:`analytics.timeseries.block_length` of the residuals
+    around the split: ``n^(1/3)`` stretched by their autocorrelation), the blocks are shuffled
+    (fixed seed) and the best split recomputed; shuffling single points would break the
+    autocorrelation and make chance shifts look significant. ``p = (1 + hits) / (1 +
+    permutations)``, or exact (hits / orderings) when the blocks have at most ``permutations``
+    orderings. Long series get fewer permutations (``PERMUTATION_WORK``, at least 99).
     """
     y = np.asarray(values, dtype=float)
     y = y[~np.isnan(y)]
@@ -336,19 +484,25 @@ def change_point(
     gains = _split_gain(y[None, :], min_size)[0]
     best = int(np.argmax(gains))
     index = best + min_size
+    before, after = y[:index].mean(), y[index:].mean()
+    length = block or ts.block_length(np.concatenate([y[:index] - before, y[index:] - after]))
+    runs = min(permutations, max(MIN_PERMUTATIONS, PERMUTATION_WORK // n))
+    exact = math.factorial(-(-n // length)) <= runs
     rng = np.random.default_rng(seed)
-    shuffled = rng.permuted(np.tile(y, (permutations, 1)), axis=1)
-    null = _split_gain(shuffled, min_size).max(axis=1)
-    # tolerance so that permutations tying with the observed split count as hits
-    hits = int(np.sum(null >= gains[best] * (1 - 1e-9)))
-    return ChangePoint(
-        n,
-        index,
-        _num(y[:index].mean()),
-        _num(y[index:].mean()),
-        (1 + hits) / (1 + permutations),
-        permutations,
-    )
+    hits = done = 0
+    chunk = max(1, PERMUTATION_CHUNK // n)
+    while done < runs:
+        orders = ts.block_orders(n, length, runs if exact else min(chunk, runs - done), rng)
+        null = _split_gain(y[orders], min_size).max(axis=1)
+        # tolerance so that permutations tying with the observed split count as hits
+        hits += int(np.sum(null >= gains[best] * (1 - 1e-9)))
+        done += len(orders)
+        if exact:
+            break
+    p = hits / done if exact else (1 + hits) / (1 + done)
+    kind = "all" if exact else "random"
+    method = f"block permutation ({kind} {done:,} orderings of {length}-point blocks)"
+    return ChangePoint(n, index, _num(before), _num(after), p, done, None, length, method)
 
 
 # --- sprint cadence -----------------------------------------------------------------------------

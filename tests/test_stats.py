@@ -12,6 +12,7 @@ import pytest
 from scipy import stats as sps
 
 from analytics import narrative, stats
+from analytics import timeseries as ts
 
 
 def _frame(rows):
@@ -87,7 +88,7 @@ def test_spearman_undefined_cases_give_none_with_a_reason():
 def test_lagged_spearman_pairs_week_t_with_week_t_plus_k():
     deploys = [5, 3, 8, 1, 9, 2, 7, 4, 6, 0, 3, 5]
     incidents = [1, 4, 2, 6, 3, 8, 1, 7, 2, 5, 9, 0]
-    rows = stats.lagged_spearman(deploys, incidents, max_lag=3)
+    rows = stats.lagged_spearman(deploys, incidents, max_lag=3, prewhiten=False)
     assert [r["lag_weeks"] for r in rows] == [0, 1, 2, 3]
     for row in rows:
         k = row["lag_weeks"]
@@ -96,6 +97,10 @@ def test_lagged_spearman_pairs_week_t_with_week_t_plus_k():
         assert row["spearman_r"] == pytest.approx(ref.statistic)
         assert row["p_value"] == pytest.approx(ref.pvalue)
         assert row["reason"] is None
+        assert row["method"] == "Spearman"
+    # q-values: Benjamini-Hochberg across the four lags, as scipy computes them
+    ref_q = sps.false_discovery_control([r["p_value"] for r in rows])
+    assert [r["q_value"] for r in rows] == pytest.approx(list(ref_q))
 
 
 def test_lagged_spearman_runs_out_of_weeks_without_errors():
@@ -213,8 +218,24 @@ def test_theil_sen_matches_scipy():
     ref = sps.theilslopes(y, np.arange(len(y)), alpha=0.95)
     got = stats.theil_sen(y)
     assert got.slope == pytest.approx(ref.slope)
-    assert (got.low, got.high) == (pytest.approx(ref.low_slope), pytest.approx(ref.high_slope))
+    assert got.intercept == pytest.approx(ref.intercept)
     assert got.n == 9
+    # the interval is Sen's, from the Mann-Kendall variance inflated by the Hamed-Rao factor:
+    # rank bounds (N -/+ z sigma) / 2 of the 36 sorted slopes with sigma^2 = 92 * factor
+    factor = ts.hamed_rao_factor(np.array(y) - ref.slope * np.arange(9))
+    assert factor >= 1
+    sigma = math.sqrt(92 * factor)  # 9 * 8 * 23 / 18 = 92, no ties
+    slopes = np.sort([(y[j] - y[i]) / (j - i) for i in range(9) for j in range(i + 1, 9)])
+    hi = min(round((36 + 1.959964 * sigma) / 2), 35)
+    lo = max(round((36 - 1.959964 * sigma) / 2) - 1, 0)
+    assert (got.low, got.high) == (pytest.approx(slopes[lo]), pytest.approx(slopes[hi]))
+    # never narrower than the i.i.d. interval
+    assert got.low <= ref.low_slope and got.high >= ref.high_slope
+    # Mann-Kendall: S = 26 (31 rising pairs; falling: 6>5, 9>8, 12>11, 12>10, 11>10),
+    # z = (S - 1) / sigma with the continuity correction
+    assert ts.mann_kendall(y).s == 26
+    assert got.p_value == pytest.approx(2 * sps.norm.sf(25 / sigma))
+    assert "Hamed–Rao" in got.method
 
 
 def test_theil_sen_by_hand_and_edge_cases():
@@ -229,9 +250,17 @@ def test_change_point_finds_a_step():
     got = stats.change_point([1, 1, 1, 1, 5, 5, 5, 5])
     assert got.index == 4
     assert (got.mean_before, got.mean_after) == (1.0, 5.0)
-    # only 2 of the C(8,4) = 70 orderings split this cleanly: p about 2/70 = 0.029
-    assert got.p_value < 0.06
-    assert got.p_value == stats.change_point([1, 1, 1, 1, 5, 5, 5, 5]).p_value  # fixed seed
+    # blocks of 2 (8^(1/3), no autocorrelation left around the split): 4 blocks, all 4! = 24
+    # orderings; the 8 that keep both 1-blocks on one side split as cleanly -> p = 8/24
+    assert got.block_length == 2 and got.permutations == 24
+    assert got.p_value == pytest.approx(1 / 3)
+    # a longer step: 12 then 12 points, blocks of 3 -> 8 blocks, random orderings
+    long = stats.change_point([1.0] * 12 + [5.0] * 12)
+    assert long.index == 12 and long.block_length == 3
+    # (1 + hits) / (1 + 999): the clean split recurs only when 4 low blocks lead or trail
+    # (2 * 4! * 4! / 8! = 1/35 of orderings)
+    assert long.p_value < 0.06
+    assert long.p_value == stats.change_point([1.0] * 12 + [5.0] * 12).p_value  # fixed seed
 
 
 def test_change_point_split_gain_by_hand():
@@ -251,6 +280,18 @@ def test_change_point_edge_cases():
     short = stats.change_point([1, 9, 1])
     assert short.index is None and "fewer than 4" in short.reason
     json.dumps(short.to_dict(), allow_nan=False)
+
+
+def test_block_orders_move_whole_blocks():
+    rng = np.random.default_rng(0)
+    orders = ts.block_orders(7, 3, 5, rng)
+    # blocks [0 1 2] [3 4 5] [6]: 3! = 6 orderings > 5 asked -> 5 random ones
+    for row in orders:
+        assert sorted(row) == list(range(7))
+        runs = [list(row[i : i + 3]) for i in range(7)]
+        assert [0, 1, 2] in runs and [3, 4, 5] in runs
+    every = ts.block_orders(7, 3, 6, rng)  # 6 allowed: all orderings, the original first
+    assert every[0].tolist() == list(range(7)) and len({tuple(r) for r in every}) == 6
 
 
 def test_weekly_change_point_names_the_first_shifted_week():
@@ -392,9 +433,16 @@ def test_lagged_correlation_sentence_corrects_for_the_lags_tested():
         for k in range(9)
     ]
     rows[2] = {"lag_weeks": 2, "n": 18, "spearman_r": 0.5, "p_value": 0.03, "reason": None}
-    # 0.03 < 0.05 but not < 0.05 / 9
-    assert "not significant once the 9 lags tested are accounted for" in (
-        narrative.lagged_correlation_sentence(rows)
+    # 0.03 < 0.05, but its Benjamini-Hochberg q over 9 lags is 0.03 * 9 / 1 = 0.27
+    assert narrative.lagged_correlation_sentence(rows) == (
+        "Releases and incidents did not move together at any lag from 0 to 8 weeks beyond what "
+        "chance and the weeks' own rhythm explain."
+    )
+    how = narrative.lagged_correlation_how(rows)
+    assert "Spearman r = 0.50, p = 0.03, q = 0.27 (18 weeks)" in how[1]
+    rows[2]["p_value"] = 0.001  # q = 0.009 < 0.05
+    assert narrative.lagged_correlation_sentence(rows) == (
+        "Weeks with more releases went with more incidents 2 weeks later."
     )
     constant = stats.lagged_spearman([1, 1, 1, 1], [1, 2, 3, 4], max_lag=2)
     assert narrative.lagged_correlation_sentence(constant) == (
@@ -423,16 +471,27 @@ def test_cab_and_interval_sentences():
 
 
 def test_trend_and_change_point_sentences():
-    rising = stats.Trend(20, 0.5, 1.0, 0.2, 0.9)
-    assert narrative.trend_sentence(rising) == (
-        "Weekly incidents are rising by 0.5 per week (Theil–Sen, 95 % CI 0.2 to 0.9, 20 weeks)."
+    rising = stats.Trend(20, 0.5, 1.0, 0.2, 0.9, None, 0.01, "Theil–Sen")
+    assert narrative.trend_sentence(rising) == "Weekly incidents are rising by 0.5 per week."
+    assert narrative.trend_how(rising)[0] == (
+        "Theil–Sen slope 0.5 per week (95 % CI 0.2 to 0.9), Mann–Kendall p = 0.01, "
+        "20 whole weeks."
     )
+    # the interval excludes 0 but p = 0.06: no claim
+    unsure = stats.Trend(20, 0.5, 1.0, 0.2, 0.9, None, 0.06, "Theil–Sen")
+    assert narrative.trend_sentence(unsure) == "No clear trend in weekly incidents."
     flat = stats.Trend(20, 0.1, 1.0, -0.2, 0.4)
     assert narrative.trend_sentence(flat).startswith("No clear trend in weekly incidents")
     weeks = [dt.date(2026, 1, 5) + dt.timedelta(weeks=i) for i in range(8)]
-    cp = stats.change_point([1, 1, 1, 1, 5, 5, 5, 5])
-    assert narrative.change_point_sentence(cp, weeks).startswith(
-        "Weekly incidents shifted from 1 to 5 a week from the week of 2026-02-02"
+    cp = stats.ChangePoint(8, 4, 1.0, 5.0, 0.01, 999, None, 2, "block permutation")
+    assert narrative.change_point_sentence(cp, weeks) == (
+        "Weekly incidents shifted from 1 to 5 a week from the week of 2026-02-02 — only 8 weeks "
+        "of data, treat with caution."
+    )
+    assert "p = 0.01 by block permutation" in narrative.change_point_how(cp, weeks)[0]
+    small = stats.change_point([1, 1, 1, 1, 5, 5, 5, 5])  # p = 1/3
+    assert narrative.change_point_sentence(small, weeks).startswith(
+        "No significant shift in weekly incidents"
     )
 
 
