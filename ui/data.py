@@ -133,7 +133,7 @@ def _record_reset(con: duckdb.DuckDBPyConnection, who: str, summaries, detail: s
     con.execute("BEGIN TRANSACTION")
     try:
         for s in summaries:
-            audit.record(con, who, audit.RESET, s.kind, s.inserted, detail)
+            audit.record(con, who, audit.RESET, s.kind, s.inserted + s.updated, detail)
         con.execute("COMMIT")
     except BaseException:
         con.execute("ROLLBACK")
@@ -173,7 +173,8 @@ def reset_to_demo(who: str) -> str:
             con.close()
         note = f" The unreadable file was kept beside it as {aside.name}."
     clear()
-    return f"Demo data restored ({sum(s.inserted for s in summaries):,} rows).{note}"
+    stored = sum(s.inserted + s.updated for s in summaries)
+    return f"Demo data restored ({stored:,} rows).{note}"
 
 
 def reset_action() -> str | None:
