@@ -394,7 +394,7 @@ def quadrant_scatter(
                     y=trail[y],
                     mode="lines+markers",
                     name=f"{shown} over time",
-                    legendgroup=str(name),
+                    legendgroup=shown,
                     showlegend=False,
                     line={"color": palette.get(str(name), NEUTRAL), "width": 1, "dash": "dot"},
                     marker={"size": 5, "opacity": 0.5},
@@ -431,7 +431,7 @@ def quadrant_scatter(
                 y=[row[y]],
                 mode="markers+text",
                 name=name,
-                legendgroup=key,
+                legendgroup=name,
                 text=[name],
                 textposition=place,
                 marker={
