@@ -6,13 +6,14 @@ from __future__ import annotations
 
 import streamlit as st
 
-from analytics import charts, views
+from analytics import audit, charts, views
 from analytics import improvements as imp
+from analytics.access import EDIT_REGISTER
 from analytics.filters import Filter
 from analytics.schema import IMPROVEMENT_DIRECTIONS, IMPROVEMENT_METRICS, IMPROVEMENT_SOURCES
 from analytics.series import metric_series
+from ui import auth, data
 from ui import components as ui
-from ui import data
 from ui.context import page_context
 
 ui.header(
@@ -183,6 +184,9 @@ ui.reading(
 
 # --- add, edit, remove --------------------------------------------------------------------------
 st.subheader("Keep the register")
+if not auth.can(EDIT_REGISTER):
+    auth.explain(EDIT_REGISTER)
+    st.stop()  # the rest of the page is the register's forms
 choices = data.fetch(views.filter_choices)
 teams = ["", *choices["teams"]]
 services = ["", *choices["services"]]
@@ -223,15 +227,35 @@ def _fields(prefix: str, current: dict) -> dict:
     }  # fmt: skip
 
 
+AUDITED = {
+    imp.add_improvement: audit.ADD,
+    imp.update_improvement: audit.EDIT,
+    imp.delete_improvement: audit.DELETE,
+}
+
+
 def _write(done: str, action, *args, forget: str | None = None) -> None:
     """Run one register change on the shared connection, then rerun with ``done`` as a notice;
-    a one-line error for bad input. ``forget``: prefix of form keys to clear after success."""
+    a one-line error for bad input. ``forget``: prefix of form keys to clear after success.
+    The role is checked again here, and the change and its audit entry commit together."""
+    principal = auth.permit(EDIT_REGISTER)
+    if principal is None:
+        return
     con = data.cursor()
+    con.execute("BEGIN TRANSACTION")
     try:
         result = action(con, *args)
+        entry = result if isinstance(result, str) else args[0]  # add returns the new id
+        rows = int(result is not False)  # delete returns False when there was no such entry
+        audit.record(con, principal.who, AUDITED[action], "improvements", rows, entry)
+        con.execute("COMMIT")
     except imp.ImprovementError as exc:
+        con.execute("ROLLBACK")
         st.error(ui.md_escape(str(exc)), icon=":material/error:")
         return
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
     finally:
         con.close()
     data.clear()
