@@ -8,9 +8,12 @@ pages can cache them. The sentences that go with them are in :mod:`analytics.nar
 from __future__ import annotations
 
 import datetime as dt
+import itertools
+import math
 from dataclasses import dataclass, replace
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from analytics import stats
@@ -271,18 +274,106 @@ def cadence_before_after(
 
 
 @dataclass(frozen=True)
+class WithinTeam(stats.Result):
+    """Within-team association of a sprint's warranty share with the team's P1/P2 incidents in
+    the ``weeks`` weeks after the sprint: both centred on the team's own mean, pooled.
+
+    ``slope``: the fixed-effects (within) slope, P1/P2 incidents per 10 percentage points of
+    warranty share above the team's usual; ``spearman_r``: Spearman r of the centred values
+    (descriptive); ``p_value``: two-sided permutation test of the slope, shares shuffled among
+    each team's own sprints."""
+
+    sprints: int
+    teams: int
+    weeks: int
+    slope: float | None
+    spearman_r: float | None
+    p_value: float | None
+    permutations: int
+    reason: str | None = None
+
+
+PERMUTATIONS = 2000  # permutation test resamples: p resolves to 1 / 2001
+
+
+def within_team(
+    team: pd.Series, x: pd.Series, y: pd.Series, weeks: int, permutations: int = PERMUTATIONS
+) -> WithinTeam:
+    """The within-team slope of ``y`` on ``x`` (fixed-effects / within estimator: both centred
+    on each team's mean; Wooldridge 2010, ch. 10) with a permutation p-value that shuffles ``x``
+    only among the same team's rows (restricted permutations, Anderson & ter Braak 2003), so a
+    team's level — its size, its systems — cannot make a link. Rows with a missing value drop;
+    teams with a single row carry no within-team information and drop too. With at most
+    ``permutations`` within-team orderings in all, every one is taken (an exact p-value)."""
+    frame = pd.DataFrame({"team": team.to_numpy(), "x": x.to_numpy(float), "y": y.to_numpy(float)})
+    frame = frame.dropna()
+    frame = frame[frame.groupby("team")["x"].transform("size") > 1]
+    frame = frame.sort_values("team", kind="stable").reset_index(drop=True)
+    n, k = len(frame), frame["team"].nunique()
+    # rounded: float noise of the centring must not break ties (0.1 - 0.2 vs 0.5 - 0.6)
+    cx = (frame["x"] - frame.groupby("team")["x"].transform("mean")).to_numpy().round(12)
+    cy = (frame["y"] - frame.groupby("team")["y"].transform("mean")).to_numpy().round(12)
+    sxx = float(cx @ cx)
+    if n < stats.MIN_POINTS or sxx == 0 or not np.any(cy):
+        reason = (
+            "fewer than 3 sprints with a whole window after them"
+            if n < stats.MIN_POINTS
+            else "no sprint differs from its team's usual warranty share or incidents"
+        )
+        return WithinTeam(n, k, weeks, None, None, None, 0, reason)
+    slope = float(cx @ cy) / sxx
+    codes = pd.factorize(frame["team"])[0]
+    sizes = np.bincount(codes)
+    if math.prod(math.factorial(int(k)) for k in sizes) <= permutations:
+        # few enough within-team orderings to take them all: the exact null distribution
+        blocks = np.cumsum(np.concatenate([[0], sizes[:-1]]))
+        per_team = [
+            [np.array(p) + b for p in itertools.permutations(range(k))]
+            for k, b in zip(sizes, blocks, strict=True)
+        ]
+        order = np.array([np.concatenate(combo) for combo in itertools.product(*per_team)])
+        exact = True
+    else:
+        rng = np.random.default_rng(stats.SEED)
+        # argsort of (team code + uniform noise) keeps each team's block, shuffled inside it
+        order = np.argsort(codes[None, :] + rng.random((permutations, n)), axis=1)
+        exact = False
+    null = (cx[order] @ cy) / sxx
+    hits = int(np.sum(np.abs(null) >= abs(slope) - 1e-12))
+    # exact: the observed ordering is one of the enumerated; sampled: add it (Phipson & Smyth)
+    p = hits / len(order) if exact else (1 + hits) / (permutations + 1)
+    r = stats.spearman(cx, cy).spearman_r
+    return WithinTeam(n, k, weeks, slope * 0.1, r, float(p), len(order))
+
+
+@dataclass(frozen=True)
 class WarrantyVsIncidents:
     """Per team: ``warranty_share`` of sprint story points (fraction) and
-    ``incidents_p1_p2_per_week``; ``correlation``: Spearman across the teams with both."""
+    ``incidents_p1_p2_per_week``; ``correlation``: Spearman across the teams with both (a
+    description of a handful of points, not a test). ``within_team``: the claimable reading,
+    per sprint against the team's own usual (:class:`WithinTeam`); ``per_sprint``: its rows
+    (team, sprint_id, end_date, warranty_share, incidents_p1_p2_after and both centred on the
+    team's mean: warranty_centred, incidents_centred)."""
 
     per_team: pd.DataFrame
     correlation: stats.Correlation
+    within_team: WithinTeam | None = None
+    per_sprint: pd.DataFrame | None = None
 
 
-def warranty_vs_incidents(con: duckdb.DuckDBPyConnection, flt: Filter) -> WarrantyVsIncidents:
+WARRANTY_WEEKS = 2  # incidents counted in this many weeks after each sprint's last day
+
+
+def warranty_vs_incidents(
+    con: duckdb.DuckDBPyConnection, flt: Filter, weeks: int = WARRANTY_WEEKS
+) -> WarrantyVsIncidents:
     """Does time spent on warranty work (availability, capacity, security, continuity) go with
-    fewer serious incidents? Warranty share per team from the sprints ending in the window,
-    P1/P2 incidents per week per team over the window, Spearman across teams."""
+    fewer serious incidents? Within each team: each sprint's warranty share against the team's
+    P1/P2 incidents in the ``weeks`` weeks after it ends, both against the team's own mean
+    (:func:`within_team`). Across teams, descriptive: warranty share per team from the sprints
+    ending in the window, P1/P2 incidents per week per team over the window, Spearman."""
+    from analytics.views import warranty_vs_following_incidents
+
     points = per_team_sprints(con, flt)
     serious = metric_series(con, flt, "incidents_p1_p2", freq="week", by="team")
     per_week = serious.groupby("team", as_index=False)["value"].sum()
@@ -294,8 +385,23 @@ def warranty_vs_incidents(con: duckdb.DuckDBPyConnection, flt: Filter) -> Warran
     teams["incidents_p1_p2_per_week"] = teams["incidents_p1_p2_per_week"].fillna(0.0)
     teams = teams.sort_values("team").reset_index(drop=True)
     both = teams.dropna(subset=["warranty_share"])
+    following = warranty_vs_following_incidents(con, flt, weeks)
+    # only sprints whose weeks after lie inside the data: a cut window would count too few
+    rows = following[following["window_complete"].fillna(False).astype(bool)].dropna(
+        subset=["warranty_share"]
+    )
+    rows = rows[["team", "sprint_id", "end_date", "warranty_share", "incidents_p1_p2_after"]]
+    rows = rows[rows.groupby("team")["sprint_id"].transform("size") > 1].reset_index(drop=True)
+    for column, centred in (
+        ("warranty_share", "warranty_centred"),
+        ("incidents_p1_p2_after", "incidents_centred"),
+    ):
+        rows[centred] = rows[column] - rows.groupby("team")[column].transform("mean")
     return WarrantyVsIncidents(
-        teams, stats.spearman(both["warranty_share"], both["incidents_p1_p2_per_week"])
+        teams,
+        stats.spearman(both["warranty_share"], both["incidents_p1_p2_per_week"]),
+        within_team(rows["team"], rows["warranty_share"], rows["incidents_p1_p2_after"], weeks),
+        rows,
     )
 
 

@@ -329,22 +329,62 @@ def what_if_sentence(w: WhatIf) -> str:
     )
 
 
-def warranty_sentence(corr: Correlation) -> str:
-    """Across teams: warranty share of sprint work versus P1/P2 incidents per week."""
-    if corr.spearman_r is None:
-        return _sentence(f"No link between warranty work and incidents can be computed: "
-                         f"{corr.reason}")  # fmt: skip
-    stats = f"(Spearman r = {corr.spearman_r:.2f}, {fmt_p(corr.p_value)}, {corr.n} teams)"
-    warn = caution(corr.n, "teams", SMALL_TEAMS)
-    if corr.p_value is not None and corr.p_value < ALPHA:
-        direction = "more" if corr.spearman_r > 0 else "fewer"
+def warranty_sentence(result) -> str:
+    """The warranty reading. Given :func:`analytics.insights.warranty_vs_incidents`'s result
+    (or its ``within_team`` part): within each team, were sprints with more warranty work than
+    the team's usual followed by fewer P1/P2 incidents? This is the claimable reading. Given a
+    :class:`Correlation`: the between-team description (:func:`warranty_between_sentence`)."""
+    if isinstance(result, Correlation):
+        return warranty_between_sentence(result)
+    w = getattr(result, "within_team", result)
+    if w is None or w.slope is None:
+        reason = w.reason if w is not None else "no sprints"
+        return _sentence(f"Within teams, no link between warranty work and P1/P2 incidents can "
+                         f"be computed: {reason}")  # fmt: skip
+    after = f"in the {count(w.weeks, 'weeks')} after it"
+    if w.p_value is not None and w.p_value < ALPHA:
+        direction = "fewer" if w.slope < 0 else "more"
         return _sentence(
-            f"Teams that spend a larger share of sprint work on warranty have {direction} "
-            f"P1/P2 incidents per week {stats}",
-            warn,
+            f"Within each team, sprints with more warranty work than the team's usual were "
+            f"followed by {direction} P1/P2 incidents {after}"
         )
     return _sentence(
-        f"No significant link between a team's warranty share and its P1/P2 incidents "
-        f"per week {stats}",
-        warn,
+        f"Within each team, a sprint's warranty share and the team's P1/P2 incidents {after} "
+        "did not move together beyond chance"
     )
+
+
+def warranty_between_sentence(corr: Correlation) -> str:
+    """Across teams, descriptive: warranty share of sprint work against P1/P2 incidents per
+    week, one point a team — a description, never a test (a handful of teams that differ in
+    size, systems and much else)."""
+    if corr.spearman_r is None:
+        return _sentence(f"Across teams, warranty work and P1/P2 incidents cannot be set side "
+                         f"by side: {corr.reason}")  # fmt: skip
+    if corr.spearman_r == 0:
+        found = "show no ordering between warranty work and P1/P2 incidents per week"
+    else:
+        direction = "more" if corr.spearman_r > 0 else "fewer"
+        found = f"teams that plan more warranty work had {direction} P1/P2 incidents per week"
+    return _sentence(f"Across the {count(corr.n, 'teams')}, {found} — a description, not a test")
+
+
+def warranty_how(result) -> list[str]:
+    """The statistics behind the warranty sentences, for "How this was computed"."""
+    w, corr = result.within_team, result.correlation
+    lines = []
+    if w is not None and w.slope is not None:
+        lines.append(
+            f"Within teams: fixed-effects slope {w.slope:+.2f} P1/P2 incidents per 10 points of "
+            f"warranty share above the team's usual, permutation test within teams "
+            f"{fmt_p(w.p_value)} ({w.permutations:,} shuffles), {count(w.sprints, 'sprints')} "
+            f"of {count(w.teams, 'teams')}; Spearman r of the centred values "
+            f"{w.spearman_r:.2f}; incidents counted in the {count(w.weeks, 'weeks')} after each "
+            "sprint's last day."
+        )
+    if corr.spearman_r is not None:
+        lines.append(
+            f"Across teams: Spearman r = {corr.spearman_r:.2f} over {count(corr.n, 'teams')} "
+            "(descriptive only: teams differ in many ways besides warranty work)."
+        )
+    return lines

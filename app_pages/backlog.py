@@ -1,12 +1,12 @@
 """Backlog & warranty: how much sprint work goes to warranty (availability, capacity, security,
-continuity) and to operations, whether that goes with fewer serious incidents, and how reliably
-teams deliver what they commit to."""
+continuity) and to operations, whether a sprint with more warranty work than its team's usual is
+followed by fewer serious incidents, and how reliably teams deliver what they commit to."""
 
 from __future__ import annotations
 
 import streamlit as st
 
-from analytics import charts, insights, narrative, stats, views
+from analytics import charts, insights, narrative, views
 from analytics.metrics import per_team_sprints, sprints_frame
 from ui import components as ui
 from ui import format as fmt
@@ -15,7 +15,7 @@ from ui.data import fetch
 
 ui.header(
     "Backlog & warranty",
-    "Do teams that invest sprint capacity in warranty work suffer fewer serious incidents?",
+    "When a team invests more sprint capacity in warranty work, do fewer serious incidents follow?",
 )
 ctx = page_context()
 
@@ -25,35 +25,36 @@ if sprints.empty:
     st.stop()
 
 teams = fetch(per_team_sprints, ctx.flt)
-warranty = fetch(insights.warranty_vs_incidents, ctx.flt)
 aspects = fetch(views.warranty_aspects, ctx.flt)
 colors = ui.team_colors()
 weeks = st.columns([1, 2])[0].slider(
-    "Count incidents in this many weeks after each sprint", 1, 8, 4, key="bw_weeks"
-)
+    "Count incidents in this many weeks after each sprint", 1, 8, insights.WARRANTY_WEEKS,
+    key="bw_weeks",
+)  # fmt: skip
+warranty = fetch(insights.warranty_vs_incidents, ctx.flt, weeks)
 
 left, right = st.columns(2)
 with left:
     per_team = warranty.per_team.dropna(subset=["warranty_share"])
     fig = charts.scatter_chart(
         per_team, x="warranty_share", y="incidents_p1_p2_per_week", color="team",
-        colors=colors, title="Warranty share against serious incidents, per team",
+        colors=colors, title="Per team (a description, not a test)",
         x_title="Warranty share of sprint story points", y_title="P1–P2 incidents per week",
         percent_x=True, label="team",
     )  # fmt: skip
     ui.chart(fig, warranty.per_team, "warranty-vs-incidents")
 with right:
-    following = fetch(views.warranty_vs_following_incidents, ctx.flt, weeks)
-    complete = following[following["window_complete"]].dropna(subset=["warranty_share"])
+    # each sprint against its own team's usual: team size and systems cannot make the link
     fig = charts.scatter_chart(
-        complete, x="warranty_share", y="incidents_p1_p2_after", color="team", colors=colors,
-        title=f"Each sprint's warranty share against P1–P2 incidents in the next {weeks} weeks",
-        x_title="Warranty share of the sprint's story points",
-        y_title=f"P1–P2 incidents in the {weeks} weeks after", percent_x=True,
+        warranty.per_sprint, x="warranty_centred", y="incidents_centred", color="team",
+        colors=colors,
+        title=f"Within each team: sprints against the team's usual, P1–P2 incidents in the next "
+        f"{weeks} weeks",
+        x_title="Warranty share above the team's usual (points)",
+        y_title="P1–P2 incidents above the team's usual", percent_x=True,
         hover=["sprint_id", "end_date"],
     )  # fmt: skip
-    ui.chart(fig, following, "warranty-vs-following-incidents")
-    per_sprint = stats.spearman(complete["warranty_share"], complete["incidents_p1_p2_after"])
+    ui.chart(fig, warranty.per_sprint, "warranty-within-team")
 
 left, right = st.columns(2)
 with left:
@@ -94,27 +95,11 @@ with right:
 # --- reading ------------------------------------------------------------------------------------
 
 
-def _per_sprint_sentence(corr, weeks: int) -> str:
-    if corr.spearman_r is None:
-        return f"Per sprint, no correlation can be computed: {corr.reason}."
-    found = (
-        f"sprints with more warranty work are followed by "
-        f"{'more' if corr.spearman_r > 0 else 'fewer'} P1–P2 incidents"
-        if corr.p_value is not None and corr.p_value < stats.ALPHA
-        else "no significant link between a sprint's warranty share and P1–P2 incidents"
-    )
-    return (
-        f"Per sprint, {found} in the {weeks} weeks after it (Spearman ρ = "
-        f"{corr.spearman_r:.2f}, {narrative.fmt_p(corr.p_value)}, {corr.n} sprints); teams "
-        "differ in many ways, so the per-team and per-sprint views can disagree."
-    )
-
-
 total_ops = ops["operations_items"].sum() / ops["items"].sum() if ops["items"].sum() else None
 say_do = teams.dropna(subset=["say_do_ratio"]).sort_values("say_do_ratio")
 sentences = [
-    narrative.warranty_sentence(warranty.correlation),
-    _per_sprint_sentence(per_sprint, weeks),
+    narrative.warranty_sentence(warranty),
+    narrative.warranty_between_sentence(warranty.correlation),
     f"{fmt.percent(total_ops)} of the items in these sprints came from operations (incidents, "
     "problems, requests) rather than from the business.",
 ]
@@ -126,6 +111,6 @@ if len(say_do):
     )
 ui.reading(
     sentences,
-    ui.small_sample_caveat({"teams": len(per_team)}, threshold=5)
-    or ui.small_sample_caveat({"sprints": len(sprints)}),
+    ui.small_sample_caveat({"sprints": len(warranty.per_sprint)}),
+    how=narrative.warranty_how(warranty),
 )
