@@ -19,15 +19,16 @@ import io
 import os
 import re
 import tempfile
+import unicodedata
 import uuid
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import duckdb
 
 from analytics import schema
-from analytics.schema import DEFAULT_APPROVAL, KINDS, Column, Kind
+from analytics.schema import DATE_MAX, DATE_MIN, DEFAULT_APPROVAL, KINDS, Column, Kind
 
 # How many rejection reasons a summary shows; all of them are in ``rejected_rows``.
 MAX_REASONS = 5
@@ -35,6 +36,13 @@ MAX_REASONS = 5
 MAX_VALUE_CHARS = 60
 _HEAD_BYTES = 64 * 1024
 _STAGED_PREFIX = "__cadence_staged_"
+# Widest file read, canonical or not (checked on the header, before anything is loaded).
+MAX_COLUMNS = 500
+# Longest physical line read: DuckDB's own default limit, checked beforehand so that a longer
+# line is refused with its number instead of failing inside DuckDB (or, at the end of a file,
+# being dropped without a word).
+MAX_LINE_BYTES = 2_000_000
+_SCAN_BLOCK = 1 << 20  # below MAX_LINE_BYTES: see FileScan.update
 
 # ISO 8601: date, optional time (minutes, seconds, fraction), optional Z or +-HH[:MM] offset.
 TIMESTAMP_PATTERN = (
@@ -51,6 +59,8 @@ _PLAIN_TIMESTAMP_SHAPES = (
 )
 DATE_PATTERN = r"\d{4}-\d{2}-\d{2}"
 
+# Dates and timestamps outside the contract's plausible range are rejected with this reason.
+DATE_RANGE_REASON = f"{{}} is outside the accepted dates {DATE_MIN} to {DATE_MAX}"
 # Integer columns with an allowed range (inclusive).
 INTEGER_RANGES = {("incidents", "priority"): (1, 4)}
 # (kind, later column, earlier column): the later one may not come before the earlier one.
@@ -327,18 +337,67 @@ def _forget_stale_paths(con: duckdb.DuckDBPyConnection) -> None:
         con.execute(f"RESET VARIABLE {name}")
 
 
+class FileScan:
+    """One streaming pass over a file's bytes: their sha256 and the first physical line longer
+    than ``MAX_LINE_BYTES`` (``long_line``: line number, length in bytes without the newline).
+
+    Cheap: per block only the line crossing into it is measured (a line wholly inside a block
+    is shorter than the block), and newlines are counted in C.
+    """
+
+    def __init__(self) -> None:
+        self.digest = hashlib.sha256()
+        self.newlines = 0
+        self.run = 0  # bytes since the last newline
+        self.long_line: tuple[int, int] | None = None
+
+    def update(self, block: bytes) -> None:
+        self.digest.update(block)
+        if len(block) > _SCAN_BLOCK:  # keep every block below MAX_LINE_BYTES
+            for i in range(0, len(block), _SCAN_BLOCK):
+                self._measure(block[i : i + _SCAN_BLOCK])
+        else:
+            self._measure(block)
+
+    def _measure(self, block: bytes) -> None:
+        if self.long_line is not None:
+            return
+        first = block.find(b"\n")
+        if first < 0:
+            self.run += len(block)
+            return
+        if self.run + first > MAX_LINE_BYTES:
+            self.long_line = (self.newlines + 1, self.run + first)
+            return
+        self.newlines += block.count(b"\n")
+        self.run = len(block) - block.rfind(b"\n") - 1
+
+    def finish(self, name: str) -> str:
+        """The hex digest; raises ``LoadError`` naming the first over-long line."""
+        if self.long_line is None and self.run > MAX_LINE_BYTES:
+            self.long_line = (self.newlines + 1, self.run)
+        if self.long_line is not None:
+            line, size = self.long_line
+            raise LoadError(
+                f"{name}: line {line} is {size:,} bytes long; lines of at most "
+                f"{MAX_LINE_BYTES:,} bytes are read (a damaged or binary export?)"
+            )
+        return self.digest.hexdigest()
+
+
 def _read_head_and_hash(name: str, path: Path, sha256: str | None = None) -> tuple[str, bool, str]:
     """The decoded start of a file, whether that is the whole file, and its bytes' sha256
-    (read through only when ``sha256`` is not given)."""
-    digest = hashlib.sha256()
+    (read through, checking line lengths, only when ``sha256`` is not given: a caller that
+    passes it has scanned the file with ``FileScan``)."""
+    scan = FileScan()
     try:
         with open(path, "rb") as fh:
             head = fh.read(_HEAD_BYTES)
-            digest.update(head)
+            scan.update(head)
             complete = len(head) < _HEAD_BYTES
             if sha256 is None:  # else the caller has hashed the file already
-                for block in iter(lambda: fh.read(1 << 20), b""):
-                    digest.update(block)
+                for block in iter(lambda: fh.read(_SCAN_BLOCK), b""):
+                    scan.update(block)
     except IsADirectoryError:
         raise LoadError(f"{name}: is a directory, not a CSV file") from None
     except OSError as exc:
@@ -360,7 +419,7 @@ def _read_head_and_hash(name: str, path: Path, sha256: str | None = None) -> tup
             f"{name}: is not UTF-8 encoded (byte 0x{head[exc.start]:02x} at offset {exc.start}); "
             "save it as CSV UTF-8"
         ) from None
-    return text, complete, sha256 or digest.hexdigest()
+    return text, complete, sha256 or scan.finish(name)
 
 
 def _parse_header(name: str, text: str, complete: bool) -> list[str]:
@@ -377,18 +436,49 @@ def _parse_header(name: str, text: str, complete: bool) -> list[str]:
         has_data = True  # DuckDB reports the malformed record with its line number later
     if not any(h.strip() for h in header):
         raise LoadError(f"{name}: the first row (the header) is empty")
+    if not complete and not re.search(r"[\r\n]", text):
+        raise LoadError(
+            f"{name}: the header (line 1) is longer than {_HEAD_BYTES // 1024} KB; "
+            f"at most {MAX_COLUMNS} columns are read"
+        )
+    check_columns(name, len(header))
     if not has_data:
-        raise LoadError(f"{name}: has a header but no data rows")
+        raise LoadError(f"{name}: has a header (line 1) but no data rows")
     return header
 
 
+def check_columns(name: str, count: int) -> None:
+    """Refuse a header of more than ``MAX_COLUMNS`` columns (before anything is read)."""
+    if count > MAX_COLUMNS:
+        raise LoadError(
+            f"{name}: the header (line 1) has {count:,} columns; at most {MAX_COLUMNS} are read"
+        )
+
+
 def _csv_error_message(exc: duckdb.Error) -> str:
-    """DuckDB's multi-line CSV error as one line: row number and what is wrong."""
+    """DuckDB's multi-line error about reading a CSV file as one line: the line number and what
+    is wrong (never DuckDB's option dump or the row itself)."""
     text = str(exc)
     if "Invalid unicode" in text or "not utf-8" in text:
         line = re.search(r"CSV Error on Line: (\d+)", text)
         where = f" (near line {line.group(1)})" if line else ""
         return f"is not UTF-8 encoded{where}; save it as CSV UTF-8"
+    if "invalid state" in text:
+        # DuckDB names no line here; the usual cause is a change of line ending (a CRLF header
+        # above LF rows), which the file itself shows.
+        path = re.search(r"^\s*file = (.+)$", text, re.MULTILINE)
+        change = _line_ending_change(Path(path.group(1))) if path else None
+        if change is not None:
+            line, first, now = change
+            return (
+                f"malformed CSV near line {line}: line {line} ends with {now} but line 1 with "
+                f"{first} (mixed line endings; save the file again with one kind)"
+            )
+        return "malformed CSV: a stray quote or mixed line endings (DuckDB names no line)"
+    if "Parallel CSV Reader" in text or "Maximum line size" in text:
+        line = re.search(r"CSV Error on Line: (\d+)", text)
+        where = f" near line {line.group(1)}" if line else ""
+        return f"malformed CSV{where}: a line is longer than {MAX_LINE_BYTES:,} bytes"
     line = re.search(r"CSV Error on Line: (\d+)", text)
     lines = [ln.strip() for ln in text.splitlines() if ln.strip()]
     detail = ""
@@ -398,9 +488,75 @@ def _csv_error_message(exc: duckdb.Error) -> str:
             break
     if not detail:
         detail = lines[0] if lines else type(exc).__name__
-    detail = detail.rstrip(".")
+    detail = re.sub(r"^[A-Za-z ]+ Error: ", "", detail).rstrip(".")[:200]
     where = f" near line {line.group(1)}" if line else ""
     return f"malformed CSV{where}: {detail}"
+
+
+def _line_ending_change(path: Path) -> tuple[int, str, str] | None:
+    """(line number, line 1's ending, that line's ending) of the first line whose ending differs
+    from line 1's (CRLF or LF), or None; read in blocks, on the error path only."""
+    names = {b"\r\n": "CRLF", b"\n": "LF"}
+    first: bytes | None = None
+    line, tail = 0, b""
+    try:
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(_SCAN_BLOCK), b""):
+                data = tail + block
+                for m in re.finditer(rb"\r?\n", data):
+                    line += 1
+                    ending = m.group()
+                    if first is None:
+                        first = ending
+                    elif ending != first:
+                        return line, names[first], names[ending]
+                # Keep a trailing CR: its LF may start the next block.
+                tail = data[-1:] if data.endswith(b"\r") else b""
+    except OSError:
+        return None
+    return None
+
+
+# --- database errors --------------------------------------------------------------------------
+
+RETRY_MESSAGE = "another import is running, please retry"
+
+
+def _is_database_error(exc: BaseException) -> bool:
+    """Whether a DuckDB error is about the database (memory, disk, a concurrent writer, an
+    interrupt) rather than about the file being read."""
+    return isinstance(
+        exc,
+        duckdb.OutOfMemoryException | duckdb.TransactionException | duckdb.InterruptException,
+    ) or "could not allocate" in str(exc)
+
+
+def database_error_message(exc: BaseException) -> str:
+    """One line saying what stopped a write to the database, by DuckDB's message: out of
+    memory, no space left, a read-only or forbidden folder, a concurrent import; else the
+    error's first line. Nothing of the failed load was written in any of these cases."""
+    text = str(exc)
+    where = re.search(r'"([^"]+)"', text)
+    place = f" ({where.group(1)})" if where else ""
+    low = text.lower()
+    if isinstance(exc, duckdb.OutOfMemoryException) or "could not allocate" in low:
+        return (
+            "not enough memory for the import (raise CADENCE_IMPORT_MEMORY_MB, or import "
+            "fewer or smaller files at a time); nothing was written"
+        )
+    if "no space left" in low or "disk full" in low or "errno 28" in low:
+        return f"no space left on the disk{place}; free some space and retry (nothing was written)"
+    if "read-only file system" in low or "read-only mode" in low:
+        return f"the database's folder is read-only{place}; nothing was written"
+    if "permission denied" in low:
+        return (
+            f"no permission to write the database's folder{place} (a read-only folder?); "
+            "nothing was written"
+        )
+    if "conflict" in low:
+        return RETRY_MESSAGE
+    first = next((ln.strip() for ln in text.splitlines() if ln.strip()), type(exc).__name__)
+    return f"import failed: {first[:200]}"
 
 
 def _shown(header: list[str]) -> str:
@@ -467,10 +623,12 @@ def load_staged(
         try:
             con.execute(sql, params.values)
         except duckdb.Error as exc:
-            # A lazy staging view reads its CSV here, so malformed CSV surfaces at this point.
-            if "CSV Error" in str(exc) or "Invalid unicode" in str(exc):
-                raise LoadError(f"{file_name}: {_csv_error_message(exc)}") from None
-            raise
+            # A lazy staging view reads its CSV here, so malformed CSV surfaces at this point:
+            # whatever DuckDB says about the file is told with the file's name.
+            if _is_database_error(exc):
+                raise
+            raise LoadError(f"{file_name}: {_csv_error_message(exc)}") from None
+        _normalise_compatibility(con, k, checked)
         return con.execute(
             f"""
             SELECT count(*) FILTER (__errors IS NULL), count(*) FILTER (__errors IS NOT NULL),
@@ -482,9 +640,12 @@ def load_staged(
     # Most exports are clean: convert them in parallel without row numbers, and number the rows
     # (one ordered pass) only when a rejected row or a repeated id needs them.
     valid, rejected, kept = check(numbered=False)
+    if valid + rejected == 0:
+        raise LoadError(f"{file_name}: has a header (line 1) but no data rows")
     if rejected or kept < valid:
         con.execute(f"DROP TABLE {checked}")
         valid, rejected, kept = check(numbered=True)
+    look_alikes = _look_alike_warnings(con, k, checked)
     updated = con.execute(
         f"SELECT count(*) FROM {k.name} WHERE {ident} IN "
         f"(SELECT {ident} FROM {checked} WHERE __errors IS NULL)"
@@ -518,7 +679,7 @@ def load_staged(
         superseded=valid - kept,
         replaced=replace,
         reasons=[],
-        warnings=list(warnings or []),
+        warnings=list(warnings or []) + look_alikes,
         removed=removed,
     )
     load_id = con.execute(
@@ -603,7 +764,7 @@ def _checked_sql(
     """
     text_cols = [
         # The cast is a no-op for the VARCHAR the interface asks for and tolerates typed columns.
-        f"NULLIF(trim(CAST({c.name} AS VARCHAR)), '') AS {c.name}"
+        f"NULLIF(trim({_without_invisible(f'CAST({c.name} AS VARCHAR)')}), '') AS {c.name}"
         if c.name in present
         else f"NULL::VARCHAR AS {c.name}"
         for c in kind.columns
@@ -628,6 +789,161 @@ def _checked_sql(
             FROM (SELECT {line}{", ".join(text_cols)} FROM {staged}) t
         ) v
     """
+
+
+# --- text: invisible characters, compatibility forms, look-alike names ------------------------
+
+# Unicode format characters (zero-width space, bidi overrides, BOM, soft hyphen, ...): invisible
+# or reordering, never meant as data.
+_INVISIBLE = r"\p{Cf}"
+
+
+def _without_invisible(x: str) -> str:
+    """SQL: text ``x`` without format (Cf) characters; ASCII text (most cells) is not searched."""
+    stripped = f"regexp_replace({x}, '{_INVISIBLE}', '', 'g')"
+    return f"CASE WHEN strlen({x}) = length({x}) THEN {x} ELSE {stripped} END"
+
+
+# Codepoint ranges searched for characters NFKC changes (most of them; a few elsewhere are
+# rare CJK or Arabic math forms).
+_COMPAT_RANGES = ((0xA0, 0x33FF), (0xA640, 0xABFF), (0xF900, 0xFFEF), (0x1D400, 0x1D7FF),
+                  (0x1EE00, 0x1EEFF), (0x1F100, 0x1F2FF), (0x2F800, 0x2FA1F))  # fmt: skip
+_compat_class: str | None = None
+
+
+def _compat_pattern() -> str:
+    """An RE2 class of the characters whose NFKC form differs, plus combining marks (which NFC
+    may join to the letter before): built once per process from ``unicodedata`` (~50 ms)."""
+    global _compat_class
+    if _compat_class is None:
+        ranges: list[list[int]] = []
+        for lo, hi in _COMPAT_RANGES:
+            for cp in range(lo, hi + 1):
+                ch = chr(cp)
+                if unicodedata.normalize("NFKC", ch) != ch or unicodedata.combining(ch):
+                    if ranges and ranges[-1][1] == cp - 1:
+                        ranges[-1][1] = cp
+                    else:
+                        ranges.append([cp, cp])
+        parts = "".join(
+            f"\\x{{{a:x}}}" if a == b else f"\\x{{{a:x}}}-\\x{{{b:x}}}" for a, b in ranges
+        )
+        _compat_class = f"[{parts}]"
+    return _compat_class
+
+
+def _normalise_compatibility(con: duckdb.DuckDBPyConnection, kind: Kind, table: str) -> None:
+    """Put the free-text cells of ``table`` (ids, names, notes) in NFKC form, in place: full-width
+    letters, styled letters and non-breaking spaces become plain ones, so look-alike ids and
+    names are stored as the same text. Only the few distinct values that need it go through
+    Python's ``unicodedata``; ASCII cells are not even searched."""
+    columns = [c.name for c in kind.columns if c.sql_type == "VARCHAR" and c.enum is None]
+    pattern = _compat_pattern()
+    union = " UNION ".join(
+        f"SELECT {c} AS v FROM {table} WHERE strlen({c}) <> length({c}) "
+        f"AND regexp_matches({c}, $pattern)"
+        for c in columns
+    )
+    values = [r[0] for r in con.execute(union, {"pattern": pattern}).fetchall()]
+    pairs = [(v, unicodedata.normalize("NFKC", v).strip()) for v in values]
+    pairs = [(v, n or None) for v, n in pairs if n != v]
+    if not pairs:
+        return
+    for c in columns:
+        con.execute(
+            f"""
+            UPDATE {table} SET {c} = m.t
+            FROM (SELECT unnest($f) AS f, unnest($t) AS t) m
+            WHERE {table}.{c} = m.f
+            """,
+            {"f": [f for f, _ in pairs], "t": [t for _, t in pairs]},
+        )
+
+
+# Letters of other scripts that look like Latin ones (Unicode's confusables, the common part).
+_LOOK_ALIKES = str.maketrans(
+    "аеорсухіјѕԁԛԝһкмнтвАЕОРСУХІЈЅКМНТВαοιυνκρτχΑΒΕΖΗΙΚΜΝΟΡΤΥΧıȷ",
+    "aeopcyxijsdqwhkmhtbAEOPCYXIJSKMHTBaoiuvkptxABEZHIKMNOPTYXij",
+)
+# Names compared for look-alikes and one-letter differences (per kind: the columns it has).
+_NAME_COLUMNS = ("team", "service")
+_MIN_EDIT_LENGTH = 5  # shorter names differ by one letter legitimately (API, APP)
+MAX_LOOK_ALIKE_WARNINGS = 5
+
+
+def _skeleton(name: str) -> str:
+    """A name folded for comparison: NFKC, look-alike letters to Latin, case and spaces."""
+    folded = unicodedata.normalize("NFKC", name).translate(_LOOK_ALIKES).casefold()
+    return " ".join(folded.split())
+
+
+def _look_alike_warnings(con: duckdb.DuckDBPyConnection, kind: Kind, table: str) -> list[str]:
+    """Warnings for each new team or service name of the checked rows that looks like another
+    name (stored, or new in the same file): the same after folding look-alike letters, case
+    and spaces, or (names of 5+ characters) one edit apart. Names both names."""
+    warnings: list[str] = []
+    for column in _NAME_COLUMNS:
+        if column not in kind.column_names:
+            continue
+        stored_sql = " UNION ".join(
+            f"SELECT {column} AS name FROM {k.name}"
+            for k in KINDS.values()
+            if column in k.column_names
+        )
+        rows = con.execute(
+            f"""
+            WITH new AS (SELECT DISTINCT {column} AS name FROM {table}
+                         WHERE __errors IS NULL AND {column} IS NOT NULL
+                         EXCEPT SELECT name FROM ({stored_sql})),
+                 known AS (SELECT DISTINCT name FROM ({stored_sql}) WHERE name IS NOT NULL),
+                 other AS (SELECT name, true AS stored FROM known
+                           UNION ALL SELECT name, false FROM new)
+            SELECT n.name, o.name, o.stored
+            FROM new n JOIN other o ON n.name <> o.name
+             AND (o.stored OR n.name < o.name)
+             AND abs(length(n.name) - length(o.name)) <= 1
+             AND least(length(n.name), length(o.name)) >= $min_len
+             AND levenshtein(n.name, o.name) = 1
+            ORDER BY 1, 2
+            """,
+            {"min_len": _MIN_EDIT_LENGTH},
+        ).fetchall()
+        pairs = {(a, b): (stored, "are one letter apart") for a, b, stored in rows}
+        names = con.execute(
+            f"""
+            SELECT name, bool_or(stored) FROM (
+                SELECT {column} AS name, false AS stored FROM {table}
+                WHERE __errors IS NULL AND {column} IS NOT NULL
+                UNION ALL SELECT name, true FROM ({stored_sql}) WHERE name IS NOT NULL)
+            GROUP BY name
+            """
+        ).fetchall()
+        by_skeleton: dict[str, list[tuple[str, bool]]] = {}
+        for name, stored in names:
+            by_skeleton.setdefault(_skeleton(name), []).append((name, stored))
+        for group in by_skeleton.values():
+            for name, stored in group:
+                if stored:
+                    continue
+                for other, other_stored in group:
+                    if other != name and (other_stored or name < other):
+                        pairs[(name, other)] = (other_stored, "look alike")
+        for (name, other), (stored, how) in sorted(pairs.items()):
+            where = "the existing" if stored else "the"
+            warnings.append(
+                f"{column} {_visible(name)} and {where} {column} {_visible(other)} {how}: "
+                f"one {column} under two names?"
+            )
+    if len(warnings) > MAX_LOOK_ALIKE_WARNINGS:
+        more = len(warnings) - MAX_LOOK_ALIKE_WARNINGS
+        warnings = warnings[:MAX_LOOK_ALIKE_WARNINGS] + [f"... and {more} more look-alike names"]
+    return warnings
+
+
+def _visible(name: str) -> str:
+    """A name quoted, with every non-ASCII letter spelled out (U+0430) so the difference shows."""
+    marks = [f"{ch} U+{ord(ch):04X}" for ch in dict.fromkeys(name) if ord(ch) > 127]
+    return repr(name) + (f" ({', '.join(marks)})" if marks else "")
 
 
 def _timestamp_expr(col: str, p: _Params) -> str:
@@ -710,10 +1026,15 @@ def _checks(kind: Kind, p: _Params) -> list[tuple[str, str, str]]:
                 )
         elif c.sql_type == "DATE":
             add(n, f"{n} IS NOT NULL AND {v} IS NULL", "{} is not a date (YYYY-MM-DD)", _quoted(n))
+            add(n, f"{v} < {p(DATE_MIN)} OR {v} > {p(DATE_MAX)}", DATE_RANGE_REASON, _quoted(n))
         elif c.sql_type == "TIMESTAMP":
             add(
                 n, f"{n} IS NOT NULL AND {v} IS NULL", "{} is not an ISO 8601 timestamp", _quoted(n)
             )
+            # In UTC: an offset can carry 2100-12-31T23:00-05:00 into 2101.
+            first = datetime.combine(DATE_MIN, datetime.min.time())
+            after = datetime.combine(DATE_MAX + timedelta(days=1), datetime.min.time())
+            add(n, f"{v} < {p(first)} OR {v} >= {p(after)}", DATE_RANGE_REASON, _quoted(n))
     if kind.name == "changes":
         add(
             "implemented_at",

@@ -7,6 +7,12 @@ so the contract is defined exactly once.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
+
+# The plausible range of every date and timestamp, both days included (UTC). A year 0001 or
+# 9999 is a placeholder or a typo, and a window built from it overflows Python's dates.
+DATE_MIN = date(1970, 1, 1)
+DATE_MAX = date(2100, 12, 31)
 
 # Bump when the DDL changes; ``store.migrate`` upgrades older databases step by step.
 SCHEMA_VERSION = 3

@@ -484,7 +484,7 @@ def test_bom_crlf_quoted_newlines_and_trailing_blank_lines(con, tmp_path):
     [
         (b"", r"bad.csv: the file is empty"),
         (b"\n\n", r"bad.csv: the file is empty"),
-        (b"incident_id,priority,opened_at\n", r"bad.csv: has a header but no data rows"),
+        (b"incident_id,priority,opened_at\n", r"bad.csv: has a header \(line 1\) but no data rows"),
         (b"\x00\x01\x02binary\x00", r"bad.csv: is not a CSV text file"),
         (b"PK\x03\x04rest-of-zip", r"bad.csv: looks like an Excel workbook"),
         ("incident_id,service\nI1,caf\u00e9\n".encode("latin-1"), r"bad.csv: is not UTF-8 encoded"),

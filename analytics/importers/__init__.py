@@ -10,7 +10,6 @@ Canonical CSV files go through the loader's own staging exactly as ``load_paths`
 from __future__ import annotations
 
 import contextlib
-import hashlib
 import math
 import os
 import re
@@ -51,10 +50,19 @@ from analytics.importers.source import (
     temp_name,
 )
 from analytics.importers.transform import Cols, StagedTable, Transform, run_transform
-from analytics.loader import FileSummary, LoadError, Source, load_staged
+from analytics.loader import (
+    RETRY_MESSAGE,
+    FileScan,
+    FileSummary,
+    LoadError,
+    Source,
+    database_error_message,
+    load_staged,
+)
 
 __all__ = [
     "PRESETS",
+    "RETRY_MESSAGE",
     "FileInfo",
     "MappingProfile",
     "Progress",
@@ -72,7 +80,6 @@ __all__ = [
 
 DEFAULT_MAX_UPLOAD_MB = 200
 Progress = Callable[[float, str], None]
-RETRY_MESSAGE = "another import is running, please retry"
 
 
 def max_upload_bytes() -> int:
@@ -744,13 +751,14 @@ def _profile(mapping) -> MappingProfile | None:
 
 
 def _sha256(f: _File, tracker: _Tracker | None = None) -> str:
-    digest = hashlib.sha256()
+    """The file's sha256; a text file's over-long line (``FileScan``) refuses it here."""
+    scan = FileScan()
     try:
         size = max(f.path.stat().st_size, 1)
         done = 0
         with open(f.path, "rb") as fh:
             while block := fh.read(1 << 20):
-                digest.update(block)
+                scan.update(block)
                 done += len(block)
                 if tracker is not None:
                     tracker.part(done / size)
@@ -758,7 +766,9 @@ def _sha256(f: _File, tracker: _Tracker | None = None) -> str:
         raise LoadError(f"{f.name}: is a directory, not a file") from None
     except OSError as exc:
         raise LoadError(f"{f.name}: cannot read the file ({exc.strerror or exc})") from None
-    return digest.hexdigest()
+    if is_excel(f.path):  # a workbook is zip data: its "lines" mean nothing
+        return scan.digest.hexdigest()
+    return scan.finish(f.name)
 
 
 def _shown(header: Sequence[str]) -> str:
@@ -767,17 +777,10 @@ def _shown(header: Sequence[str]) -> str:
 
 
 def _duckdb_message(exc: duckdb.Error) -> str:
-    """A DuckDB error as one line; a write conflict means a concurrent import."""
-    text = str(exc)
-    if _is_out_of_memory(exc):
-        return (
-            "not enough memory for the import (raise CADENCE_IMPORT_MEMORY_MB, or import "
-            "fewer or smaller files at a time)"
-        )
-    if isinstance(exc, duckdb.TransactionException) or "onflict" in text:
-        return RETRY_MESSAGE
-    first = next((ln.strip() for ln in text.splitlines() if ln.strip()), type(exc).__name__)
-    return f"import failed: {first[:200]}"
+    """A DuckDB error as one line naming its real cause (``loader.database_error_message``):
+    a write conflict means a concurrent import; no space, a read-only folder and running out
+    of memory are said as such."""
+    return database_error_message(exc)
 
 
 def _rollback(con: duckdb.DuckDBPyConnection) -> None:

@@ -108,9 +108,18 @@ def sniff_layout(path: Path) -> TextLayout:
         raise SniffError("the file is empty")
     if b"\x00" in sample[:4096]:
         raise SniffError("the file is not a text (CSV) file")
+    if not complete and not re.search(rb"[\r\n]", sample):
+        raise SniffError(f"the header (line 1) is longer than {SAMPLE_BYTES // 1024} KB")
     encoding = sniff_encoding(sample, complete)
-    if encoding == "utf-8" and not complete and not is_utf8(path):
+    if encoding == "utf-8" and not complete and first_invalid_utf8(path) is not None:
         encoding = "cp1252"  # non-UTF-8 bytes only after the sample
+    if encoding != "utf-8" and has_utf8_characters(path):
+        # UTF-8 text with a bad byte: read as Windows-1252 its other accents would be garbled.
+        _offset, line, byte = first_invalid_utf8(path) or (0, 0, 0)
+        raise SniffError(
+            f"is UTF-8 but for byte 0x{byte:02x} on line {line}, which is not valid UTF-8; "
+            "fix that line or save the file again as CSV UTF-8"
+        )
     text = decode_sample(sample, encoding)
     delimiter = sniff_delimiter(text)
     reader = csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=False)
@@ -132,6 +141,48 @@ def is_utf8(path: Path) -> bool:
     except UnicodeDecodeError:
         return False
     return True
+
+
+def first_invalid_utf8(path: Path) -> tuple[int, int, int] | None:
+    """(byte offset, line number, byte value) of the first byte that is not valid UTF-8, or None
+    for a valid UTF-8 file; read in 1 MB blocks (a character split between blocks is joined)."""
+    offset, line, carry = 0, 1, b""
+    with open(path, "rb") as fh:
+        while True:
+            chunk = fh.read(TRANSCODE_CHUNK_BYTES)
+            data = carry + chunk
+            try:
+                data.decode("utf-8")
+                good, carry = len(data), b""
+            except UnicodeDecodeError as exc:
+                cut_off = exc.reason == "unexpected end of data" and len(data) - exc.start < 4
+                if chunk and cut_off:  # the block ends inside a character
+                    good, carry = exc.start, data[exc.start :]
+                else:
+                    line += data.count(b"\n", 0, exc.start)
+                    return offset + exc.start, line, data[exc.start]
+            line += data.count(b"\n", 0, good)
+            offset += good
+            if not chunk:
+                return None
+
+
+# A multi-byte UTF-8 character (a lead byte and its continuation bytes): Windows-1252 text almost
+# never holds one (it would take a pair like "Ã©").
+_UTF8_MULTIBYTE = re.compile(
+    rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}"
+)
+
+
+def has_utf8_characters(path: Path) -> bool:
+    """Whether a file holds any multi-byte UTF-8 character; read in 1 MB blocks."""
+    tail = b""
+    with open(path, "rb") as fh:
+        while chunk := fh.read(TRANSCODE_CHUNK_BYTES):
+            if _UTF8_MULTIBYTE.search(tail + chunk):
+                return True
+            tail = chunk[-3:]
+    return False
 
 
 def preview_text_rows(path: Path, layout: TextLayout, limit: int) -> list[list[str]]:
