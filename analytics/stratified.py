@@ -178,7 +178,7 @@ def mantel_haenszel(tables, z: float = Z95) -> MantelHaenszel:
     variance = float(np.sum(n1 * n2 * m1 * m2 / (n * n * (n - 1))))
     corrected = abs(deviation) - min(0.5, abs(deviation))
     statistic = corrected**2 / variance
-    p_value = float(sps.chi2.sf(statistic, 1))
+    p_value = math.erfc(math.sqrt(statistic / 2))  # chi-square 1 df survival function
     return MantelHaenszel(
         k, _num(odds), low, high, statistic, p_value, int(both.sum()), rd, rd_low, rd_high
     )
@@ -216,34 +216,56 @@ def van_elteren(values: Sequence, in_a: Sequence, strata: Sequence) -> VanEltere
     ``Var W = m l / 12 * ((n + 1) - sum(t^3 - t) / (n (n - 1)))``. Two-sided normal p-value.
     Missing values drop; strata with one group only contribute nothing.
     """
-    frame = pd.DataFrame(
-        {"v": np.asarray(values, dtype=float), "a": np.asarray(in_a, dtype=bool),
-         "s": pd.Series(list(strata), dtype="object")}
-    )  # fmt: skip
-    frame = frame[~np.isnan(frame["v"])]
-    centred = variance = 0.0
-    diffs, weights = [], []
-    a_n = b_n = k = 0
-    for _, group in frame.groupby("s", sort=True):
-        v = group["v"].to_numpy()
-        mask = group["a"].to_numpy()
-        m, ell = int(mask.sum()), int((~mask).sum())
-        if not m or not ell:
-            continue
-        n = m + ell
-        ranks = sps.rankdata(v)
-        _, ties = np.unique(v, return_counts=True)
-        tie_term = float(np.sum(ties**3 - ties)) / (n * (n - 1))
-        centred += (ranks[mask].sum() - m * (n + 1) / 2) / (n + 1)
-        variance += m * ell / 12 * ((n + 1) - tie_term) / (n + 1) ** 2
-        diffs.append(float(np.median(v[mask]) - np.median(v[~mask])))
-        weights.append(m * ell / (n + 1))
-        a_n, b_n, k = a_n + m, b_n + ell, k + 1
+    v = np.asarray(values, dtype=float)
+    in_a = np.asarray(in_a, dtype=bool)
+    codes = pd.factorize(pd.Series(strata), sort=True)[0]
+    keep = ~np.isnan(v)
+    v, in_a, codes = v[keep], in_a[keep], codes[keep]
+    # one pass for every stratum (no loop): sort by stratum, then value
+    order = np.lexsort((v, codes))
+    v, in_a, codes = v[order], in_a[order], codes[order]
+    k_all = int(codes.max()) + 1 if len(codes) else 0
+    n = np.bincount(codes, minlength=k_all).astype(float)
+    m = np.bincount(codes, weights=in_a, minlength=k_all)
+    ell = n - m
+    first = np.concatenate([[0], np.cumsum(n)[:-1]]).astype(int)
+    within = np.arange(len(v)) - first[codes]  # 0-based position inside the stratum
+    new_tie = np.ones(len(v), dtype=bool)
+    new_tie[1:] = (codes[1:] != codes[:-1]) | (v[1:] != v[:-1])
+    tie_id = np.cumsum(new_tie) - 1
+    tie_size = np.bincount(tie_id).astype(float)
+    # a tie of t values from 0-based position f takes the midrank f + (t + 1) / 2
+    midrank = within[new_tie][tie_id] + (tie_size[tie_id] + 1) / 2
+    rank_sum = np.bincount(codes, weights=midrank * in_a, minlength=k_all)
+    ties = np.bincount(codes[new_tie], weights=tie_size**3 - tie_size, minlength=k_all)
+    both = (m > 0) & (ell > 0)
+    k = int(both.sum())
     if not k:
         return VanElteren(0, 0, 0, None, None, None, "no stratum has both groups")
-    shift = float(np.average(diffs, weights=weights))
+    n, m, ell, rank_sum, ties = n[both], m[both], ell[both], rank_sum[both], ties[both]
+    centred = float(np.sum((rank_sum - m * (n + 1) / 2) / (n + 1)))
+    variance = float(np.sum(m * ell / 12 * ((n + 1) - ties / (n * (n - 1))) / (n + 1) ** 2))
+    # each group's median per stratum: its values are sorted inside the stratum already
+    diffs = (
+        _stratum_medians(v[in_a], codes[in_a], k_all)[both]
+        - _stratum_medians(v[~in_a], codes[~in_a], k_all)[both]
+    )
+    shift = float(np.average(diffs, weights=m * ell / (n + 1)))
+    a_n, b_n = int(m.sum()), int(ell.sum())
     if variance <= 0:
         # every value tied within every stratum: no evidence of a difference
         return VanElteren(k, a_n, b_n, 0.0, 1.0, shift)
     z = centred / math.sqrt(variance)
-    return VanElteren(k, a_n, b_n, z, float(2 * sps.norm.sf(abs(z))), shift)
+    return VanElteren(k, a_n, b_n, z, math.erfc(abs(z) / math.sqrt(2)), shift)  # two-sided
+
+
+def _stratum_medians(v: np.ndarray, codes: np.ndarray, k: int) -> np.ndarray:
+    """Median of ``v`` per stratum code 0..k-1 (NaN where empty); ``v`` sorted within codes."""
+    size = np.bincount(codes, minlength=k)
+    start = np.concatenate([[0], np.cumsum(size)[:-1]]).astype(int)
+    out = np.full(k, np.nan)
+    has = size > 0
+    lo = start[has] + (size[has] - 1) // 2
+    hi = start[has] + size[has] // 2
+    out[has] = (v[lo] + v[hi]) / 2
+    return out
