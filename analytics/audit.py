@@ -1,8 +1,8 @@
 """The audit log: who changed which data, when, and how many rows.
 
 Every change made through the dashboard (a load that appends or replaces, a reset to the
-demo data, an entry of the CSI register added, edited or removed, a mapping profile saved or
-deleted) writes one row per table through :func:`record`. Call it inside the change's own
+demo data, an entry of the CSI register added, edited or removed, a mapping profile saved)
+writes one row per table through :func:`record`. Call it inside the change's own
 transaction where the caller holds one, so that the change and its entry commit together.
 """
 
@@ -26,7 +26,6 @@ ADD = "add"
 EDIT = "edit"
 DELETE = "delete"
 SAVE_PROFILE = "save mapping profile"
-DELETE_PROFILE = "delete mapping profile"
 
 
 def record(
