@@ -265,9 +265,10 @@ def test_what_if_draws_from_the_own_team():
     assert got.projected_lead_time_hours_median == 10.0
     assert got.pooled_candidates == 0
     text = narrative.what_if_sentence(got)
-    assert text.startswith(
-        "Projected under these assumptions (each moved change takes the lead time of a "
-        "delegated change of its own team;"
+    assert text.startswith("Delegating 100 % of low/medium-risk CAB approvals (5 of 5 changes)")
+    assert (
+        "projected under these assumptions: each moved change takes the lead time of a "
+        "delegated change of its own team; a moved change keeps its own outcome" in text
     )
 
 
