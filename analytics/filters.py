@@ -5,6 +5,8 @@ from __future__ import annotations
 import datetime as dt
 from dataclasses import dataclass, field, replace
 
+from analytics.schema import DATE_MAX, DATE_MIN
+
 
 @dataclass(frozen=True)
 class Filter:
@@ -57,6 +59,22 @@ class Filter:
             "no_teams": not self.teams,
             "no_services": not self.services,
         }
+
+
+def clamp_day(day: dt.date) -> dt.date:
+    """``day`` moved into the contract's plausible range (``DATE_MIN`` .. ``DATE_MAX``)."""
+    return min(max(day, DATE_MIN), DATE_MAX)
+
+
+def clamp_note(label: str, day: dt.date) -> str | None:
+    """A one-line note when ``day`` lies outside the plausible range (else None): windows are
+    clamped to it, as no record can lie outside (and a year 9999 overflows Python's dates)."""
+    if clamp_day(day) == day:
+        return None
+    return (
+        f"{label} {day.isoformat()} is outside the dates Cadence reads ({DATE_MIN} to "
+        f"{DATE_MAX}); using {clamp_day(day).isoformat()}"
+    )
 
 
 def team_clause(column: str = "team") -> str:

@@ -16,7 +16,7 @@ from pathlib import Path
 import duckdb
 
 from analytics.cost import CostModel
-from analytics.filters import Filter
+from analytics.filters import Filter, clamp_day, clamp_note
 from analytics.metrics import Attribution, data_range, report
 from analytics.store import connect
 
@@ -103,6 +103,14 @@ def run_report_command(args) -> int:
     """
     start = _parse_day(args.date_from, "--from") if args.date_from else None
     end = _parse_day(args.date_to, "--to") if args.date_to else None
+    # A window past the plausible dates (--to 9999-12-31) is clamped to them, with a note on
+    # stderr (stdout stays the report, e.g. JSON).
+    for option, day in (("--from", start), ("--to", end)):
+        note = clamp_note(option, day) if day else None
+        if note:
+            print(f"note: {note}", file=sys.stderr)
+    start = clamp_day(start) if start else None
+    end = clamp_day(end) if end else None
     if start and end and start > end:
         raise _usage_error(f"--from {start} is after --to {end}")
     attribution = _attribution(args)
@@ -117,6 +125,7 @@ def run_report_command(args) -> int:
             extent = data_range(con)
             if extent is None:
                 raise _usage_error(f"{args.db} holds no records; pass --from and --to")
+            extent = (clamp_day(extent[0]), clamp_day(extent[1]))  # data loaded before bounds
             if start is None and end is None:
                 start, end = extent
             elif start is None:

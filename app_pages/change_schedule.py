@@ -103,7 +103,7 @@ for tab, (label, frame) in zip(tabs, flags.items(), strict=True):
         if frame.empty:
             st.caption("Nothing to flag in this window.")
         else:
-            st.dataframe(
+            ui.table(
                 frame, hide_index=True, height=min(400, 40 + 35 * len(frame)),
                 column_config=FLAG_COLUMNS,
             )  # fmt: skip

@@ -92,7 +92,7 @@ else:
         did=unit("did_difference"), p_value=measured["p_value"], q_value=measured["q_value"],
         verdict=[imp.VERDICT_LABELS[v] for v in measured["verdict"]],
     )  # fmt: skip
-    st.dataframe(
+    ui.table(
         table,
         hide_index=True,
         column_config={

@@ -46,7 +46,7 @@ history = history.assign(file_name=history["file_name"].str.replace(r"^.*[\\/]",
 if history.empty:
     ui.empty("Nothing has been loaded into this database yet.")
 else:
-    st.dataframe(
+    ui.table(
         history,
         hide_index=True,
         height=min(38 + 35 * len(history), 400),
@@ -95,7 +95,7 @@ if changes.empty:
     ui.empty("No change has been made through the dashboard yet.")
 else:
     st.caption("The latest 50 changes of data made through the dashboard, newest first.")
-    st.dataframe(
+    ui.table(
         changes,
         hide_index=True,
         column_config={

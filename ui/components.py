@@ -11,7 +11,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from analytics.export import to_safe_csv
+from analytics.export import neutralise_formula, to_safe_csv
 from analytics.narrative import count
 
 SMALL_SAMPLE = 20  # below this many events, a rate or median is flagged as fragile
@@ -47,6 +47,23 @@ def download(df: pd.DataFrame, name: str, label: str = "Download data (CSV)") ->
         type="tertiary",
         icon=":material/download:",
     )
+
+
+def table(df: pd.DataFrame, **kwargs) -> None:
+    """``st.dataframe`` of ``df`` with every formula-like text cell and column name (``=cmd|...``,
+    ``+``, ``-``, ``@``) prefixed with ``'`` as ``to_safe_csv`` does: the table's own toolbar
+    offers "Download as CSV" and copying cells, which would hand a spreadsheet the formula.
+    Numbers stay numbers. ``kwargs`` go to ``st.dataframe``. Use this for every table."""
+    if isinstance(df, pd.DataFrame):
+        df = df.copy()
+        for column in df.columns:
+            text = pd.api.types.is_object_dtype(df[column]) or pd.api.types.is_string_dtype(
+                df[column]
+            )
+            if text:
+                df[column] = df[column].map(neutralise_formula)
+        df.columns = [neutralise_formula(c) if isinstance(c, str) else c for c in df.columns]
+    st.dataframe(df, **kwargs)
 
 
 def chart(fig: go.Figure, df: pd.DataFrame, name: str, caption: str | None = None) -> None:

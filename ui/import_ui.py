@@ -38,7 +38,7 @@ from analytics.loader import LoadError, Source
 from analytics.schema import KINDS
 from analytics.store import PROJECT_ROOT
 from ui import auth, data
-from ui.components import md_escape
+from ui.components import md_escape, table
 from ui.upload import K_RESULT, UploadResult, show_result
 
 DETECT = "detect"
@@ -185,7 +185,7 @@ def file_plan(i: int, source: Source, profiles: dict[str, Path]):
         elif choice != DETECT:
             plan = (choice, None)
         if info.preview:
-            st.dataframe(
+            table(
                 pd.DataFrame(list(info.preview), columns=_unique(info.header)),
                 hide_index=True,
                 height=160,

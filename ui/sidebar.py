@@ -38,6 +38,7 @@ def _init_from_url(window: tuple[dt.date, dt.date]) -> None:
     st.session_state[K_FROM_URL] = True
     state = parse_query(_url_params())
     st.session_state[K_PRESET] = state.preset
+    st.session_state["_f_url_note"] = state.note  # e.g. a date clamped into range
     st.session_state[K_TEAMS] = list(state.teams)
     st.session_state[K_SERVICES] = list(state.services)
     if state.preset == "custom":
@@ -96,6 +97,7 @@ def filters() -> Filter:
         st.caption(
             f"**{flt.start:%d %b %Y} – {flt.end:%d %b %Y}** ({flt.window_days} days)"
             + ("" if span else " · no data loaded yet")
+            + (f" · {note}" if (note := st.session_state.get("_f_url_note")) else "")
         )
         _attribution_panel()
         _dataset_panel()

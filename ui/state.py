@@ -11,7 +11,7 @@ import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
-from analytics.filters import Filter
+from analytics.filters import Filter, clamp_day, clamp_note
 
 PRESETS = {
     "last_90_days": "Last 90 days",
@@ -32,6 +32,7 @@ class FilterState:
     end: dt.date | None = None
     teams: tuple[str, ...] = field(default=())
     services: tuple[str, ...] = field(default=())
+    note: str = ""  # what was changed in a hand-edited link (a date clamped into range)
 
 
 def quarter_start(day: dt.date) -> dt.date:
@@ -85,6 +86,13 @@ def parse_query(params: Mapping[str, Sequence[str]]) -> FilterState:
         return values[0] if values else None
 
     start, end = _parse_date(first("from")), _parse_date(first("to"))
+    # Dates outside the plausible range (?to=9999-12-31) are clamped into it, with a note.
+    notes = [
+        n for n in (clamp_note("from", start) if start else None,
+                    clamp_note("to", end) if end else None) if n
+    ]  # fmt: skip
+    start = clamp_day(start) if start else None
+    end = clamp_day(end) if end else None
     if start and end and end < start:
         start, end = end, start
     preset = first("preset")
@@ -94,7 +102,8 @@ def parse_query(params: Mapping[str, Sequence[str]]) -> FilterState:
     services = tuple(dict.fromkeys(s for s in params.get("service", []) if s))
     if preset != "custom":
         start = end = None
-    return FilterState(preset, start, end, teams, services)
+        notes = []
+    return FilterState(preset, start, end, teams, services, "; ".join(notes))
 
 
 def to_query(state: FilterState) -> dict[str, str | list[str]]:
@@ -119,11 +128,13 @@ def resolve(
     must not put empty future days into "the last 90 days".
     """
     first, last = data_range or (today - dt.timedelta(days=364), today)
+    # A database loaded before dates were bounded may still hold a year 0001 or 9999.
+    first, last = clamp_day(first), clamp_day(last)
     if first <= today < last:
         last = today
     if state.preset == "custom":
-        start = state.start or first
-        end = state.end or last
+        start = clamp_day(state.start or first)
+        end = clamp_day(state.end or last)
         if end < start:
             start, end = end, start
     else:

@@ -36,7 +36,7 @@ def show_result(result: UploadResult) -> None:
         f"Loaded {len(result.summaries)} file(s): {total:,} rows stored, {rejected:,} rejected."
     )
     (st.warning if rejected else st.success)(message)
-    st.dataframe(
+    ui.table(
         pd.DataFrame(
             [
                 {
@@ -61,7 +61,7 @@ def show_result(result: UploadResult) -> None:
                 f"The first {len(result.rejected):,} of {rejected:,}; all of them are in the "
                 "database's rejected_rows table."
             )
-        st.dataframe(
+        ui.table(
             result.rejected, hide_index=True, height=240,
             column_config={
                 "file_name": "File", "line_number": st.column_config.NumberColumn("Line"),

@@ -12,6 +12,7 @@ import datetime as dt
 import re
 import tempfile
 import uuid
+import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -19,8 +20,17 @@ from pathlib import Path
 import duckdb
 
 from analytics.importers.sniff import SniffError, TextLayout, sniff_layout, transcode_to_utf8
+from analytics.loader import MAX_COLUMNS
 
-MAX_COLUMNS = 500
+# Workbooks are zip files of XML: a few hundred KB can unpack to gigabytes (one 300 MB shared
+# string peaked at 2.2 GB in openpyxl) or hold 200,000 rows that take half a minute to parse.
+# These limits are checked before any sheet is parsed (the unpacked sizes from the zip's
+# directory, rows and columns from the sheet's dimension) and again while rows are read.
+MAX_XLSX_UNPACKED_BYTES = 256 * 1024 * 1024
+MAX_XLSX_SHARED_STRINGS_BYTES = 64 * 1024 * 1024  # openpyxl holds them all, at ~7x their size
+MAX_XLSX_ROWS = 100_000
+MAX_XLSX_CELLS = 1_000_000
+_AS_CSV = "export it as CSV, which has no such limit"
 
 
 class SourceError(ValueError):
@@ -139,14 +149,55 @@ def csv_error_message(message: str) -> str:
 
 def _unique_header(header: tuple[str, ...]) -> tuple[str, ...]:
     if len(header) > MAX_COLUMNS:
-        raise SourceError(f"{len(header)} columns; at most {MAX_COLUMNS} are supported")
+        raise SourceError(
+            f"the header (line 1) has {len(header):,} columns; at most {MAX_COLUMNS} are read"
+        )
     return header
 
 
+def check_workbook_size(path: Path) -> None:
+    """Refuse a workbook whose unpacked parts are too big, from the zip's directory (nothing is
+    unpacked): raises SourceError saying which limit and how to get round it."""
+    try:
+        with zipfile.ZipFile(path) as archive:
+            members = archive.infolist()
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise SourceError(f"not a readable Excel workbook ({type(exc).__name__})") from exc
+    total = sum(m.file_size for m in members)
+    if total > MAX_XLSX_UNPACKED_BYTES:
+        raise SourceError(
+            f"the workbook unpacks to {total / 1048576:,.0f} MB; at most "
+            f"{MAX_XLSX_UNPACKED_BYTES // 1048576} MB are read: {_AS_CSV}"
+        )
+    strings = sum(m.file_size for m in members if m.filename.lower().endswith("sharedstrings.xml"))
+    if strings > MAX_XLSX_SHARED_STRINGS_BYTES:
+        raise SourceError(
+            f"the workbook's text cells unpack to {strings / 1048576:,.0f} MB; at most "
+            f"{MAX_XLSX_SHARED_STRINGS_BYTES // 1048576} MB are read: {_AS_CSV}"
+        )
+
+
+def _check_sheet_size(rows: int, columns: int) -> None:
+    if rows > MAX_XLSX_ROWS:
+        raise SourceError(
+            f"the first sheet has {rows:,} rows; at most {MAX_XLSX_ROWS:,} are read from Excel: "
+            + _AS_CSV
+        )
+    if rows * columns > MAX_XLSX_CELLS:
+        raise SourceError(
+            f"the first sheet has {rows:,} rows x {columns:,} columns; at most "
+            f"{MAX_XLSX_CELLS:,} cells are read from Excel: {_AS_CSV}"
+        )
+
+
 def excel_rows(path: Path, limit: int | None = None):
-    """(row number, cells as text) of the first sheet's non-empty rows, header first."""
+    """(row number, cells as text) of the first sheet's non-empty rows, header first.
+
+    The workbook's size limits are checked first (``check_workbook_size``, then the sheet's
+    dimension), and rows past them stop the reading with SourceError."""
     import openpyxl
 
+    check_workbook_size(path)
     try:
         book = openpyxl.load_workbook(path, read_only=True, data_only=True)
     except Exception as exc:  # openpyxl raises many types for a damaged or foreign file
@@ -154,8 +205,19 @@ def excel_rows(path: Path, limit: int | None = None):
     try:
         if not book.worksheets:
             return
-        seen = 0
-        for number, values in enumerate(book.worksheets[0].iter_rows(values_only=True), 1):
+        sheet = book.worksheets[0]
+        # The dimension the file states (it may lie: rows are counted below too).
+        _check_sheet_size(sheet.max_row or 0, sheet.max_column or 0)
+        seen = cells_read = 0
+        for number, values in enumerate(sheet.iter_rows(values_only=True), 1):
+            cells_read += len(values)
+            if number > MAX_XLSX_ROWS:
+                _check_sheet_size(number, 0)
+            if cells_read > MAX_XLSX_CELLS:
+                raise SourceError(
+                    f"the first sheet has more than {MAX_XLSX_CELLS:,} cells (by row {number:,}); "
+                    f"at most {MAX_XLSX_CELLS:,} are read from Excel: {_AS_CSV}"
+                )
             cells = [_cell_text(v) for v in values]
             if any(c is not None and c.strip() for c in cells):
                 yield number, cells
