@@ -28,7 +28,7 @@ from analytics.metrics import (
     per_team_sprints,
     sprints_frame,
 )
-from analytics.series import metric_series, metrics_series
+from analytics.series import metric_series, metrics_series, whole_weeks
 from analytics.stats import week_start
 
 WEEK = dt.timedelta(days=7)
@@ -49,9 +49,18 @@ def weekly_series(
     return out.astype({"days": int, **dict.fromkeys(counts, int)})
 
 
-def _full_weeks(weekly: pd.DataFrame) -> pd.DataFrame:
-    """Only the weeks entirely inside the window: partial edge weeks would look like dips."""
-    return weekly[weekly["days"] == 7].reset_index(drop=True)
+def _full_weeks(weekly: pd.DataFrame, extent: tuple[dt.date, dt.date] | None) -> pd.DataFrame:
+    """Only the weeks entirely inside the window and inside the data's ``extent`` (see
+    :func:`analytics.series.whole_weeks`): partial edge weeks would look like dips."""
+    return whole_weeks(weekly, extent, "week", "days")
+
+
+def whole_weekly_series(
+    con: duckdb.DuckDBPyConnection, flt: Filter, attribution: Attribution = EXPLICIT
+) -> pd.DataFrame:
+    """:func:`weekly_series` restricted to the weeks entirely inside both the window and the
+    data (first to last day with a change or an incident): what every weekly statistic reads."""
+    return _full_weeks(weekly_series(con, flt, attribution), data_range(con))
 
 
 # --- review windows ------------------------------------------------------------------------------
@@ -98,10 +107,12 @@ def cadence_incident_correlation(
     max_lag: int = 8,
     attribution: Attribution = EXPLICIT,
 ) -> list[dict]:
-    """Spearman correlation of weekly deployments with weekly incidents 0..``max_lag`` weeks
-    later (see :func:`analytics.stats.lagged_spearman`): one dict per lag with ``lag_weeks``,
-    ``n`` (weeks paired), ``spearman_r``, ``p_value`` and ``reason`` (why r is None)."""
-    weekly = weekly_series(con, flt, attribution)
+    """Prewhitened Spearman correlation of weekly deployments with weekly incidents
+    0..``max_lag`` weeks later over the whole weeks (see
+    :func:`analytics.stats.lagged_spearman`): one dict per lag with ``lag_weeks``, ``n``
+    (weeks paired), ``spearman_r``, ``p_value``, ``q_value`` (Benjamini–Hochberg across the
+    lags), ``method`` and ``reason`` (why r is None)."""
+    weekly = whole_weekly_series(con, flt, attribution)
     return stats.lagged_spearman(weekly["deployments"], weekly["incidents"], max_lag)
 
 
@@ -184,17 +195,32 @@ def what_if_delegation(
 
 def incident_trend(con: duckdb.DuckDBPyConnection, flt: Filter) -> stats.Trend:
     """Theil-Sen slope of weekly incidents (incidents per week, per week) with its 95 %
-    interval, over the weeks entirely inside the window."""
-    weekly = _full_weeks(weekly_series(con, flt))
-    return stats.theil_sen(weekly["incidents"])
+    interval and an autocorrelation-robust Mann–Kendall p-value (seasonally adjusted from two
+    years), over the weeks entirely inside the window and the data; see
+    :func:`analytics.stats.theil_sen`."""
+    weekly = whole_weekly_series(con, flt)
+    return stats.theil_sen(weekly["incidents"], list(weekly["week"]))
+
+
+def incident_trend_turn(
+    con: duckdb.DuckDBPyConnection, flt: Filter, since: dt.date | None = None
+) -> stats.TrendTurn:
+    """Whole-window versus recent trend of weekly incidents (whole weeks): the recent part
+    starts at the week ``since`` (e.g. a significant change point), by default the last third
+    of the weeks; see :func:`analytics.stats.trend_turn`."""
+    weekly = whole_weekly_series(con, flt)
+    weeks = list(weekly["week"])
+    start = weeks.index(since) if since in weeks else None
+    return stats.trend_turn(weekly["incidents"], weeks, start)
 
 
 def incident_change_point(
     con: duckdb.DuckDBPyConnection, flt: Filter, permutations: int = 999
 ) -> stats.WeeklyChangePoint:
-    """The most likely shift in mean weekly incidents (weeks entirely inside the window), the
-    means before/after (incidents per week) and a permutation p-value (fixed seed)."""
-    weekly = _full_weeks(weekly_series(con, flt))
+    """The most likely shift in mean weekly incidents (weeks entirely inside the window and the
+    data), the means before/after (incidents per week) and a block-permutation p-value (fixed
+    seed) that allows for autocorrelation."""
+    weekly = whole_weekly_series(con, flt)
     return stats.weekly_change_point(
         list(weekly["week"]), weekly["incidents"], permutations=permutations
     )
@@ -427,22 +453,22 @@ def statistics_for_report(
 ) -> dict:
     """The statistical keys of ``report --format json`` (JSON-safe, None where undefined):
     ``change_failure_rate_ci95`` ([low, high] fractions), ``cadence_incident_correlation``
-    (lags 0-8: lag_weeks, n, spearman_r, p_value), ``cab_vs_delegated`` (crude cab_cfr,
+    (lags 0-8 over the whole weeks: lag_weeks, n, spearman_r, p_value, q_value, method),
+    ``cab_vs_delegated`` (crude cab_cfr,
     delegated_cfr, fisher_p; within team x risk: odds_ratio_mh with its 95 % interval low/high,
     the CMH p_value, the number of informative strata and the page's verdict more/less/same/
-    unclear) and ``incident_trend`` (theil_sen_slope_per_week, low, high)."""
+    unclear) and ``incident_trend`` (theil_sen_slope_per_week, low, high, p_value, method)."""
     cfr = change_failure_rate_ci95(con, flt, attribution)
-    weekly = weekly_series(con, flt, attribution)  # once for both the lags and the trend
+    weekly = whole_weekly_series(con, flt, attribution)  # once for the lags and the trend
+    lag_keys = ("lag_weeks", "n", "spearman_r", "p_value", "q_value", "method")
     lags = stats.lagged_spearman(weekly["deployments"], weekly["incidents"], 8)
     cab_result = cab_vs_delegated(con, flt, attribution)
     cab, cab_mh = cab_result.failure, cab_result.stratified
-    trend = stats.theil_sen(_full_weeks(weekly)["incidents"])
+    trend = stats.theil_sen(weekly["incidents"], list(weekly["week"]))
     return stats.json_safe(
         {
             "change_failure_rate_ci95": list(cfr.ci95) if cfr.ci95 else None,
-            "cadence_incident_correlation": [
-                {k: row[k] for k in ("lag_weeks", "n", "spearman_r", "p_value")} for row in lags
-            ],
+            "cadence_incident_correlation": [{k: row[k] for k in lag_keys} for row in lags],
             "cab_vs_delegated": {
                 "cab_cfr": cab.a_rate,
                 "delegated_cfr": cab.b_rate,
@@ -459,6 +485,8 @@ def statistics_for_report(
                 "theil_sen_slope_per_week": trend.slope,
                 "low": trend.low,
                 "high": trend.high,
+                "p_value": trend.p_value,
+                "method": trend.method,
             },
         }
     )

@@ -11,6 +11,8 @@ import re
 
 import numpy as np
 
+import numpy as np
+
 from analytics.stats import (
     ALPHA,
     EQUIVALENCE_MARGIN,

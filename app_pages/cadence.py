@@ -31,6 +31,8 @@ trend = fetch(insights.incident_trend, ctx.flt)
 shift = fetch(insights.incident_change_point, ctx.flt)
 cp = shift.change_point
 significant_shift = cp.p_value is not None and cp.p_value < ALPHA
+# has the trend turned lately? since a significant shift, else over the last third of the weeks
+turn = fetch(insights.incident_trend_turn, ctx.flt, shift.week if significant_shift else None)
 
 # --- weekly timeline with sprint boundaries -----------------------------------------------------
 teams_with_sprints = sorted(sprints["team"].dropna().unique())
@@ -60,20 +62,25 @@ cards = st.columns(3)
 cards[0].metric(
     "Incident trend (Theil–Sen)",
     f"{fmt.number(trend.slope, 2)} / week" if trend.slope is not None else fmt.DASH,
-    help="Change in weekly incidents per week over the whole weeks of the window, with its "
-    f"95 % interval {fmt.number(trend.low, 2)} to {fmt.number(trend.high, 2)}.",
+    help="Change in weekly incidents per week over the whole weeks of the window and the data, "
+    f"with its 95 % interval {fmt.number(trend.low, 2)} to {fmt.number(trend.high, 2)}; "
+    f"Mann–Kendall p = {fmt.number(trend.p_value, 3)}, allowing for autocorrelation. Rising or "
+    f"falling only when p < {ALPHA}."
+    if trend.slope is not None
+    else trend.reason,
 )
 cards[1].metric(
     "Most likely shift in weekly incidents",
     f"{fmt.number(cp.mean_before)} → {fmt.number(cp.mean_after)}" if cp.index is not None
     else fmt.DASH,
-    help=f"From the week of {shift.week}; permutation p = {fmt.number(cp.p_value, 3)}"
+    help=f"From the week of {shift.week}; block-permutation p = {fmt.number(cp.p_value, 3)}"
     if cp.index is not None else cp.reason,
 )  # fmt: skip
 cards[2].metric(
     "Shift significant?",
     ("yes" if significant_shift else "no") if cp.index is not None else fmt.DASH,
-    help=f"p < {ALPHA} against {cp.permutations:,} random reorderings of the weeks",
+    help=f"p < {ALPHA} against {cp.permutations:,} reorderings of blocks of "
+    f"{cp.block_length or 1} neighbouring weeks (keeping the weeks' own rhythm)",
 )
 
 # --- sprint length ------------------------------------------------------------------------------
@@ -97,7 +104,8 @@ with left:
 
 # --- lagged correlation -------------------------------------------------------------------------
 lags = pd.DataFrame(fetch(insights.cadence_incident_correlation, ctx.flt, 8, ctx.attribution))
-lags["significant"] = lags["p_value"].lt(ALPHA)
+# a lag counts only when its Benjamini-Hochberg q-value across the 9 lags is below ALPHA
+lags["significant"] = lags["q_value"].astype(float).lt(ALPHA)
 with right:
     if lags["spearman_r"].isna().all():
         ui.empty("Too few whole weeks in this window to correlate — widen the dates.")
@@ -110,8 +118,9 @@ with right:
         )
         ui.chart(fig, lags, "lagged-correlation")
         st.caption(
-            f"Bars: Spearman ρ between deployments in a week and incidents k weeks later. Coloured "
-            f"bars have p < {ALPHA} before correcting for the 9 lags tested (red: more incidents)."
+            "Bars: Spearman ρ between deployments in a week and incidents k weeks later, after "
+            "filtering out each series' week-to-week rhythm (prewhitening). Coloured bars have "
+            f"q < {ALPHA} after correcting for the 9 lags tested (red: more incidents)."
         )
 
 # --- before / after a change of sprint length ---------------------------------------------------
@@ -175,17 +184,30 @@ else:
         ui.chart(fig, rates, "before-after")
 
 # --- reading ------------------------------------------------------------------------------------
-full_weeks = weekly[weekly["days"] == 7]["week"].tolist()
+full_weeks = fetch(insights.whole_weekly_series, ctx.flt, ctx.attribution)["week"].tolist()
+lag_rows = lags.drop(columns="significant").to_dict("records")
+cp_weeks = full_weeks if cp.index is not None else None
 sentences = [
-    narrative.lagged_correlation_sentence(
-        list(lags.drop(columns="significant").T.to_dict().values())
-    ),
+    narrative.lagged_correlation_sentence(lag_rows),
     narrative.trend_sentence(trend),
-    narrative.change_point_sentence(cp, full_weeks if cp.index is not None else None),
+    narrative.trend_turn_sentence(turn),
+    narrative.change_point_sentence(cp, cp_weeks),
 ]
 if ba is not None:
     sentences.append(narrative.before_after_sentence(ba))
 sentences.append(
     "Correlation is not causation: busy weeks may simply be weeks with more work of every kind."
 )
-ui.reading(sentences, ui.small_sample_caveat({"whole weeks": len(full_weeks)}, threshold=12))
+how = [
+    *narrative.lagged_correlation_how(lag_rows),
+    *narrative.trend_how(trend),
+    *narrative.trend_turn_how(turn),
+    *narrative.change_point_how(cp, cp_weeks),
+    "Only whole weeks count: a week cut by the window or by the start or end of the data would "
+    "look like a quiet week.",
+]
+ui.reading(
+    sentences,
+    ui.small_sample_caveat({"whole weeks": len(full_weeks)}, threshold=12),
+    how=how,
+)

@@ -31,6 +31,13 @@ def _weekly(con, deploys, incidents, start=MONDAYS[0], team="alpha", prefix=""):
             incident(con, f"{prefix}I{week}-{j}", _at(monday, 9 + j, 2), team=team)
 
 
+def _span(con, first=dt.date(2026, 10, 26), last=dt.date(2026, 12, 6)):
+    """Two changes outside FOUR_WEEKS (team omega) so the data's extent covers its weeks: a week
+    counts for a statistic only when it lies inside both the window and the data."""
+    change(con, "EDGE-first", _at(first), team="omega")
+    change(con, "EDGE-last", _at(last), team="omega")
+
+
 def test_weekly_series_is_zero_filled_and_knows_partial_weeks(con):
     _weekly(con, [2, 0, 1, 0], [0, 3, 0, 1])
     # Wednesday 2026-11-04 .. Monday 2026-11-30 overlaps 5 weeks: 5 days, 7, 7, 7, 1
@@ -45,26 +52,46 @@ def test_weekly_series_is_zero_filled_and_knows_partial_weeks(con):
 
 def test_cadence_incident_correlation_lags(con):
     _weekly(con, [1, 2, 3, 4], [0, 1, 2, 3])
+    _span(con)
     rows = insights.cadence_incident_correlation(con, FOUR_WEEKS, max_lag=3)
-    # lag 0: 4 weeks, perfectly ordered -> r = 1, exact p = 2/4! = 1/12
+    # lag 0: 4 weeks (too few for an AR model), perfectly ordered -> r = 1, exact p = 2/4! = 1/12
+    # lag 1: deployments 1,2,3 with incidents 1,2,3 -> r = 1, p = 2/3! = 1/3
+    # q-values (Benjamini-Hochberg over the 2 lags with a p): 1/12 * 2 = 1/6 and 1/3
     assert rows[0] == {
         "lag_weeks": 0,
         "n": 4,
         "spearman_r": pytest.approx(1.0),
         "p_value": pytest.approx(1 / 12),
+        "q_value": pytest.approx(1 / 6),
+        "method": "Spearman, AR(0): deployments not autocorrelated",
         "reason": None,
     }
-    # lag 1: deployments 1,2,3 with incidents 1,2,3 -> r = 1, p = 2/3! = 1/3
     assert rows[1]["n"] == 3 and rows[1]["p_value"] == pytest.approx(1 / 3)
-    assert rows[2]["n"] == 2 and rows[2]["spearman_r"] is None
+    assert rows[1]["q_value"] == pytest.approx(1 / 3)
+    assert rows[2]["n"] == 2 and rows[2]["spearman_r"] is None and rows[2]["q_value"] is None
     assert rows[3]["n"] == 1
+
+
+def test_weekly_statistics_count_only_weeks_inside_the_data(con):
+    # three days of data in a one-year window: no whole week of data, so no trend and no lags
+    incident(con, "I1", "2026-03-03 10:00")
+    change(con, "C1", "2026-03-04 10:00")
+    incident(con, "I2", "2026-03-05 10:00")
+    year = Filter(dt.date(2026, 1, 5), dt.date(2027, 1, 3))  # 52 whole ISO weeks
+    assert len(insights.weekly_series(con, year)) == 52
+    assert insights.whole_weekly_series(con, year).empty
+    trend = insights.incident_trend(con, year)
+    assert trend.n == 0 and trend.slope is None and "fewer than 3" in trend.reason
+    rows = insights.cadence_incident_correlation(con, year)
+    assert all(r["n"] == 0 and r["spearman_r"] is None for r in rows)
+    assert insights.incident_change_point(con, year).change_point.index is None
 
 
 def test_cadence_incident_correlation_without_data(con):
     rows = insights.cadence_incident_correlation(con, FOUR_WEEKS)
     assert len(rows) == 9
     assert all(r["spearman_r"] is None for r in rows)
-    assert "constant" in rows[0]["reason"]
+    assert "fewer than 3" in rows[0]["reason"]  # no data, so no whole week of data
 
 
 def test_change_failure_rate_ci95(con):
@@ -137,12 +164,17 @@ def test_incident_trend_and_change_point_use_whole_weeks(con):
     # weeks of Oct 26 (partial: the window starts Thursday Oct 29) .. Nov 23
     incident(con, "I-early", "2026-10-30 10:00")
     _weekly(con, [0, 0, 0, 0], [1, 1, 4, 4])
+    change(con, "C-late", "2026-12-01 10:00")  # after the window: the data covers week 4 whole
     flt = Filter(dt.date(2026, 10, 29), dt.date(2026, 11, 29))
     trend = insights.incident_trend(con, flt)
     ref = sps.theilslopes([1, 1, 4, 4], [0, 1, 2, 3])
     assert trend.n == 4
     assert trend.slope == pytest.approx(ref.slope)
-    assert (trend.low, trend.high) == (pytest.approx(ref.low_slope), pytest.approx(ref.high_slope))
+    assert trend.intercept == pytest.approx(ref.intercept)
+    # S = 4 (4 rising pairs, 2 tied), var = (4*3*13 - 2*(2*1*9)) / 18 = 20/3; the ranks'
+    # lag-1 autocorrelation is negative, so Hamed-Rao leaves it: z = (4 - 1) / sqrt(20/3)
+    assert "variance x1.00" in trend.method
+    assert trend.p_value == pytest.approx(2 * sps.norm.sf(3 / (20 / 3) ** 0.5))
     shift = insights.incident_change_point(con, flt, permutations=99)
     # best split of 1, 1 | 4, 4: means 1 and 4, starting the week of Nov 16
     assert shift.week == dt.date(2026, 11, 16)
@@ -267,23 +299,29 @@ def test_statistics_for_report_on_an_empty_database_is_json_safe(con):
     json.dumps(got, allow_nan=False)
     assert got["change_failure_rate_ci95"] is None
     assert [r["lag_weeks"] for r in got["cadence_incident_correlation"]] == list(range(9))
-    assert set(got["cadence_incident_correlation"][0]) == {"lag_weeks", "n", "spearman_r",
-                                                           "p_value"}  # fmt: skip
+    keys = {"lag_weeks", "n", "spearman_r", "p_value", "q_value", "method"}
+    assert set(got["cadence_incident_correlation"][0]) == keys
     assert got["cab_vs_delegated"] == {
         "cab_cfr": None, "delegated_cfr": None, "fisher_p": None, "odds_ratio_mh": None,
         "low": None, "high": None, "p_value": None, "strata": 0, "verdict": None,
     }  # fmt: skip
-    # four weeks without incidents: flat
-    assert got["incident_trend"] == {"theil_sen_slope_per_week": 0.0, "low": 0.0, "high": 0.0}
+    # no data, so no whole week of data: no trend
+    assert got["incident_trend"] == {"theil_sen_slope_per_week": None, "low": None, "high": None,
+                                     "p_value": None, "method": None}  # fmt: skip
 
 
 def test_statistics_for_report_values(con):
     _weekly(con, [1, 2, 3, 4], [0, 1, 2, 3])
+    _span(con)
     got = insights.statistics_for_report(con, FOUR_WEEKS)
     # 10 deployments, none failed: Wilson upper bound z^2/(n + z^2) = 3.8416/13.8416
     assert got["change_failure_rate_ci95"] == [0.0, pytest.approx(3.8416 / 13.8416, rel=1e-4)]
     assert got["cadence_incident_correlation"][0]["spearman_r"] == pytest.approx(1.0)
     assert got["incident_trend"]["theil_sen_slope_per_week"] == 1.0
+    # 0, 1, 2, 3: S = 6 of var 4*3*13/18 = 8.67 (or more, after Hamed-Rao): p >= 0.10
+    assert got["incident_trend"]["p_value"] >= 2 * sps.norm.sf(5 / (26 / 3) ** 0.5)
+    assert "Hamed–Rao" in got["incident_trend"]["method"]
+    assert got["cadence_incident_correlation"][0]["q_value"] == pytest.approx(1 / 6)
 
 
 def test_quarter_filter(con):
@@ -310,6 +348,7 @@ def test_report_json_carries_the_statistics(tmp_path, capsys):
     path = tmp_path / "tiny.duckdb"
     db = connect(path)
     _weekly(db, [1, 2, 3, 4], [0, 1, 2, 3])
+    _span(db)
     db.close()
     status = main(
         ["report", "--db", str(path), "--from", "2026-11-02", "--to", "2026-11-29",
@@ -320,7 +359,9 @@ def test_report_json_carries_the_statistics(tmp_path, capsys):
     # 10 deployments, none failed
     assert out["change_failure_rate_ci95"] == [0.0, pytest.approx(3.8416 / 13.8416, rel=1e-4)]
     assert out["cadence_incident_correlation"][0] == {
-        "lag_weeks": 0, "n": 4, "spearman_r": pytest.approx(1.0), "p_value": pytest.approx(1 / 12)
+        "lag_weeks": 0, "n": 4, "spearman_r": pytest.approx(1.0), "p_value": pytest.approx(1 / 12),
+        "q_value": pytest.approx(1 / 6),
+        "method": "Spearman, AR(0): deployments not autocorrelated",
     }  # fmt: skip
     assert out["cab_vs_delegated"]["cab_cfr"] == 0.0  # normal changes default to the CAB
     assert out["incident_trend"]["theil_sen_slope_per_week"] == 1.0
