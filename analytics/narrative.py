@@ -9,6 +9,8 @@ from __future__ import annotations
 import datetime as dt
 import re
 
+import numpy as np
+
 from analytics.stats import (
     ALPHA,
     EQUIVALENCE_MARGIN,
@@ -17,6 +19,7 @@ from analytics.stats import (
     ChangePoint,
     Correlation,
     Trend,
+    TrendTurn,
     WhatIf,
     cab_failure_verdict,
 )
@@ -89,6 +92,9 @@ def correlation_sentence(row: dict | Correlation, lag: int = 0, subject: str | N
     if r is None:
         return _sentence(f"No correlation between {subject} can be computed: {row['reason']}")
     stats = f"(Spearman r = {r:.2f}, {fmt_p(p)}, {n} weeks)"
+    if row.get("q_value") is not None:  # one lag of several: judged on its BH q-value
+        p = row["q_value"]
+        stats = f"(Spearman r = {r:.2f}, q = {p:.2g}, {n} weeks)"
     if p is not None and p < ALPHA:
         direction = "more" if r > 0 else "fewer"
         text = f"Weeks with more releases see {direction} incidents {_lag_phrase(lag)} {stats}"
@@ -97,36 +103,63 @@ def correlation_sentence(row: dict | Correlation, lag: int = 0, subject: str | N
     return _sentence(text, caution(n, "weeks of data", SMALL_WEEKS))
 
 
+def _lag_qvalues(defined: list[dict]) -> list[float]:
+    """The rows' Benjamini–Hochberg q-values (computed here for rows built without them)."""
+    if all(r.get("q_value") is not None for r in defined):
+        return [r["q_value"] for r in defined]
+    from analytics.timeseries import bh_qvalues
+
+    return [float(q) for q in bh_qvalues([r["p_value"] for r in defined])]
+
+
 def lagged_correlation_sentence(rows: list[dict]) -> str:
-    """The strongest lag of a lagged Spearman table, Bonferroni-corrected for the lags tested."""
+    """The verdict on a lagged Spearman table (:func:`analytics.stats.lagged_spearman`): the
+    lag with the smallest Benjamini–Hochberg q-value is named only when q < ALPHA. Plain words,
+    association only; the statistics are in :func:`lagged_correlation_how`."""
     defined = [r for r in rows if r["p_value"] is not None]
     if not defined:
         reason = rows[0]["reason"] if rows else "no weeks in the window"
         return _sentence(f"No link between releases and incidents can be computed: {reason}")
-    best = min(defined, key=lambda r: r["p_value"])
-    tested = len(defined)
+    q = _lag_qvalues(defined)
+    best_q, best = min(zip(q, defined, strict=True), key=lambda t: (t[0], t[1]["p_value"]))
     lags = f"{min(r['lag_weeks'] for r in defined)} to {max(r['lag_weeks'] for r in defined)}"
-    r, p, n, lag = best["spearman_r"], best["p_value"], best["n"], best["lag_weeks"]
-    stats = f"Spearman r = {r:.2f}, {fmt_p(p)}, {n} weeks"
-    warn = caution(n, "weeks of data", SMALL_WEEKS)
-    if p < ALPHA / tested:
-        direction = "more" if r > 0 else "fewer"
+    warn = caution(best["n"], "weeks of data", SMALL_WEEKS)
+    if best_q < ALPHA:
+        direction = "more" if best["spearman_r"] > 0 else "fewer"
         return _sentence(
-            f"Weeks with more releases see {direction} incidents {_lag_phrase(lag)} "
-            f"({stats}; significant even after correcting for {tested} lags)",
-            warn,
-        )
-    if p < ALPHA:
-        return _sentence(
-            f"The link between releases and incidents {_lag_phrase(lag)} ({stats}) is not "
-            f"significant once the {tested} lags tested are accounted for (Bonferroni)",
+            f"Weeks with more releases went with {direction} incidents "
+            f"{_lag_phrase(best['lag_weeks'])}",
             warn,
         )
     return _sentence(
-        f"No significant link between releases and incidents at any lag from {lags} weeks "
-        f"(strongest {_lag_phrase(lag)}: {stats})",
+        f"Releases and incidents did not move together at any lag from {lags} weeks beyond "
+        f"what chance and the weeks' own rhythm explain",
         warn,
     )
+
+
+def lagged_correlation_how(rows: list[dict]) -> list[str]:
+    """The statistics behind :func:`lagged_correlation_sentence`, one line each."""
+    defined = [r for r in rows if r["p_value"] is not None]
+    if not defined:
+        return []
+    q = _lag_qvalues(defined)
+    best_q, best = min(zip(q, defined, strict=True), key=lambda t: (t[0], t[1]["p_value"]))
+    method = best.get("method") or "Spearman"
+    lines = [
+        f"{method[0].upper()}{method[1:]} between weekly deployments and weekly incidents 0 to "
+        f"{max(r['lag_weeks'] for r in defined)} weeks later, over whole weeks only "
+        f"({count(defined[0]['n'], 'weeks')} paired at lag 0).",
+        f"Strongest lag: {_lag_phrase(best['lag_weeks'])}, Spearman r = "
+        f"{best['spearman_r']:.2f}, {fmt_p(best['p_value'])}, q = {best_q:.2g} "
+        f"({count(best['n'], 'weeks')}).",
+        "Weekly counts follow their own rhythm (a busy week follows a busy week), which makes "
+        "chance correlations common: both series are filtered with the autoregressive model of "
+        "the deployments before correlating (prewhitening, Box & Jenkins), and the p-values of "
+        f"the {len(defined)} lags are adjusted with Benjamini–Hochberg; a lag is named only when "
+        f"its q-value is below {ALPHA}.",
+    ]
+    return lines
 
 
 def cfr_interval_sentence(rate: float | None, ci: tuple | list | None, deployments: int) -> str:
@@ -234,45 +267,105 @@ def cab_how(result: CabVsDelegated) -> list[str]:
     return lines
 
 
+def _trend_direction(trend: Trend) -> int:
+    """+1 rising, -1 falling, 0 no clear trend: by the Mann–Kendall p-value (< ALPHA), or by
+    the interval excluding 0 for a Trend built without one."""
+    if trend.slope is None:
+        return 0
+    if trend.p_value is not None:
+        return int(np.sign(trend.slope)) if trend.p_value < ALPHA else 0
+    if trend.low is not None and trend.low > 0:
+        return 1
+    return -1 if trend.high is not None and trend.high < 0 else 0
+
+
 def trend_sentence(trend: Trend, what: str = "incidents", unit: str = "week") -> str:
-    """Theil-Sen slope with its 95 % interval: rising, falling, or no clear trend."""
+    """The verdict on a :func:`analytics.stats.theil_sen` trend: rising or falling only when
+    its Mann–Kendall p < ALPHA, else no clear trend. Statistics in :func:`trend_how`."""
     if trend.slope is None:
         return _sentence(f"No trend in weekly {what} can be computed: {trend.reason}")
-    ci = f"95 % CI {fmt_num(trend.low)} to {fmt_num(trend.high)}"
     warn = caution(trend.n, "weeks of data", SMALL_WEEKS)
-    if trend.low is not None and trend.low > 0:
-        text = f"Weekly {what} are rising by {fmt_num(trend.slope)} per {unit}"
-    elif trend.high is not None and trend.high < 0:
-        text = f"Weekly {what} are falling by {fmt_num(-trend.slope)} per {unit}"
-    else:
-        return _sentence(
-            f"No clear trend in weekly {what} (Theil–Sen slope {fmt_num(trend.slope)} per "
-            f"{unit}, {ci}, {trend.n} weeks)",
-            warn,
+    direction = _trend_direction(trend)
+    if direction > 0:
+        return _sentence(f"Weekly {what} are rising by {fmt_num(trend.slope)} per {unit}", warn)
+    if direction < 0:
+        return _sentence(f"Weekly {what} are falling by {fmt_num(-trend.slope)} per {unit}", warn)
+    return _sentence(f"No clear trend in weekly {what}", warn)
+
+
+def trend_how(trend: Trend, unit: str = "week") -> list[str]:
+    """The statistics behind :func:`trend_sentence`, one line each."""
+    if trend.slope is None:
+        return []
+    lines = [
+        f"Theil–Sen slope {fmt_num(trend.slope)} per {unit} (95 % CI {fmt_num(trend.low)} to "
+        f"{fmt_num(trend.high)}), Mann–Kendall {fmt_p(trend.p_value)}, "
+        f"{count(trend.n, 'whole weeks')}."
+    ]
+    if trend.method:
+        lines.append(
+            f"Method: {trend.method}. The variance correction allows for weeks that resemble "
+            "their neighbours (Hamed & Rao 1998); from two years of weeks on, the yearly season "
+            "is removed first so it does not read as a trend."
         )
-    return _sentence(f"{text} (Theil–Sen, {ci}, {trend.n} weeks)", warn)
+    return lines
+
+
+def trend_turn_sentence(turn: TrendTurn, what: str = "incidents") -> str:
+    """When the recent trend runs against the whole window's (:func:`analytics.stats.
+    trend_turn`), e.g. "Weekly incidents have been rising since the week of 2026-07-06 although
+    they fell over the window as a whole."; an empty string when the trend has not turned."""
+    if not turn.turned or turn.recent is None:
+        return ""
+    since = f"the week of {turn.since_week}" if turn.since_week else f"week {turn.since + 1}"
+    recent = "rising" if turn.recent.slope > 0 else "falling"
+    whole = "fell" if turn.whole.slope < 0 else "rose"
+    return _sentence(
+        f"Weekly {what} have been {recent} since {since} although they {whole} over the "
+        f"window as a whole"
+    )
+
+
+def trend_turn_how(turn: TrendTurn, unit: str = "week") -> list[str]:
+    """The statistics behind :func:`trend_turn_sentence` (empty when it says nothing)."""
+    if not turn.turned or turn.recent is None:
+        return []
+    r = turn.recent
+    return [
+        f"Recent trend ({count(r.n, 'whole weeks')} from position {turn.since + 1}): Theil–Sen "
+        f"slope {fmt_num(r.slope)} per {unit}, Mann–Kendall {fmt_p(r.p_value)}; whole window "
+        f"{fmt_num(turn.whole.slope)} per {unit}."
+    ]
 
 
 def change_point_sentence(
     cp: ChangePoint, weeks: list[dt.date] | None = None, what: str = "incidents"
 ) -> str:
-    """The most likely shift in the weekly mean and whether it beats chance (permutation p)."""
+    """The verdict on the most likely shift in the weekly mean: named only when it beats chance
+    (block-permutation p < ALPHA). Statistics in :func:`change_point_how`."""
     if cp.index is None:
         return _sentence(f"No shift in weekly {what} can be tested: {cp.reason}")
     when = f"the week of {weeks[cp.index]}" if weeks is not None else f"week {cp.index + 1}"
     shift = f"{fmt_num(cp.mean_before, 1)} to {fmt_num(cp.mean_after, 1)} a week"
     warn = caution(cp.n, "weeks of data", SMALL_WEEKS)
     if cp.p_value < ALPHA:
-        return _sentence(
-            f"Weekly {what} shifted from {shift} from {when} "
-            f"(permutation {fmt_p(cp.p_value)}, {cp.n} weeks)",
-            warn,
-        )
-    return _sentence(
-        f"No significant shift in weekly {what} (best candidate {when}: {shift}, "
-        f"permutation {fmt_p(cp.p_value)}, {cp.n} weeks)",
-        warn,
-    )
+        return _sentence(f"Weekly {what} shifted from {shift} from {when}", warn)
+    return _sentence(f"No significant shift in weekly {what}", warn)
+
+
+def change_point_how(cp: ChangePoint, weeks: list[dt.date] | None = None) -> list[str]:
+    """The statistics behind :func:`change_point_sentence`, one line each."""
+    if cp.index is None:
+        return []
+    when = f"the week of {weeks[cp.index]}" if weeks is not None else f"week {cp.index + 1}"
+    method = cp.method or f"permutation ({cp.permutations:,} orderings)"
+    return [
+        f"Best single split: {when}, mean {fmt_num(cp.mean_before, 1)} before and "
+        f"{fmt_num(cp.mean_after, 1)} after, {count(cp.n, 'whole weeks')}; {fmt_p(cp.p_value)} "
+        f"by {method}.",
+        "Blocks of neighbouring weeks are shuffled rather than single weeks, so the test keeps "
+        "the weeks' own rhythm and a slow drift is not mistaken for a shift (Künsch 1989).",
+    ]
 
 
 def before_after_sentence(ba: BeforeAfter) -> str:
