@@ -82,8 +82,9 @@ f, lt = cab.failure, cab.lead_time_hours
 cards = st.columns(4)
 cards[0].metric("Failure rate, CAB", fmt.percent(f.a_rate), help=f"{f.a_total:,} deployments")
 cards[1].metric("Failure rate, delegated", fmt.percent(f.b_rate), help=f"{f.b_total:,} deployments")
-cards[2].metric("Median lead time, CAB", fmt.hours(lt.a_median))
-cards[3].metric("Median lead time, delegated", fmt.hours(lt.b_median))
+lead = fmt.hours_in(fmt.hours_unit(lt.a_median, lt.b_median))  # one unit for both cards
+cards[2].metric("Median lead time, CAB", lead(lt.a_median))
+cards[3].metric("Median lead time, delegated", lead(lt.b_median))
 st.caption(
     "Delegated = pre-approved standard changes and product-owner approval. Emergency changes "
     "belong to neither group. The cards are crude totals; the reading below compares CAB and "
@@ -113,13 +114,15 @@ cards[0].metric("Changes moved", f"{w.moved:,} of {w.candidates:,}")
 if w.projected_lead_time_hours_median is not None:
     lead_ci = w.projected_lead_time_ci95 or (None, None)
     cfr_ci = w.projected_change_failure_rate_ci95 or (None, None)
+    # the interval and today's value in the unit of the card's value
+    same = fmt.hours_in(fmt.hours_unit(w.projected_lead_time_hours_median))
     cards[1].metric(
         "Median lead time",
         fmt.hours(w.projected_lead_time_hours_median),
         fmt.change(w.projected_lead_time_hours_median, w.baseline_lead_time_hours_median, "hours"),
         delta_color="inverse",
-        help=f"95 % interval {fmt.hours(lead_ci[0])} – {fmt.hours(lead_ci[1])}; "
-        f"today {fmt.hours(w.baseline_lead_time_hours_median)}",
+        help=f"95 % interval {same(lead_ci[0])} – {same(lead_ci[1])}; "
+        f"today {same(w.baseline_lead_time_hours_median)}",
     )
     cards[2].metric(
         "Change failure rate",

@@ -11,6 +11,7 @@ from analytics.metrics import per_team, per_team_quarter
 from analytics.stats import frontier_rows
 from ui import components as ui
 from ui import format as fmt
+from ui.attribution import placebo_notice
 from ui.context import page_context
 from ui.data import fetch
 
@@ -19,6 +20,7 @@ ui.header(
     "Which teams release often without breaking things, and which trade one for the other?",
 )
 ctx = page_context()
+placebo_notice(ctx)  # window attribution: how many links chance alone makes
 
 STABILITY = {
     "change_failure_rate": ("Change failure rate", True, fmt.percent),
@@ -99,24 +101,33 @@ shown = table.assign(
     support_hours=table["support_hours"].round(0),
     support_cost=table["support_cost"].round(0),
 )
-st.dataframe(
+ui.table(
     shown,
     hide_index=True,
     column_config={
         "team": "Team",
         "quarter": "Quarter",
         "deployments": st.column_config.NumberColumn("Deployments", format="localized"),
-        "failed_deployments": st.column_config.NumberColumn("Failed", format="localized"),
+        "failed_deployments": st.column_config.NumberColumn(
+            fmt.label("failed_deployments"), format="localized"
+        ),
         "incidents": st.column_config.NumberColumn("Incidents", format="localized"),
-        "deployments_per_week": st.column_config.NumberColumn("Deploys/week", format="%.2f"),
-        "lead_time_hours_median": st.column_config.NumberColumn("Lead time (h)", format="%.1f"),
+        # the charts' names (one label map), the currency on the cost
+        "deployments_per_week": st.column_config.NumberColumn(X_TITLE, format="%.2f"),
+        "lead_time_hours_median": st.column_config.NumberColumn(
+            fmt.label("lead_time_hours_median"), format="%.1f"
+        ),
         "change_failure_rate": st.column_config.NumberColumn(
             "Change failure rate", format="%.1f %%"
         ),
         "rework_rate": st.column_config.NumberColumn("Rework rate", format="%.1f %%"),
-        "time_to_restore_hours_median": st.column_config.NumberColumn("Restore (h)", format="%.1f"),
-        "support_hours": st.column_config.NumberColumn("Support (h)", format="localized"),
-        "support_cost": st.column_config.NumberColumn("Support cost", format="localized"),
+        "time_to_restore_hours_median": st.column_config.NumberColumn(
+            fmt.label("time_to_restore_hours_median"), format="%.1f"
+        ),
+        "support_hours": st.column_config.NumberColumn(
+            fmt.label("support_hours"), format="localized"
+        ),
+        "support_cost": fmt.money_column(),
         "quarter_start": None,
     },
 )

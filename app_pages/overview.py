@@ -142,17 +142,23 @@ def _how() -> list[str]:
     return lines
 
 
+def _hours(key: str):
+    """One unit for this and the previous period's duration (never "2.1 days" vs "20.3 h")."""
+    return fmt.hours_in(fmt.hours_unit(now[key], before[key] if has_before else None))
+
+
+lead, restore = _hours("lead_time_hours_median"), _hours("time_to_restore_hours_median")
 tiers = now["dora"]
 sentences = [
     f"The selected teams deployed {fmt.number(now['deployments_per_week'])} times a week "
     f"({now['deployments']:,} deployments; DORA {tiers.get('deployment_frequency') or 'n/a'})"
     f"{_versus('deployments_per_week', fmt.number, False)}.",
-    f"A change took a median {fmt.hours(now['lead_time_hours_median'])} from request to "
-    f"production{_versus('lead_time_hours_median', fmt.hours, True)}.",
+    f"A change took a median {lead(now['lead_time_hours_median'])} from request to "
+    f"production{_versus('lead_time_hours_median', lead, True)}.",
     f"{fmt.percent(now['change_failure_rate'])} of deployments failed "
     f"({now['failed_deployments']:,}){_versus('change_failure_rate', fmt.percent, True)}.",
-    f"Incidents took a median {fmt.hours(now['time_to_restore_hours_median'])} to restore"
-    f"{_versus('time_to_restore_hours_median', fmt.hours, True)}; support cost "
+    f"Incidents took a median {restore(now['time_to_restore_hours_median'])} to restore"
+    f"{_versus('time_to_restore_hours_median', restore, True)}; support cost "
     f"{fmt.money(now['support_cost'])} ({fmt.number(now['support_hours'], 0)} hours for "
     f"{now['incidents']:,} incidents and {now['requests']:,} requests).",
 ]

@@ -402,6 +402,18 @@ def test_money_carries_its_currency():
     assert "€%{y:,.0f}" in fig.data[0].hovertemplate
 
 
+def test_durations_compared_share_one_unit():
+    # 170 h and 20.3 h side by side: both in days (7.1 and 0.8), not "7.1 days" vs "20.3 h"
+    unit = fmt.hours_unit(170, 20.3)
+    assert unit == "days"
+    assert [fmt.hours_in(unit)(v) for v in (170, 20.3)] == ["7.1 days", "0.8 days"]
+    assert fmt.hours_unit(0.5, 30) == "h" and fmt.hours_unit(0.5, None) == "min"
+    assert fmt.hours(20.3) == "20.3 h" and fmt.hours(170) == "7.1 days"
+    # a KPI card's delta in the unit of its value: 20 h now, 170 h before → "-150.0 h"
+    assert fmt.change(20.0, 170.0, "hours") == "-150.0 h"
+    assert fmt.change(170.0, 20.0, "hours") == "+6.2 days"
+
+
 # --- every page of the app ----------------------------------------------------------------------
 
 

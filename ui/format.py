@@ -33,6 +33,15 @@ def money_label(what: str = "Cost") -> str:
     return f"{what} ({currency()})"
 
 
+def money_column(title: str = "Support cost"):
+    """An ``st.dataframe`` column of whole amounts in the session's currency ("€1,235")."""
+    import streamlit as st
+
+    code = currency()
+    preset = {"EUR": "euro", "USD": "dollar", "JPY": "yen"}.get(code)
+    return st.column_config.NumberColumn(title, format=preset or f"{code} %d", step=1)
+
+
 def column_labels(columns, **overrides) -> dict[str, str]:
     """``st.dataframe`` column_config entries naming each known column by :data:`LABELS`
     (``change_failure_rate`` → "Change failure rate"); ``overrides`` win."""
@@ -55,15 +64,30 @@ def percent(value, digits: int = 1) -> str:
     return DASH if _missing(value) else f"{100 * value:.{digits}f} %"
 
 
-def hours(value) -> str:
-    """A duration in hours: minutes below 1 h, hours below 48 h, days beyond."""
+def hours_unit(*values) -> str:
+    """One unit for durations (hours) compared with each other: "min" if the largest is under
+    1 h, "h" under 48 h, else "days" (so "2.1 days vs 0.8 days", never "2.1 days vs 20.3 h")."""
+    known = [abs(v) for v in values if not _missing(v)]
+    largest = max(known, default=0.0)
+    return "min" if largest < 1 else ("h" if largest < 48 else "days")
+
+
+def hours(value, unit: str | None = None) -> str:
+    """A duration given in hours, in ``unit`` ("min", "h" or "days"; default
+    :func:`hours_unit` of the value alone: minutes below 1 h, hours below 48 h, days beyond)."""
     if _missing(value):
         return DASH
-    if value < 1:
+    unit = unit or hours_unit(value)
+    if unit == "min":
         return f"{60 * value:.0f} min"
-    if value < 48:
+    if unit == "h":
         return f"{value:.1f} h"
     return f"{value / 24:.1f} days"
+
+
+def hours_in(unit: str):
+    """A formatter like :func:`hours` with the unit fixed (for several numbers side by side)."""
+    return lambda value: hours(value, unit)
 
 
 def money(value, currency_: str | None = None) -> str:
@@ -81,9 +105,9 @@ def change(current, previous, kind: str = "number") -> str | None:
         return None  # "+0.0" would still get a coloured arrow
     if kind == "percent":
         return f"{100 * diff:+.1f} pp"
-    if kind == "hours":
+    if kind == "hours":  # in the unit the current value is shown in
         sign = "+" if diff >= 0 else "-"
-        return sign + hours(abs(diff))
+        return sign + hours(abs(diff), hours_unit(current))
     if kind == "money":
         return format_money(diff, currency(), sign=True)
     return f"{diff:+,.2f}"
