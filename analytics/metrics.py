@@ -119,6 +119,67 @@ def _window_links_cte() -> str:
 )"""
 
 
+def attribution_placebo(
+    con: duckdb.DuckDBPyConnection, flt: Filter, attribution: Attribution
+) -> dict:
+    """How many window links chance alone would make: the *placebo* window, the same number of
+    hours **after** each incident opened (a change deployed after an incident cannot have
+    caused it; the incident's own fix, its ``resolved_by_change``, does not count).
+
+    Over the incidents the report counts for window attribution (opened in the window, in the
+    filter's teams and services, without ``caused_by_change``, with a service), returns:
+    ``window_links`` (incidents with a deployment on their service up to H hours before: the
+    report's ``incidents_linked_by_window``), ``placebo_links`` (with one up to H hours after),
+    ``excess_links`` (window minus placebo) and ``p_value``: the exact one-sided sign test on the
+    incidents linked one way only (McNemar 1947, exact form), window-only against placebo-only,
+    each equally likely when deployments do not cause incidents; None with no such incident.
+    Every value None in explicit mode."""
+    keys = ("window_links", "placebo_links", "excess_links", "p_value")
+    if not attribution.by_window:
+        return dict.fromkeys(keys)
+    sql = f"""
+WITH inc AS (
+    SELECT incident_id, service, opened_at, resolved_by_change FROM incidents
+    WHERE caused_by_change IS NULL AND service IS NOT NULL AND {_is_incident()}
+        AND opened_at >= $start_ts AND opened_at < $end_ts
+        AND {team_clause()} AND {service_clause()}
+),
+dep AS (
+    SELECT change_id, service, implemented_at FROM changes
+    WHERE outcome <> 'cancelled' AND implemented_at >= $start_ts - {_WINDOW}
+        AND implemented_at <= $end_ts + {_WINDOW} AND {service_clause()}
+),
+flags AS (
+    SELECT i.incident_id,
+        coalesce(bool_or(d.implemented_at <= i.opened_at
+            AND {hours_between("d.implemented_at", "i.opened_at")} <= $window_hours), FALSE)
+            AS back,
+        coalesce(bool_or(d.implemented_at > i.opened_at
+            AND {hours_between("i.opened_at", "d.implemented_at")} <= $window_hours
+            AND d.change_id IS DISTINCT FROM i.resolved_by_change), FALSE) AS forward
+    FROM inc AS i
+    LEFT JOIN dep AS d ON d.service = i.service
+        AND d.implemented_at >= i.opened_at - {_WINDOW}
+        AND d.implemented_at <= i.opened_at + {_WINDOW}
+    GROUP BY i.incident_id
+)
+SELECT count(*) FILTER (WHERE back), count(*) FILTER (WHERE forward),
+       count(*) FILTER (WHERE back AND NOT forward), count(*) FILTER (WHERE forward AND NOT back)
+FROM flags
+"""
+    params = bind(sql, flt.params(), attribution.params())
+    window, placebo, window_only, placebo_only = con.execute(sql, params).fetchone()
+    p_value = None
+    if window_only + placebo_only:
+        from scipy.stats import binomtest
+
+        # under no effect an incident linked one way only is as likely linked before as after
+        p_value = float(
+            binomtest(window_only, window_only + placebo_only, 0.5, alternative="greater").pvalue
+        )
+    return dict(zip(keys, (window, placebo, window - placebo, p_value), strict=True))
+
+
 # --- deployments ------------------------------------------------------------------------------
 
 # What a deployment is, written once (the metrics and the change schedule read it): a change
@@ -561,6 +622,13 @@ def report(
         "incidents_linked_by_window": by_window,
         "incidents_unattributed": out["incidents"] - explicit - by_window,
     }
+    # chance links: the same window after each incident (None in explicit mode)
+    placebo = attribution_placebo(con, flt, attribution)
+    out["attribution"].update(
+        placebo_links=placebo["placebo_links"],
+        excess_links=placebo["excess_links"],
+        p_value=placebo["p_value"],
+    )
     return out
 
 

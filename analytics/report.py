@@ -174,6 +174,10 @@ def _percent(value) -> str:
     return "n/a" if value is None else f"{value * 100:.1f} %"
 
 
+def _p(value) -> str:
+    return "" if value is None else f"sign test p = {value:.2g}"
+
+
 def _money(value) -> str:
     return "n/a" if value is None else f"{value:,.2f}"
 
@@ -242,6 +246,15 @@ def format_table(r: dict) -> str:
                 ("Linked explicitly", _number(att["incidents_linked_explicitly"]), ""),
                 ("Linked by window", _number(att["incidents_linked_by_window"]), ""),
                 ("Unattributed", _number(att["incidents_unattributed"]), ""),
+                *(
+                    [
+                        # chance links: a deployment in the same window after the incident
+                        ("Placebo links", _number(att["placebo_links"]), "window after"),
+                        ("Beyond chance", _number(att["excess_links"]), _p(att["p_value"])),
+                    ]
+                    if att.get("placebo_links") is not None
+                    else []
+                ),
             ],
         ),
         (

@@ -11,6 +11,7 @@ from analytics.metrics import deployments_frame
 from analytics.schema import APPROVALS
 from ui import components as ui
 from ui import format as fmt
+from ui.attribution import placebo_notice
 from ui.context import page_context
 from ui.data import fetch
 
@@ -19,6 +20,7 @@ ui.header(
     "What does CAB approval buy in stability, and what does it cost in lead time?",
 )
 ctx = page_context()
+placebo_notice(ctx)  # window attribution: how many links chance alone makes
 
 deployments = fetch(deployments_frame, ctx.flt, ctx.attribution)
 if deployments.empty:

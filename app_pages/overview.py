@@ -10,6 +10,7 @@ from analytics.metrics import report
 from analytics.series import metric_series
 from ui import components as ui
 from ui import format as fmt
+from ui.attribution import placebo_notice
 from ui.context import page_context
 from ui.data import fetch
 
@@ -18,6 +19,7 @@ ui.header(
 )
 
 ctx = page_context()
+placebo_notice(ctx)  # window attribution: how many links chance alone makes
 now = fetch(report, ctx.flt, ctx.cost, ctx.attribution)
 before = fetch(report, ctx.flt.previous_period(), ctx.cost, ctx.attribution)
 # Without any record in the previous period, "changes" against it would be meaningless.

@@ -200,6 +200,10 @@ def test_incident_and_support_metrics(org):
         "incidents_linked_explicitly": 4,  # I1 I2 I3 I4
         "incidents_linked_by_window": 0,
         "incidents_unattributed": 3,  # I5 I6 I7
+        # the placebo check only runs with window attribution
+        "placebo_links": None,
+        "excess_links": None,
+        "p_value": None,
     }
 
 
@@ -373,6 +377,11 @@ def test_window_attribution_links_the_latest_deployment_within_bound(org):
         "incidents_linked_explicitly": 4,
         "incidents_linked_by_window": 1,
         "incidents_unattributed": 2,
+        # placebo: a deployment on the service up to 2 h after I5, I6 or I7? none; so the one
+        # window link (I5) is one-way only, sign test p = P(X >= 1 | n = 1) = 1/2
+        "placebo_links": 0,
+        "excess_links": 1,
+        "p_value": 0.5,
     }
     assert r["dora"]["change_failure_rate"] == "low"
 

@@ -82,6 +82,9 @@ def test_json_has_every_report_key(org_db, capsys):
         "incidents_linked_explicitly",
         "incidents_linked_by_window",
         "incidents_unattributed",
+        "placebo_links",
+        "excess_links",
+        "p_value",
     }
     # the hand-computed values of test_metrics: 6 deployments, 4 failed, lead times median 30 h
     assert (data["deployments"], data["failed_deployments"]) == (6, 4)
