@@ -458,11 +458,16 @@ def statistics_for_report(
     delegated_cfr, fisher_p; within team x risk: odds_ratio_mh with its 95 % interval low/high,
     the CMH p_value, the number of informative strata and the page's verdict more/less/same/
     unclear) and ``incident_trend`` (theil_sen_slope_per_week, low, high, p_value, method)."""
-    cfr = change_failure_rate_ci95(con, flt, attribution)
+    # one read of the deployments for the failure rate and the CAB comparison (#11: speed)
+    deployments = deployments_frame(con, flt, attribution, _APPROVAL_COLUMNS)
+    total, failed = len(deployments), int(deployments["failed"].sum())
+    cfr = FailureRate(
+        total, failed, failed / total if total else None, stats.wilson_interval(failed, total)
+    )
     weekly = whole_weekly_series(con, flt, attribution)  # once for the lags and the trend
     lag_keys = ("lag_weeks", "n", "spearman_r", "p_value", "q_value", "method")
     lags = stats.lagged_spearman(weekly["deployments"], weekly["incidents"], 8)
-    cab_result = cab_vs_delegated(con, flt, attribution)
+    cab_result = stats.cab_vs_delegated(deployments)
     cab, cab_mh = cab_result.failure, cab_result.stratified
     trend = stats.theil_sen(weekly["incidents"], list(weekly["week"]))
     return stats.json_safe(
