@@ -124,7 +124,9 @@ def _versus(key: str, show, lower_is_better: bool) -> str:
         return f", the same as in the previous period ({show(b)})"
     word = "up" if a > b else "down"
     verdict = verdicts[key].verdict
-    reading = f"a {verdict}" if verdict in BEYOND_NOISE else "within noise"
+    reading = {deltas.IMPROVEMENT: "an improvement", deltas.DETERIORATION: "a deterioration"}.get(
+        verdict, "within noise"
+    )
     return f", {word} from {show(b)} in the previous period ({reading})"
 
 
