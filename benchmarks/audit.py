@@ -399,13 +399,16 @@ def _pct(cell: tuple[float | None, int]) -> str:
 
 def markdown(table: dict, seeds: int, when: str) -> str:
     """The audit table as Markdown (rates in per cent, trials in brackets)."""
+    # the per-effect column only when per-effect variants ran (--per-effect)
+    own = any(row.get("own", (None,))[0] is not None for row in table.values())
     lines = [
         f"{seeds} seeds per variant, {when}. False claims: share of trials claiming an effect "
         "that the data do not have (target ≤ 7 %); detection: share finding a planted one.",
         "",
-        "| Reading | Null | Season | AR(1) | Worst null | Detection (own effect) | "
-        "Detection (all effects) | False claims, other effects on |",
-        "|---|---|---|---|---|---|---|---|",
+        "| Reading | Null | Season | AR(1) | Worst null | "
+        + ("Detection (own effect alone) | " if own else "")
+        + "Detection (all effects) | False claims, other effects on |",
+        "|---|---|---|---|---|---|---|" + ("---|" if own else ""),
     ]
     for key, row in table.items():
         if key in BIASES:
@@ -416,7 +419,8 @@ def markdown(table: dict, seeds: int, when: str) -> str:
         lines.append(
             f"| {row['label']} | {_pct(row['null'])} | {_pct(row['season'])} | "
             f"{_pct(row['ar1'])} | {'–' if worst is None else f'{100 * worst:.0f} %'}{mark} | "
-            f"{_pct(row['own'])} | {_pct(row['all'])} | {_pct(row['other'])} |"
+            + (f"{_pct(row['own'])} | " if own else "")
+            + f"{_pct(row['all'])} | {_pct(row['other'])} |"
         )
     lines += [
         "",
