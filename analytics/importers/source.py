@@ -206,8 +206,10 @@ def excel_rows(path: Path, limit: int | None = None):
         if not book.worksheets:
             return
         sheet = book.worksheets[0]
-        # The dimension the file states (it may lie: rows are counted below too).
+        # The dimension the file states; openpyxl would stop at it, silently dropping the rows
+        # of a file that understates it, so it is dropped after the check and rows are counted.
         _check_sheet_size(sheet.max_row or 0, sheet.max_column or 0)
+        sheet.reset_dimensions()
         seen = cells_read = 0
         for number, values in enumerate(sheet.iter_rows(values_only=True), 1):
             cells_read += len(values)
