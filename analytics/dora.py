@@ -60,3 +60,28 @@ def dora_tiers(
         "change_failure_rate": tier("change_failure_rate", change_failure_rate),
         "failed_deployment_recovery": tier("failed_deployment_recovery", recovery_hours),
     }
+
+
+# What each tier is computed from: the record kinds that must be loaded (schema kind names).
+NEEDS = {
+    "deployment_frequency": ("changes",),
+    "lead_time": ("changes",),
+    "change_failure_rate": ("changes",),
+    "failed_deployment_recovery": ("changes", "incidents"),
+}
+
+
+def missing_inputs(row_counts: dict[str, int]) -> dict[str, str | None]:
+    """Per DORA metric, why it cannot be rated from the loaded data ("no deployments loaded",
+    "no incidents loaded"), or None when its record kinds are loaded. ``row_counts`` maps a
+    record kind to its row count in the database (``analytics.store.row_counts``).
+
+    A tier for data that was never loaded would be a claim about nothing: zero deployments
+    because no change file was imported is not "DORA low"."""
+    nouns = {"changes": "deployments", "incidents": "incidents"}
+    return {
+        metric: next(
+            (f"no {nouns[kind]} loaded" for kind in kinds if not row_counts.get(kind)), None
+        )
+        for metric, kinds in NEEDS.items()
+    }

@@ -4,11 +4,45 @@ provenance and the load history. Metrics themselves live in :mod:`analytics.metr
 from __future__ import annotations
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from analytics.db import query_df
 from analytics.filters import Filter, service_clause, team_clause
 from analytics.store import row_counts
+
+_BUCKET_DAYS = {"week": 7, "month": 30, "quarter": 91}
+
+
+def partial_buckets(
+    series: pd.DataFrame, flt: Filter, freq: str = "month", column: str = "bucket"
+) -> pd.Series:
+    """Per row of a per-period series (``column``: the period's first day), True when its period
+    has fewer than half its days inside the window (4 of a week, 15 of a month, 46 of a
+    quarter; or half the window's days when that is fewer). An edge period cut to a day or two
+    gives a rate of a handful of events (a 100 % emergency share from one change) or a sum that
+    looks like a collapse."""
+    first = pd.to_datetime(pd.Series(series[column], dtype="datetime64[ns]"))
+    if freq == "week":
+        last = first + pd.Timedelta(days=6)
+    elif freq == "quarter":
+        last = first + pd.offsets.QuarterEnd(0)
+    else:
+        last = first + pd.offsets.MonthEnd(0)
+    inside = last.clip(upper=pd.Timestamp(flt.end)) - first.clip(lower=pd.Timestamp(flt.start))
+    threshold = min(-(-_BUCKET_DAYS[freq] // 2), max(1, flt.window_days // 2))
+    return pd.Series((inside.dt.days + 1 < threshold).to_numpy(), index=series.index)
+
+
+def buckets_mostly_inside(
+    series: pd.DataFrame, flt: Filter, freq: str = "month", column: str = "bucket"
+) -> pd.DataFrame:
+    """The rows of a per-period series whose period is not partial (:func:`partial_buckets`)."""
+    return series[~partial_buckets(series, flt, freq, column)].reset_index(drop=True)
+
+
+def _with_partial(frame: pd.DataFrame, flt: Filter, freq: str) -> pd.DataFrame:
+    return frame.assign(partial=partial_buckets(frame, flt, freq))
 
 
 def months_mostly_inside(series: pd.DataFrame, flt: Filter, min_days: int = 15) -> pd.DataFrame:
@@ -99,7 +133,9 @@ def _over_deployments(
 
 def approval_mix(con: duckdb.DuckDBPyConnection, flt, attribution, freq: str = "month"):
     """Deployments per period and approval path: ``[bucket (date), approval, deployments,
-    share]`` with ``share`` the path's fraction of the period's deployments."""
+    share, partial]`` with ``share`` the path's fraction of the period's deployments and
+    ``partial`` True for an edge period with less than half its days inside the window
+    (:func:`partial_buckets`: charts leave those out, totals keep them)."""
     unit = _FREQS[freq]  # our own constant, never user text
     sql = f"""
         SELECT bucket, approval, deployments,
@@ -111,12 +147,14 @@ def approval_mix(con: duckdb.DuckDBPyConnection, flt, attribution, freq: str = "
         ) AS counts
         ORDER BY bucket, approval
     """
-    return _over_deployments(con, flt, attribution, sql, {})
+    return _with_partial(_over_deployments(con, flt, attribution, sql, {}), flt, freq)
 
 
 def emergency_ratio(con: duckdb.DuckDBPyConnection, flt, attribution, freq: str = "month"):
     """Share of deployments that were emergency changes, per period: ``[bucket (date),
-    deployments, emergency, emergency_ratio (fraction)]``."""
+    deployments, emergency, emergency_ratio (fraction), partial]``; ``partial`` marks an edge
+    period with less than half its days inside the window (one change in a 1-day month is a
+    100 % share): charts leave it out, totals keep it."""
     unit = _FREQS[freq]
     sql = f"""
         SELECT CAST(date_trunc('{unit}', implemented_at) AS DATE) AS bucket,
@@ -125,7 +163,7 @@ def emergency_ratio(con: duckdb.DuckDBPyConnection, flt, attribution, freq: str 
                count(*) FILTER (change_type = 'emergency') / count(*) AS emergency_ratio
         FROM deployments GROUP BY ALL ORDER BY bucket
     """
-    return _over_deployments(con, flt, attribution, sql, {})
+    return _with_partial(_over_deployments(con, flt, attribution, sql, {}), flt, freq)
 
 
 def _over_tickets(con: duckdb.DuckDBPyConnection, flt, cost, sql: str) -> pd.DataFrame:
@@ -230,3 +268,52 @@ def warranty_vs_following_incidents(
         )
     finally:
         con.unregister("sprint_rows")
+
+
+ABOUT = "about the median"
+_MEDIAN_TOLERANCE = 0.10  # lead time / restore: no interval from per-team medians
+
+
+def compare_to_median(
+    points: pd.DataFrame, speed: str, stability: str, confidence: float = 0.95
+) -> pd.DataFrame:
+    """Each point's speed and stability against the median point, with the noise taken into
+    account so that hairline differences do not rank teams. Returns ``points`` plus
+    ``speed_vs_median`` ("faster", "slower" or "about the median") and
+    ``stability_vs_median`` ("more stable", "less stable" or "about the median").
+
+    Speed (deployments per week): the exact Poisson interval of the deployment count (Garwood
+    1936), scaled to the point's weeks; a point is faster or slower only when the median lies
+    outside it. Change failure rate: the Wilson score interval (Wilson 1927) of failed /
+    deployments. Median lead time or time to restore: within 10 % of the median point is
+    "about the median" (per-team medians carry no interval here). ``points`` needs
+    ``deployments`` and the two columns named."""
+    from scipy import stats as sps
+
+    out = points.copy()
+    alpha = 1 - confidence
+    n = out["deployments"].to_numpy(dtype=float)
+    rate = out[speed].to_numpy(dtype=float)
+    weeks = np.divide(n, rate, out=np.full_like(n, np.nan), where=rate > 0)
+    low = np.where(n > 0, sps.chi2.ppf(alpha / 2, 2 * n) / 2, 0.0) / weeks
+    high = sps.chi2.ppf(1 - alpha / 2, 2 * n + 2) / 2 / weeks
+    x_median = np.nanmedian(rate) if len(rate) else np.nan
+    out["speed_vs_median"] = np.select(
+        [low > x_median, high < x_median], ["faster", "slower"], ABOUT
+    )
+    y = out[stability].to_numpy(dtype=float)
+    y_median = np.nanmedian(y) if len(y) and not np.isnan(y).all() else np.nan
+    if stability == "change_failure_rate":
+        z = sps.norm.ppf(1 - alpha / 2)
+        p = y  # the reported rate: failed (or rolled back, or causing an incident) / deployments
+        denom = 1 + z**2 / n
+        centre = (p + z**2 / (2 * n)) / denom
+        half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / denom
+        y_low, y_high = centre - half, centre + half
+    else:
+        y_low, y_high = y * (1 - _MEDIAN_TOLERANCE), y * (1 + _MEDIAN_TOLERANCE)
+    # lower is more stable for every stability measure
+    out["stability_vs_median"] = np.select(
+        [y_high < y_median, y_low > y_median], ["more stable", "less stable"], ABOUT
+    )
+    return out

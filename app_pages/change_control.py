@@ -33,25 +33,27 @@ COLORS = charts.APPROVAL_COLORS
 # --- approval mix and emergency ratio -----------------------------------------------------------
 mix = fetch(views.approval_mix, ctx.flt, ctx.attribution, "month")
 emergency = fetch(views.emergency_ratio, ctx.flt, ctx.attribution, "month")
+# edge months with under half their days in the window stay off the charts (totals keep them)
+mix_shown, emergency_shown = mix[~mix["partial"]], emergency[~emergency["partial"]]
 as_share = st.toggle("Approval mix as share of deployments", key="cc_share")
 register = fetch(improvements_frame, ctx.flt)
 left, right = st.columns(2)
 with left:
     fig = charts.stacked_bar_chart(
-        mix, x="bucket", y="share" if as_share else "deployments", color="approval",
+        mix_shown, x="bucket", y="share" if as_share else "deployments", color="approval",
         title="Approval path of deployments per month",
         y_title="Share of deployments" if as_share else "Deployments per month",
         colors=COLORS, labels=LABELS, order=APPROVALS, percent=as_share,
     )  # fmt: skip
     charts.add_improvement_markers(fig, register)  # the CSI register's improvements
-    ui.chart(fig, mix, "approval-mix", caption=charts.improvement_caption(register))
+    ui.chart(fig, mix_shown, "approval-mix", caption=charts.improvement_caption(register))
 with right:
     fig = charts.trend_chart(
-        emergency, y="emergency_ratio", title="Emergency changes per month",
+        emergency_shown, y="emergency_ratio", title="Emergency changes per month",
         y_title="Share of deployments", percent=True,
     )  # fmt: skip
     charts.add_improvement_markers(fig, register)
-    ui.chart(fig, emergency, "emergency-ratio", caption=charts.improvement_caption(register))
+    ui.chart(fig, emergency_shown, "emergency-ratio", caption=charts.improvement_caption(register))
 
 # --- lead time and failure rate per path --------------------------------------------------------
 rates = fetch(insights.approval_failure_rates, ctx.flt, ctx.attribution)

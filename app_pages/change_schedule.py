@@ -111,7 +111,21 @@ for tab, (label, frame) in zip(tabs, flags.items(), strict=True):
 
 # --- reading -------------------------------------------------------------------------------------
 counts = fetch(schedule.planned_window_counts, ctx.flt)
-sentences = []
+no_sprint = flags["Planned change without a sprint while the team was in one"]
+emergency = flags["Emergency change in a sprint's review week"]
+clusters = flags["Cluster of changes on one service on one day"]
+flagged = sum(len(frame) for frame in flags.values())
+if not timeline.n_changes:
+    verdict = "No change went live in this window, so there is nothing to check against the plan."
+elif flagged:
+    verdict = (
+        f"{flagged:,} findings need a second look: {counts['outside_window']:,} changes outside "
+        f"their planned window, {len(no_sprint):,} without a sprint link, {len(emergency):,} "
+        f"emergency changes in a review week and {len(clusters):,} busy service-days."
+    )
+else:
+    verdict = f"All {timeline.n_changes:,} changes of this window went live as planned."
+sentences = [verdict]
 if counts["with_window"]:
     sentences.append(
         f"{counts['outside_window']:,} of {counts['with_window']:,} changes with a planned window "
@@ -121,18 +135,15 @@ if counts["with_window"]:
     )
 elif counts["implemented"]:
     sentences.append("No change in this window has a planned window (planned_start/planned_end).")
-no_sprint = flags["Planned change without a sprint while the team was in one"]
 if timeline.n_changes:
     sentences.append(
         f"{len(no_sprint):,} standard or normal changes went live without a sprint while their "
-        "team was running one — unplanned work, or a missing sprint link in the export."
+        "team was running one: unplanned work, or a missing sprint link in the export."
     )
-emergency = flags["Emergency change in a sprint's review week"]
-sentences.append(
-    f"{len(emergency):,} emergency changes landed in a sprint's review week (last "
-    f"{int(review_days)} days), when the team is busiest with its release."
-)
-clusters = flags["Cluster of changes on one service on one day"]
+    sentences.append(
+        f"{len(emergency):,} emergency changes landed in a sprint's review week (last "
+        f"{int(review_days)} days), when the team is busiest with its release."
+    )
 if not clusters.empty:
     top = clusters.iloc[0]
     sentences.append(

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import streamlit as st
 
-from analytics import charts
+from analytics import charts, views
 from analytics.metrics import per_team, per_team_quarter
 from analytics.stats import frontier_rows
 from ui import components as ui
@@ -135,8 +135,17 @@ ui.download(table, "flexibility-table", "Download table (CSV)")
 
 # --- reading ------------------------------------------------------------------------------------
 x_median, y_median = plotted[X].median(), plotted[y_metric].median()
-fast_stable = plotted[(plotted[X] >= x_median) & (plotted[y_metric] <= y_median)]["label"]
-slow_unstable = plotted[(plotted[X] < x_median) & (plotted[y_metric] > y_median)]["label"]
+# a team is faster or more stable only beyond noise: hairline differences are "about the median"
+placed = views.compare_to_median(plotted, X, y_metric)
+fast_stable = placed[
+    (placed["speed_vs_median"] == "faster") & (placed["stability_vs_median"] == "more stable")
+]["label"]
+slow_unstable = placed[
+    (placed["speed_vs_median"] == "slower") & (placed["stability_vs_median"] == "less stable")
+]["label"]
+about = placed[
+    (placed["speed_vs_median"] == views.ABOUT) & (placed["stability_vs_median"] == views.ABOUT)
+]["label"]
 
 
 def _names(values: pd.Series) -> str:
@@ -144,28 +153,56 @@ def _names(values: pd.Series) -> str:
     return ", ".join(names[:6]) + (f" and {len(names) - 6} more" if len(names) > 6 else "")
 
 
+unit = "team-quarters" if per_quarter else "teams"
+if len(fast_stable) or len(slow_unstable):
+    verdict = (
+        f"{len(fast_stable)} of {len(placed)} {unit} release faster and more stably than the "
+        f"median beyond noise, and {len(slow_unstable)} slower and less stably."
+    )
+else:
+    verdict = (
+        f"No {unit[:-1]} is both faster and more stable (or both slower and less stable) than "
+        "the median beyond noise: the differences on the chart are within what chance makes."
+    )
 sentences = [
+    verdict,
     f"The median point deploys {fmt.number(x_median, 2)} times a week with a "
     f"{y_title.lower()} of {y_show(y_median)}.",
     f"On the Pareto frontier (nobody is both faster and more stable): {_names(frontier['label'])}."
     if len(frontier)
     else "",
     f"Faster and more stable than the median: {_names(fast_stable)}." if len(fast_stable) else "",
-    f"Slower and less stable than the median: {_names(slow_unstable)} — the first candidates to "
+    f"Slower and less stable than the median: {_names(slow_unstable)}; the first candidates to "
     "learn from the frontier teams."
     if len(slow_unstable)
     else "",
+    f"About the median on both: {_names(about)}." if len(about) else "",
+]
+stability_rule = (
+    "change failure rate: the Wilson score interval of each point's rate (Wilson 1927)"
+    if y_metric == "change_failure_rate"
+    else f"{y_title.lower()}: within 10 % of the median point (per-team medians carry no interval)"
+)
+how = [
+    "A point is faster or slower, more or less stable than the median only when the median "
+    "lies outside its 95 % interval; otherwise it is about the median. Speed: the exact Poisson "
+    f"interval of its deployment count per week (Garwood 1936); {stability_rule}."
 ]
 if len(plotted) >= 3:
     rho = plotted[[X, y_metric]].corr(method="spearman").iloc[0, 1]
     if pd.notna(rho):
         trade = "more often tend to be less stable" if rho > 0 else "more often are not less stable"
         sentences.append(
-            f"Across the points, teams that deploy {trade} (Spearman ρ = {rho:.2f}); speed and "
-            "stability are not a forced trade-off when ρ is near zero or negative."
+            f"Across the points, teams that deploy {trade}; speed and stability are not a forced "
+            "trade-off when the two barely move together."
+        )
+        how.append(
+            f"Spearman rank correlation of deployments per week and {y_title.lower()} across "
+            f"{len(plotted)} points: ρ = {rho:.2f} (Spearman 1904)."
         )
 ui.reading(
     sentences,
     ui.small_sample_caveat({"points": len(plotted)}, threshold=5)
     or ui.small_sample_caveat({"deployments": int(plotted["deployments"].sum())}),
+    how=how,
 )

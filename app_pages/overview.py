@@ -5,6 +5,7 @@ from __future__ import annotations
 import streamlit as st
 
 from analytics import charts, deltas, narrative, views
+from analytics.dora import missing_inputs
 from analytics.improvements import improvements_frame
 from analytics.metrics import report
 from analytics.series import metric_series
@@ -57,6 +58,7 @@ trends = {
     for _key, metric, *_ in KPIS
 }
 
+missing = missing_inputs(fetch(views.dataset_info)["row_counts"])
 rows = [st.columns(3), st.columns(3)]
 for i, (key, _metric, label, show, kind, lower, dora_key, help_text) in enumerate(KPIS):
     with rows[i // 3][i % 3]:
@@ -65,7 +67,8 @@ for i, (key, _metric, label, show, kind, lower, dora_key, help_text) in enumerat
             show(now[key]),
             fmt.change(now[key], before[key], kind) if has_before else None,
             lower_is_better=lower,
-            tier=now["dora"].get(dora_key) if dora_key else None,
+            # no badge for what was not loaded ("no deployments loaded", not "DORA low")
+            tier=(missing.get(dora_key) or now["dora"].get(dora_key)) if dora_key else None,
             help=help_text,
             within_noise=has_before and verdicts[key].verdict not in BEYOND_NOISE,
         )
@@ -153,19 +156,74 @@ def _hours(key: str):
 
 lead, restore = _hours("lead_time_hours_median"), _hours("time_to_restore_hours_median")
 tiers = now["dora"]
-sentences = [
-    f"The selected teams deployed {fmt.number(now['deployments_per_week'])} times a week "
-    f"({now['deployments']:,} deployments; DORA {tiers.get('deployment_frequency') or 'n/a'})"
-    f"{_versus('deployments_per_week', fmt.number, False)}.",
-    f"A change took a median {lead(now['lead_time_hours_median'])} from request to "
-    f"production{_versus('lead_time_hours_median', lead, True)}.",
-    f"{fmt.percent(now['change_failure_rate'])} of deployments failed "
-    f"({now['failed_deployments']:,}){_versus('change_failure_rate', fmt.percent, True)}.",
-    f"Incidents took a median {restore(now['time_to_restore_hours_median'])} to restore"
-    f"{_versus('time_to_restore_hours_median', restore, True)}; support cost "
-    f"{fmt.money(now['support_cost'])} ({fmt.number(now['support_hours'], 0)} hours for "
-    f"{now['incidents']:,} incidents and {now['requests']:,} requests).",
+loaded = fetch(views.dataset_info)["row_counts"]
+has_changes, has_tickets = bool(loaded["changes"]), bool(loaded["incidents"])
+
+
+def _tier(dora_key: str) -> str:
+    return f"DORA {tiers[dora_key]}" if tiers.get(dora_key) else "no DORA tier"
+
+
+better = [
+    label
+    for key, _m, label, *_r in KPIS
+    if has_before and verdicts[key].verdict == deltas.IMPROVEMENT
 ]
+worse = [
+    label
+    for key, _m, label, *_r in KPIS
+    if has_before and verdicts[key].verdict == deltas.DETERIORATION
+]
+trend = (
+    f"against the previous {ctx.flt.window_days} days {len(better)} of the six numbers improved "
+    f"and {len(worse)} deteriorated beyond noise"
+    if has_before
+    else "there is no previous period to compare with"
+)
+if has_changes and now["deployments"]:
+    verdict = (
+        f"Speed is at {_tier('deployment_frequency')} for deployment frequency and stability at "
+        f"{_tier('change_failure_rate')} for change failures; {trend}."
+    )
+elif has_changes:
+    verdict = (
+        f"No change went live in this window, so speed and stability cannot be rated; {trend}."
+    )
+else:
+    verdict = (
+        "No changes are loaded, so speed and the DORA tiers cannot be rated: this window shows "
+        f"incidents and requests only; {trend}."
+    )
+sentences = [verdict]
+if has_changes and now["deployments"]:
+    sentences.append(
+        f"The selected teams deployed {fmt.number(now['deployments_per_week'])} times a week "
+        f"({now['deployments']:,} deployments){_versus('deployments_per_week', fmt.number, False)}."
+    )
+    if now["lead_time_hours_median"] is not None:
+        sentences.append(
+            f"A change took a median {lead(now['lead_time_hours_median'])} from request to "
+            f"production{_versus('lead_time_hours_median', lead, True)}."
+        )
+    if now["change_failure_rate"] is not None:
+        sentences.append(
+            f"{fmt.percent(now['change_failure_rate'])} of deployments failed "
+            f"({now['failed_deployments']:,}){_versus('change_failure_rate', fmt.percent, True)}."
+        )
+if not has_tickets:
+    sentences.append("No incidents are loaded, so time to restore and support cost are not known.")
+elif now["incidents"] or now["requests"]:
+    restored = (
+        f"Incidents took a median {restore(now['time_to_restore_hours_median'])} to restore"
+        f"{_versus('time_to_restore_hours_median', restore, True)}; support"
+        if now["time_to_restore_hours_median"] is not None
+        else "No incident of this window was resolved yet; support"
+    )
+    sentences.append(
+        f"{restored} cost {fmt.money(now['support_cost'])} "
+        f"({fmt.number(now['support_hours'], 0)} hours for {now['incidents']:,} incidents and "
+        f"{now['requests']:,} requests)."
+    )
 ui.reading(
     sentences,
     ui.small_sample_caveat({"deployments": now["deployments"], "incidents": now["incidents"]}),

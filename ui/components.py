@@ -29,6 +29,11 @@ def header(title: str, question: str) -> None:
     """The page title and the one question the page answers."""
     st.title(title)
     st.markdown(f"*{question}*")
+    flt = st.session_state.get("filter")
+    if flt is not None:  # the active window, visible without opening the sidebar (phones)
+        from ui.sidebar import window_caption
+
+        st.caption(md_escape(window_caption(flt)))
 
 
 def _slug(text: str) -> str:
@@ -163,7 +168,9 @@ def kpi(
                 else None
             ),
         )
-        st.markdown(TIER_BADGES.get(tier or "", ":gray-badge[no DORA tier]"))
+        # a tier name, or why there is none ("no deployments loaded"), or no tier at all
+        badge = f":gray-badge[{md_escape(tier)}]" if tier else ":gray-badge[no DORA tier]"
+        st.markdown(TIER_BADGES.get(tier or "", badge))
 
 
 def currency_picker() -> str:

@@ -107,6 +107,15 @@ def filters() -> Filter:
     return flt
 
 
+def window_caption(flt: Filter) -> str:
+    """One line naming the active filter: "Window: 1 Jan – 31 Mar 2025 · all teams · all
+    services" (the year once when both days share it)."""
+    start = f"{flt.start:%-d %b}" if flt.start.year == flt.end.year else f"{flt.start:%-d %b %Y}"
+    teams = ", ".join(flt.teams) if flt.teams else "all teams"
+    services = ", ".join(flt.services) if flt.services else "all services"
+    return f"Window: {start} – {flt.end:%-d %b %Y} · {teams} · {services}"
+
+
 def _write_url(state: FilterState) -> None:
     wanted = {k: v if isinstance(v, list) else [v] for k, v in to_query(state).items()}
     if _url_params() != wanted:
