@@ -50,11 +50,16 @@ def test_notebook_runs_on_the_demo_database(executed, demo_db):
     assert f"`{demo_db}`" in text
     # each section printed the sentence its chart supports
     assert "Change failure rate " in text and "95 % CI" in text
-    assert "link between releases and incidents" in text
+    assert "Releases and incidents " in text
     assert "CAB-approved changes" in text
     assert "Delegating 50 % of" in text
-    # the warranty sentence, whether or not the link is significant in this quarter
-    assert "P1/P2 incidents per week" in text
+    # the warranty sentences: within team (the reading), across teams (a description)
+    assert "Within each team" in text and "P1/P2 incidents" in text
+    assert "a description, not a test" in text
+    assert "Within teams: fixed-effects slope" in text
+    # the CSI register, with the same sentences as the dashboard's page
+    assert "improvements changed as expected after they started" in text
+    assert "IMP-01 Automated regression tests in the release pipeline" in text
     assert "On the frontier:" in text
     charts = [
         o
@@ -62,4 +67,4 @@ def test_notebook_runs_on_the_demo_database(executed, demo_db):
         for o in c.get("outputs", [])
         if "application/vnd.plotly.v1+json" in o.get("data", {}) or "text/html" in o.get("data", {})
     ]
-    assert len(charts) >= 5  # timeline, lags, failure rates, lead times, warranty
+    assert len(charts) >= 6  # timeline, lags, failure rates, lead times, warranty (2)
