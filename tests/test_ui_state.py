@@ -86,3 +86,14 @@ def test_presets_never_end_in_the_future():
     # a custom window may still reach past today
     custom = FilterState("custom", D(2026, 11, 1), D(2026, 12, 4))
     assert resolve(custom, span, D(2026, 11, 30)).end == D(2026, 12, 4)
+
+
+def test_presets_start_no_earlier_than_the_data():
+    # eight weeks of data: "last 12 months" is those eight weeks, not 44 empty weeks before them
+    span = (D(2025, 1, 6), D(2025, 3, 2))
+    assert resolve(FilterState("last_12_months"), span, D(2026, 11, 30)) == Filter(
+        D(2025, 1, 6), D(2025, 3, 2)
+    )
+    # a custom window is the user's: it may start before the data
+    custom = FilterState("custom", D(2024, 1, 1), D(2025, 3, 2))
+    assert resolve(custom, span, D(2026, 11, 30)).start == D(2024, 1, 1)

@@ -179,3 +179,81 @@ def test_months_mostly_inside_drops_months_cut_to_a_few_days():
     week = pd.DataFrame({"bucket": [dt.date(2026, 1, 1), dt.date(2026, 2, 1)], "value": [1, 2]})
     narrow = Filter(dt.date(2026, 1, 28), dt.date(2026, 2, 3))
     assert views.months_mostly_inside(week, narrow)["value"].tolist() == [1, 2]
+
+
+def test_partial_buckets_mark_edge_periods_with_less_than_half_their_days():
+    # 31 Jan – 2 Apr 2025: January 1 day inside, February 28, March 31, April 2
+    window = Filter(dt.date(2025, 1, 31), dt.date(2025, 4, 2))
+    months = pd.DataFrame({"bucket": [dt.date(2025, m, 1) for m in (1, 2, 3, 4)]})
+    assert views.partial_buckets(months, window, "month").tolist() == [True, False, False, True]
+    # weeks (Mondays) of Sat 4 Jan – Sun 19 Jan: the first has 2 days inside (< 4)
+    weeks = pd.DataFrame({"bucket": [dt.date(2024, 12, 30), dt.date(2025, 1, 6)]})
+    narrow = Filter(dt.date(2025, 1, 4), dt.date(2025, 1, 19))
+    assert views.partial_buckets(weeks, narrow, "week").tolist() == [True, False]
+    # from Wednesday 1 January the first week has 5 days inside: whole enough
+    wed = Filter(dt.date(2025, 1, 1), dt.date(2025, 1, 19))
+    assert views.partial_buckets(weeks, wed, "week").tolist() == [False, False]
+    assert len(views.buckets_mostly_inside(months, window, "month")) == 2
+
+
+def test_emergency_ratio_marks_a_short_edge_month(tiny):
+    # 1 January – 5 February: February (c4 on the 5th) has 5 days inside, fewer than 15
+    window = Filter(dt.date(2025, 1, 1), dt.date(2025, 2, 5))
+    ratio = views.emergency_ratio(tiny, window, EXPLICIT)
+    rows = [(r.bucket.month, r.deployments, r.partial) for r in ratio.itertuples()]
+    assert rows == [(1, 3, False), (2, 1, True)]
+    mix = views.approval_mix(tiny, window, EXPLICIT)
+    assert mix.loc[mix["bucket"].map(lambda d: d.month) == 2, "partial"].tolist() == [True]
+
+
+def test_compare_to_median_ranks_only_beyond_noise():
+    from analytics.stats import wilson_interval
+
+    points = pd.DataFrame(
+        {
+            "label": ["A", "B", "C"],
+            "deployments": [100, 101, 20],
+            "deployments_per_week": [10.0, 10.1, 2.0],  # 10 weeks each
+            "change_failure_rate": [0.10, 0.11, 0.40],
+        }
+    )
+    placed = views.compare_to_median(points, "deployments_per_week", "change_failure_rate")
+    # medians: 10 deployments a week, 11 %. A and B differ by a hair: about the median.
+    # C: 20 deployments in 10 weeks, exact Poisson upper bound chi2(0.975, 42) / 2 = 30.89
+    # -> 3.09 a week < 10: slower; 8 of 20 failed, Wilson (0.219, 0.613) > 0.11: less stable
+    assert placed["speed_vs_median"].tolist() == [views.ABOUT, views.ABOUT, "slower"]
+    assert placed["stability_vs_median"].tolist() == [views.ABOUT, views.ABOUT, "less stable"]
+    low, high = wilson_interval(10, 100)  # A's interval holds the median 0.11
+    assert low < 0.11 < high
+
+
+def test_compare_to_median_needs_the_whole_interval_beyond_the_median():
+    points = pd.DataFrame(
+        {
+            "label": ["A", "B", "C", "D"],
+            "deployments": [200, 50, 52, 10],
+            "deployments_per_week": [20.0, 5.0, 5.2, 1.0],
+            "change_failure_rate": [0.0, 0.2, 0.2, 0.2],
+        }
+    )
+    placed = views.compare_to_median(points, "deployments_per_week", "change_failure_rate")
+    # speed median 5.1: A (200 in 10 weeks, lower bound chi2(0.025, 400) / 2 / 10 = 17.3)
+    # is faster; D (10 in 10 weeks, upper bound 1.84) slower; B and C about the median.
+    # CFR median 0.2: A with 0 of 200 failed has the Wilson interval (0, 0.0188): more stable
+    assert placed["speed_vs_median"].tolist() == ["faster", views.ABOUT, views.ABOUT, "slower"]
+    assert placed["stability_vs_median"].tolist() == ["more stable"] + [views.ABOUT] * 3
+
+
+def test_dora_tiers_are_not_claimed_for_kinds_not_loaded():
+    from analytics.dora import missing_inputs
+
+    only_incidents = {"changes": 0, "incidents": 12, "sprints": 0, "work_items": 0}
+    assert missing_inputs(only_incidents) == {
+        "deployment_frequency": "no deployments loaded",
+        "lead_time": "no deployments loaded",
+        "change_failure_rate": "no deployments loaded",
+        "failed_deployment_recovery": "no deployments loaded",
+    }
+    only_changes = {"changes": 5, "incidents": 0}
+    assert missing_inputs(only_changes)["failed_deployment_recovery"] == "no incidents loaded"
+    assert missing_inputs(only_changes)["lead_time"] is None

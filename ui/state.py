@@ -125,7 +125,9 @@ def resolve(
     """The :class:`Filter` a state selects; ``data_range`` None (empty store) anchors on today.
 
     Presets end on the data's last day, but never after today: a sprint planned to end next week
-    must not put empty future days into "the last 90 days".
+    must not put empty future days into "the last 90 days"; they start no earlier than the
+    data's first day, so a short data set is not padded with empty weeks (zeros that would
+    count in every weekly statistic).
     """
     first, last = data_range or (today - dt.timedelta(days=364), today)
     # A database loaded before dates were bounded may still hold a year 0001 or 9999.
@@ -139,4 +141,6 @@ def resolve(
             start, end = end, start
     else:
         start, end = preset_window(state.preset, first, last)
+        if data_range:  # "last 12 months" of 8 weeks of data: no empty months before the data
+            start = min(max(start, first), end)
     return Filter(start, end, state.teams, state.services)
