@@ -87,7 +87,8 @@ else:
             restored = data.reset_action()  # checks the role again
             if restored:
                 st.session_state.pop(K_RESULT, None)
-                st.success(restored)
+                st.session_state[data.FLASH] = restored  # shown by show_flash after the rerun
+                st.rerun()  # the sidebar (teams, dates, row counts) was drawn from the old data
 
 st.subheader("Audit log")
 changes = data.read(audit.latest, 50)  # not cached: a profile save changes it too

@@ -295,3 +295,21 @@ def test_every_page_runs_on_an_empty_database(tmp_path, monkeypatch, page):
     assert_ok(at)
     if page != "app_pages/data.py":
         assert at.info[0].value.startswith("No data loaded yet")
+
+
+def test_the_sidebar_counts_follow_an_upload_and_a_reset(fresh_db, monkeypatch):
+    at = open_app(fresh_db, monkeypatch)
+    at.switch_page("app_pages/data.py").run()
+    demo = row_counts(connect(fresh_db))["changes"]
+
+    def sidebar_changes() -> str:
+        counts = [c.value for c in at.sidebar.caption if "changes:" in c.value]
+        return counts[0]
+
+    assert f"changes: {demo:,}" in sidebar_changes()
+    upload(at, "new-changes.csv", GOOD)
+    assert f"changes: {demo + 2:,}" in sidebar_changes()  # drawn again after the load
+    at.button(key="reset_demo").click().run()
+    assert_ok(at)
+    assert f"changes: {demo:,}" in sidebar_changes()  # and after the reset
+    assert any(s.value.startswith("Demo data restored") for s in at.success)

@@ -307,7 +307,9 @@ def upload_limits() -> tuple[int, int]:
 def import_flow() -> None:
     """Upload CSV/Excel exports, choose how each is read, import, show the report."""
     cadence_mb, streamlit_mb = upload_limits()
-    st.caption(f"Up to {cadence_mb:,} MB per file (CADENCE_MAX_UPLOAD_MB).")
+    # one limit on screen: the uploader shows and enforces Cadence's (not the server's ceiling)
+    limit_mb = min(cadence_mb, streamlit_mb)
+    st.caption(f"Up to {limit_mb:,} MB per file (CADENCE_MAX_UPLOAD_MB).")
     if streamlit_mb <= cadence_mb:
         st.warning(
             f"Streamlit's server.maxUploadSize ({streamlit_mb:,} MB) is not above "
@@ -320,6 +322,7 @@ def import_flow() -> None:
         type=["csv", "txt", "xlsx"],
         accept_multiple_files=True,
         key="uploads",
+        max_upload_size=limit_mb,
     )
     if files:
         import_form([Source(f.name, f.getvalue()) for f in files])
