@@ -482,21 +482,13 @@ def _restore_within_priority(
 
 
 def _did(
-    con: duckdb.DuckDBPyConnection,
-    metric: str,
-    win: Windows,
-    team: str,
-    service: str | None,
-    weeks_ok: set,
+    by_team: pd.DataFrame, win: Windows, team: str, weeks_ok: set
 ) -> tuple[float | None, float | None, float | None, float | None, int]:
     """Difference-in-differences against the other teams (Card & Krueger 1994; Angrist &
     Pischke 2009, ch. 5): per week, the team's value minus the mean of the other teams' values;
     the Hodges–Lehmann shift of that weekly gap from the baseline to the after weeks, its 95 %
-    interval and Mann–Whitney p. Returns (shift, low, high, p, other teams)."""
-    from analytics.series import metric_series
-
-    flt = Filter(win.baseline_from, win.after_to, services=(service,) if service else ())
-    by_team = metric_series(con, flt, metric, freq="week", by="team")
+    interval and Mann–Whitney p. ``by_team``: the metric's weekly series of every team
+    (``bucket``, ``team``, ``value``). Returns (shift, low, high, p, other teams)."""
     others = by_team[by_team["team"] != team]
     n_others = int(others["team"].nunique())
     if not n_others or team not in set(by_team["team"]):
@@ -601,7 +593,16 @@ def measure_improvement(
         teams=(team,) if team else (),
         services=(service,) if service else (),
     )
-    series = metric_series(con, flt, metric, freq="week")
+    by_team = None
+    if team:
+        # one query for every team: the team's own series and the others' for the DiD
+        every = Filter(win.baseline_from, win.after_to, services=flt.services)
+        by_team = metric_series(con, every, metric, freq="week", by="team")
+    if by_team is not None and team in set(by_team["team"]):
+        series = by_team.loc[by_team["team"] == team, ["bucket", "value"]]
+    else:
+        series = metric_series(con, flt, metric, freq="week")
+    series = series.reset_index(drop=True)
     inside = _inside(series, data_days)
     weeks_ok = set(series.loc[inside, "bucket"])
     values = series[inside & series["value"].notna()]
@@ -637,8 +638,8 @@ def measure_improvement(
         and (gap_median - float(np.median(a))) * worse > 0
     )
     did = (None, None, None, None, 0)
-    if team:
-        did = _did(con, metric, win, team, service, weeks_ok)
+    if by_team is not None:
+        did = _did(by_team, win, team, weeks_ok)
     verdict, as_expected = verdict_for(difference, p_value, direction, complete)
     return ImprovementEffect(
         **base, weeks_before=len(a), weeks_gap=len(g), weeks_after=len(b), before=before_median,
