@@ -459,7 +459,8 @@ def statistics_for_report(
     the CMH p_value, the number of informative strata and the page's verdict more/less/same/
     unclear) and ``incident_trend`` (theil_sen_slope_per_week, low, high, p_value, method)."""
     # one read of the deployments for the failure rate and the CAB comparison (#11: speed)
-    deployments = deployments_frame(con, flt, attribution, _APPROVAL_COLUMNS)
+    # (unordered: counts and rank tests do not depend on the order)
+    deployments = deployments_frame(con, flt, attribution, _APPROVAL_COLUMNS, ordered=False)
     total, failed = len(deployments), int(deployments["failed"].sum())
     cfr = FailureRate(
         total, failed, failed / total if total else None, stats.wilson_interval(failed, total)
