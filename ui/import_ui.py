@@ -5,6 +5,7 @@ entry point as ``python -m analytics load``)."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import math
 import os
@@ -32,8 +33,8 @@ from analytics.importers.mapping import (
     load_profile,
     parse_profile,
     save_profile,
-    suggest_columns,
 )
+from analytics.importers.suggest import suggest_mapping
 from analytics.loader import LoadError, Source
 from analytics.schema import KINDS
 from analytics.store import PROJECT_ROOT
@@ -86,7 +87,7 @@ def mapping_editor(i: int, info: FileInfo, profiles: dict[str, Path]) -> Mapping
     kind = st.selectbox(
         "Record kind", kinds, index=kinds.index(default_kind), key=f"imp_kind_{i}_{chosen}"
     )
-    draft = base.columns if base and base.kind == kind else suggest_columns(info.header, kind)
+    draft = base.columns if base and base.kind == kind else suggest_mapping(info.header, kind)
     table = pd.DataFrame(
         {
             "source column": list(info.header),
@@ -154,6 +155,15 @@ def save_mapping(profile: MappingProfile, name: str) -> Path | None:
     return path
 
 
+def lacks_required(info: FileInfo) -> list[str]:
+    """The required canonical columns missing from a file detected as a canonical kind (by
+    its id column alone); empty for presets, complete canonical files and unknown files."""
+    if info.preset or not info.kind:
+        return []
+    names = {h.strip().lower() for h in info.header}
+    return [c for c in KINDS[info.kind].required if c not in names]
+
+
 def file_plan(i: int, source: Source, profiles: dict[str, Path]):
     """Show one file: size, detected format, how to read it, preview. Returns (preset, mapping)
     for ``import_sources``, or None when the file cannot be imported as it stands."""
@@ -168,9 +178,19 @@ def file_plan(i: int, source: Source, profiles: dict[str, Path]):
         except LoadError as exc:
             st.error(md_escape(str(exc)))  # names the file and quotes its header
             return None
-        st.caption(_describe(info))
+        lacking = lacks_required(info)
+        # e.g. the BPIC 2014 log (Incident_ID, Open_Time): an id column alone is no Cadence file
+        if lacking:
+            info = dataclasses.replace(info, kind=None)
+            st.caption(
+                "Not a Cadence, ServiceNow or Jira file (no "
+                + ", ".join(lacking)
+                + " column): read it with the column mapping below, pre-filled by name similarity."
+            )
+        else:
+            st.caption(_describe(info))
         options = [DETECT, *PRESETS, MAPPING]
-        default = info.preset or DETECT
+        default = info.preset or (MAPPING if lacking else DETECT)
         choice = st.selectbox(
             "Read as",
             options,
