@@ -9,8 +9,8 @@ This module holds the corrections those functions use:
 - :func:`bh_qvalues`: Benjamini–Hochberg (1995) adjusted p-values across the lags tested.
 - :func:`mann_kendall` and :func:`hamed_rao_factor`: the Mann–Kendall trend test (Kendall 1975)
   with the Hamed & Rao (1998) variance correction for autocorrelation.
-- :func:`seasonal_adjust`: subtracting week-of-year means (Cleveland & Tiao 1976 style
-  seasonal means on the detrended series).
+- :func:`seasonal_adjust` / :func:`season_p_value`: removing a 52-week seasonal component
+  (harmonic regression) when it is really there.
 - :func:`pairwise_slopes`: Theil–Sen (Sen 1968) slopes, capped at ``MAX_PAIRS`` pairs.
 - :func:`block_length` / :func:`block_orders`: block permutation (Künsch 1989 blocks) for the
   change-point test.
@@ -168,7 +168,7 @@ def _variance_factor(n: int, rho: np.ndarray) -> float:
     return 1 + 2 / (n * (n - 1) * (n - 2)) * float(np.sum(weights * rho))
 
 
-def hamed_rao_factor(detrended, alpha: float = 0.05) -> float:
+def hamed_rao_factor(detrended, alpha: float = 0.05, fitted: int = 2) -> float:
     """Variance inflation ``n / n*`` for Mann–Kendall's S under autocorrelation (Hamed & Rao
     1998), from the ranks of the detrended series.
 
@@ -176,8 +176,9 @@ def hamed_rao_factor(detrended, alpha: float = 0.05) -> float:
     factor wins: (a) the sample autocorrelations significant at ``alpha``, up to lag
     ``10 log10(n)`` (the usual ACF horizon; on long series the thousands of far lags significant
     by chance add noise that does not shrink with ``n``); (b) the AR(1) model ``rho^k`` over all
-    lags, ``rho`` the lag-1 autocorrelation corrected for its small-sample bias after detrending
-    (about ``(2 + 4 rho) / n``; Kendall 1954, Yue & Wang 2004 correct with this model too) and
+    lags, ``rho`` the lag-1 autocorrelation corrected for its small-sample bias after fitting
+    ``fitted`` parameters (about ``(fitted + 4 rho) / n``: 2 for level and slope, more when a
+    season was removed; Kendall 1954, Yue & Wang 2004 correct with this model too) and
     raised by one standard error ``sqrt((1 - rho^2) / n)``: the factor grows steeply with rho,
     so an estimate on the low side (half of them) would let chance trends through (simulated:
     AR(1) phi = 0.8 on 52 weeks claims 17 % of null series with the plain estimate, 7 % so).
@@ -193,7 +194,7 @@ def hamed_rao_factor(detrended, alpha: float = 0.05) -> float:
     bound = sps.norm.ppf(1 - alpha / 2) / math.sqrt(n)
     empirical = _variance_factor(n, np.where(np.abs(rho) > bound, rho, 0.0))
     r1 = float(rho[0]) if len(rho) else 0.0
-    phi = min(r1 + (2 + 4 * r1) / n + math.sqrt(max(1 - r1**2, 0.0) / n), 0.99)
+    phi = min(r1 + (fitted + 4 * r1) / n + math.sqrt(max(1 - r1**2, 0.0) / n), 0.99)
     lags = min(n - 1, MAX_MODEL_LAGS)
     model = _variance_factor(n, phi ** np.arange(1, lags + 1)) if phi > 0 else 1.0
     return max(empirical, model, 1.0)
@@ -211,25 +212,47 @@ def season_phase(n: int, weeks=None) -> np.ndarray:
     return np.array([(w.timetuple().tm_yday - 1) / 7 for w in weeks], dtype=float)
 
 
-def seasonal_adjust(y, weeks=None, slope: float | None = None) -> np.ndarray:
-    """``y`` minus its 52-week seasonal component: a least-squares fit of annual and half-yearly
-    sine/cosine waves (harmonic regression; Bloomfield 1976) to the series detrended by
-    ``slope`` (default: its Theil–Sen slope), so a trend does not leak into the season. Four
-    parameters rather than 52 week-of-year means, which on two years would leave each week's
-    pair of values mirror images of each other. The overall level is kept."""
-    y = np.asarray(y, dtype=float)
-    n = len(y)
-    x = np.arange(n, dtype=float)
-    if slope is None:
-        slope = float(np.median(pairwise_slopes(y)[0]))
-    resid = y - slope * x
+def _season_design(n: int, weeks=None) -> tuple[np.ndarray, np.ndarray]:
+    """Columns (level, trend) and the ``2 * SEASON_HARMONICS`` yearly waves for ``n`` weeks."""
     angle = 2 * np.pi * season_phase(n, weeks) / YEAR_WEEKS
     waves = np.column_stack(
         [f(h * angle) for h in range(1, SEASON_HARMONICS + 1) for f in (np.sin, np.cos)]
     )
-    design = np.column_stack([np.ones(n), waves])
-    coef, *_ = np.linalg.lstsq(design, resid, rcond=None)
-    return y - waves @ coef[1:]
+    return np.column_stack([np.ones(n), np.arange(n, dtype=float)]), waves
+
+
+def seasonal_adjust(y, weeks=None) -> np.ndarray:
+    """``y`` minus its 52-week seasonal component: annual and half-yearly sine/cosine waves
+    (harmonic regression; Bloomfield 1976) fitted by least squares together with a straight
+    line, so a trend neither leaks into the season nor is removed with it. Four parameters
+    rather than 52 week-of-year means, which on two years would leave each week's pair of values
+    mirror images of each other. The level and the trend are kept."""
+    y = np.asarray(y, dtype=float)
+    base, waves = _season_design(len(y), weeks)
+    coef, *_ = np.linalg.lstsq(np.column_stack([base, waves]), y, rcond=None)
+    return y - waves @ coef[2:]
+
+
+def season_p_value(y, weeks=None, inflation: float = 1.0) -> float:
+    """p-value of the F-test that the yearly waves of :func:`seasonal_adjust` explain nothing
+    beyond a straight line, with the residual degrees of freedom divided by ``inflation`` (the
+    autocorrelation's variance factor): slow wandering of an autocorrelated series fits yearly
+    waves by chance, and removing such a fake season would also hide that wandering from the
+    autocorrelation correction of the trend test."""
+    y = np.asarray(y, dtype=float)
+    n = len(y)
+    base, waves = _season_design(n, weeks)
+    k = waves.shape[1]
+    rss0 = float(np.sum((y - base @ np.linalg.lstsq(base, y, rcond=None)[0]) ** 2))
+    full = np.column_stack([base, waves])
+    rss1 = float(np.sum((y - full @ np.linalg.lstsq(full, y, rcond=None)[0]) ** 2))
+    dof = n / max(inflation, 1.0) - full.shape[1]
+    if rss1 <= 0:
+        return 0.0 if rss0 > 0 else 1.0
+    if dof < 1:
+        return 1.0
+    f = ((rss0 - rss1) / k) / (rss1 / dof)
+    return float(sps.f.sf(f, k, dof))
 
 
 def long_run_ratio(x) -> float:
