@@ -63,5 +63,5 @@ except Exception:
         "server's log; other pages may still work. If it persists, tell whoever runs Cadence.",
         icon=":material/error:",
     )
-    if st.get_option("global.appTest"):
+    if auth.under_app_test():
         raise  # under AppTest the error must still fail the test that caused it

@@ -407,5 +407,6 @@ def test_an_unexpected_error_shows_a_sentence_not_a_traceback(db, monkeypatch, c
     with caplog.at_level("ERROR", logger="cadence"):
         at.run()
     assert at.error[-1].value.startswith("This page could not be shown because of an unexpected")
+    assert at.exception  # under AppTest the guard re-raises, so a broken page fails its test
     assert str(db.parent).encode() not in b"".join(e.proto.SerializeToString() for e in at.error)
     assert any(r.name == "cadence" and r.exc_info for r in caplog.records)

@@ -251,3 +251,13 @@ def test_messages_lose_their_server_paths(text, shown):
     from ui.data import redact_paths
 
     assert redact_paths(text) == (text if shown is None else shown)
+
+
+@pytest.mark.parametrize(
+    ("address", "local"),
+    [("127.0.0.1", True), ("::1", True), ("localhost", True), ("", False), ("0.0.0.0", False)],
+)
+def test_which_server_addresses_are_this_computer_only(address, local):
+    from ui.auth import _loopback
+
+    assert _loopback(address) is local

@@ -18,6 +18,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import streamlit as st
+from streamlit import config as st_config
 from streamlit.errors import StreamlitSecretNotFoundError
 
 from analytics import access
@@ -150,6 +151,12 @@ def sign_in_page(principal: Principal) -> None:
         st.logout()
 
 
+def under_app_test() -> bool:
+    """Whether this run is Streamlit's AppTest (no server listens; errors must reach the test).
+    AppTest patches ``streamlit.config.get_option``, not the ``st.get_option`` alias."""
+    return bool(st_config.get_option("global.appTest"))
+
+
 def _loopback(address: str) -> bool:
     """Whether the server listens on this computer only (unset: every interface)."""
     if address == "localhost":
@@ -170,7 +177,7 @@ def account_box(principal: Principal) -> None:
                 "see docs/security.md to share Cadence with a team."
             )
             address = str(st.get_option("server.address") or "")
-            if not _loopback(address):
+            if not _loopback(address) and not under_app_test():
                 st.warning(
                     "This server may be reachable from other computers, and without sign-in "
                     "everyone who reaches it can change or reset the data.",
