@@ -305,8 +305,8 @@ def trend_how(trend: Trend, unit: str = "week") -> list[str]:
     if trend.method:
         lines.append(
             f"Method: {trend.method}. The variance correction allows for weeks that resemble "
-            "their neighbours (Hamed & Rao 1998); from two years of weeks on, the yearly season "
-            "is removed first so it does not read as a trend."
+            "their neighbours (Hamed & Rao 1998); from two years of weeks on, a yearly season "
+            "that stands out from that rhythm is removed first so it does not read as a trend."
         )
     return lines
 
