@@ -141,17 +141,18 @@ def change_failure_rate_ci95(
 
 
 # What the approval-path statistics read of each deployment.
-# team and risk: the CAB comparison is made within team x risk, the what-if draws per team
-_APPROVAL_COLUMNS = ("approval", "team", "risk", "lead_time_hours", "failed")
+# the CAB comparison is made within team x risk x kind (rework: an incident fix), the what-if
+# draws per team
+_APPROVAL_COLUMNS = ("approval", "team", "risk", "rework", "lead_time_hours", "failed")
 
 
 def cab_vs_delegated(
     con: duckdb.DuckDBPyConnection, flt: Filter, attribution: Attribution = EXPLICIT
 ) -> stats.CabVsDelegated:
     """CAB-approved versus delegated deployments: failure rates (crude: Fisher's exact test;
-    within team x risk: Mantel-Haenszel odds ratio, Cochran-Mantel-Haenszel test, MH risk
+    within team x risk x kind: Mantel-Haenszel odds ratio, Cochran-Mantel-Haenszel test, MH risk
     difference with a Newcombe-style interval) and lead times in hours (crude: Mann-Whitney U;
-    within team x risk: van Elteren); see :func:`analytics.stats.cab_vs_delegated`."""
+    within team x risk x kind: van Elteren); see :func:`analytics.stats.cab_vs_delegated`."""
     return stats.cab_vs_delegated(deployments_frame(con, flt, attribution, _APPROVAL_COLUMNS))
 
 
@@ -454,10 +455,10 @@ def statistics_for_report(
     """The statistical keys of ``report --format json`` (JSON-safe, None where undefined):
     ``change_failure_rate_ci95`` ([low, high] fractions), ``cadence_incident_correlation``
     (lags 0-8 over the whole weeks: lag_weeks, n, spearman_r, p_value, q_value, method),
-    ``cab_vs_delegated`` (crude cab_cfr,
-    delegated_cfr, fisher_p; within team x risk: odds_ratio_mh with its 95 % interval low/high,
-    the CMH p_value, the number of informative strata and the page's verdict more/less/same/
-    unclear) and ``incident_trend`` (theil_sen_slope_per_week, low, high, p_value, method)."""
+    ``cab_vs_delegated`` (crude cab_cfr, delegated_cfr, fisher_p; within team x risk x kind:
+    odds_ratio_mh with its 95 % interval low/high, the CMH p_value, the number of informative
+    strata and the page's verdict more/less/same/unclear) and ``incident_trend``
+    (theil_sen_slope_per_week, low, high, p_value, method)."""
     # one read of the deployments for the failure rate and the CAB comparison (#11: speed)
     # (unordered: counts and rank tests do not depend on the order)
     deployments = deployments_frame(con, flt, attribution, _APPROVAL_COLUMNS, ordered=False)
@@ -479,7 +480,7 @@ def statistics_for_report(
                 "cab_cfr": cab.a_rate,
                 "delegated_cfr": cab.b_rate,
                 "fisher_p": cab.fisher_p,
-                # within team x risk, as the Change control page reads it
+                # within team x risk x kind, as the Change control page reads it
                 "odds_ratio_mh": cab_mh.odds_ratio,
                 "low": cab_mh.low,
                 "high": cab_mh.high,

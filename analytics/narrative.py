@@ -179,7 +179,8 @@ def _pp(value: float) -> str:
 
 
 def cab_sentence(result: CabVsDelegated) -> str:
-    """CAB versus delegated approval, compared within the same team and risk: failure rates
+    """CAB versus delegated approval, compared within the same team, risk and kind (incident
+    fix or planned change): failure rates
     (the verdict of :func:`analytics.stats.cab_failure_verdict`) and lead times (van Elteren).
     Association only: the sentence says how the routes differ, never that a route causes it."""
     f, lt, ve = result.failure, result.lead_time_hours, result.lead_time_stratified
@@ -189,7 +190,7 @@ def cab_sentence(result: CabVsDelegated) -> str:
         return f"No comparison of approval routes: there are no {missing} deployments."
     rates = f"overall {fmt_pct(f.a_rate)} vs {fmt_pct(f.b_rate)} of deployments"
     # without strata (a result built from crude counts) the comparison is across all changes
-    peers = "delegated ones" + (" of the same team and risk" if result.stratified else "")
+    peers = "delegated ones" + (" of the same team, risk and kind" if result.stratified else "")
     if verdict in ("more", "less"):
         fail = f"CAB-approved changes failed {verdict} often than {peers} ({rates})"
     elif verdict == "same":
@@ -203,11 +204,14 @@ def cab_sentence(result: CabVsDelegated) -> str:
     if ve is not None and ve.p_value is not None:
         if ve.p_value < ALPHA:
             word = "longer" if ve.statistic > 0 else "shorter"
-            wait = f"; within the same team and risk, CAB-approved changes had {word} lead times"
+            wait = f"; within the same team, risk and kind, CAB-approved changes waited {word}"
             if lt.a_median is not None and lt.b_median is not None:
                 wait += f" (median {_duration(lt.a_median)} vs {_duration(lt.b_median)})"
         else:
-            wait = "; within the same team and risk, their lead times do not differ significantly"
+            wait = (
+                "; within the same team, risk and kind, their lead times do not differ "
+                "significantly"
+            )
     elif ve is None and lt.p_value is not None:  # built without strata: the crude test
         if lt.p_value < ALPHA:
             word = "longer" if (lt.a_median or 0) > (lt.b_median or 0) else "shorter"
@@ -230,8 +234,9 @@ def cab_how(result: CabVsDelegated) -> list[str]:
             else ""
         )
         lines.append(
-            f"Failure rates compared within {count(mh.strata, 'team × risk strata')} that have "
-            f"CAB and delegated changes and both outcomes: Mantel–Haenszel odds ratio "
+            f"Failure rates compared within {count(mh.strata, 'team × risk × kind strata')} "
+            f"(kind: incident fix or planned change) that have CAB and delegated changes and both "
+            f"outcomes: Mantel–Haenszel odds ratio "
             f"{fmt_num(mh.odds_ratio)}{ci}; Cochran–Mantel–Haenszel test with continuity "
             f"correction {fmt_p(mh.p_value)}."
         )
@@ -248,20 +253,21 @@ def cab_how(result: CabVsDelegated) -> list[str]:
         )
     if not f.reason:
         lines.append(
-            f"Ignoring team and risk: {fmt_pct(f.a_rate)} of {f.a_total:,} CAB-approved vs "
+            f"Ignoring team, risk and kind: {fmt_pct(f.a_rate)} of {f.a_total:,} CAB-approved vs "
             f"{fmt_pct(f.b_rate)} of {f.b_total:,} delegated deployments failed (Fisher's exact "
             f"{fmt_p(f.fisher_p)}). Teams differ in how many changes go to the CAB and in how "
-            f"often changes fail, so this crude comparison is not the verdict."
+            f"often changes fail, and incident fixes fail and wait differently from planned "
+            f"changes, so this crude comparison is not the verdict."
         )
     if ve is not None and ve.p_value is not None:
         lines.append(
-            f"Lead times within {count(ve.strata, 'team × risk strata')}: van Elteren's "
+            f"Lead times within {count(ve.strata, 'team × risk × kind strata')}: van Elteren's "
             f"stratified Wilcoxon test z = {ve.statistic:.2f}, {fmt_p(ve.p_value)}; CAB minus "
             f"delegated median, averaged over the strata: {_duration(ve.median_difference)}."
         )
     if lt.p_value is not None:
         lines.append(
-            f"Lead times ignoring team and risk: median {_duration(lt.a_median)} (CAB) vs "
+            f"Lead times ignoring team, risk and kind: median {_duration(lt.a_median)} (CAB) vs "
             f"{_duration(lt.b_median)} (delegated), Mann–Whitney {fmt_p(lt.p_value)}."
         )
     return lines

@@ -769,7 +769,10 @@ def what_if_delegation(
 # such a bound "not significant" would be read as "the same" on any small sample.
 EQUIVALENCE_MARGIN = 0.05
 DELEGATED = ("pre-approved", "product-owner")
-STRATA = ("team", "risk")  # CAB and delegated changes are compared within team x risk
+# CAB and delegated changes are compared within team x risk x kind: teams differ in CAB share
+# and failure rate, and incident fixes (``rework``) never go the standard-change route and
+# fail and wait differently from planned changes, so either would fake a route difference.
+STRATA = ("team", "risk", "rework")
 
 
 @dataclass(frozen=True)
@@ -778,7 +781,7 @@ class CabVsDelegated(Result):
 
     ``failure``: crude change failure rates with Fisher's exact test; ``lead_time_hours``: crude
     lead times (hours) with Mann-Whitney U (positive ``rank_biserial`` = delegated changes wait
-    longer). ``stratified``: the same failures compared within team x risk strata
+    longer). ``stratified``: the same failures compared within team x risk x kind strata
     (Mantel-Haenszel odds ratio, Cochran-Mantel-Haenszel test, MH risk difference CAB -
     delegated); ``lead_time_stratified``: van Elteren's test within the same strata (positive
     statistic = CAB changes wait longer). The verdicts read the stratified results: teams differ
@@ -818,7 +821,8 @@ def cab_failure_verdict(result: CabVsDelegated) -> str | None:
 
 
 def _strata_codes(frame: pd.DataFrame) -> np.ndarray:
-    """One integer per row naming its team x risk stratum (the columns present; 0 without)."""
+    """One integer per row naming its team x risk x kind stratum (the columns of ``STRATA``
+    present; 0 without any)."""
     keys = [c for c in STRATA if c in frame.columns]
     if not keys or frame.empty:
         return np.zeros(len(frame), dtype=int)
@@ -829,7 +833,8 @@ def cab_vs_delegated(deployments: pd.DataFrame) -> CabVsDelegated:
     """Compare CAB with delegated approval on a frame of deployments.
 
     ``deployments`` has one row per deployment with ``approval``, ``failed``,
-    ``lead_time_hours`` and, for the stratified comparisons, ``team`` and ``risk`` (a missing
+    ``lead_time_hours`` and, for the stratified comparisons, ``team``, ``risk`` and ``rework``
+    (kind: a fix for an incident or a planned change; a missing
     column is simply not stratified on); emergency (``ecab``) changes belong to neither group.
     """
     approval = deployments["approval"].astype("object")

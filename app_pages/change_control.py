@@ -92,8 +92,9 @@ cards[3].metric("Median lead time, delegated", lead(lt.b_median))
 st.caption(
     "Delegated = pre-approved standard changes and product-owner approval. Emergency changes "
     "belong to neither group. The cards are crude totals; the reading below compares CAB and "
-    "delegated changes of the same team and risk, because teams differ both in how many "
-    "changes they send to the CAB and in how often their changes fail."
+    "delegated changes of the same team, risk and kind (incident fix or planned change), "
+    "because teams differ both in how many changes they send to the CAB and in how often their "
+    "changes fail, and fixes fail and wait differently from planned changes."
 )
 
 # --- what-if ------------------------------------------------------------------------------------
@@ -162,8 +163,8 @@ sentences = [
 ]
 if stats.cab_failure_verdict(cab) in ("same", "more"):
     sentences.append(
-        "Since CAB-approved changes do not fail less often than delegated ones of the same team "
-        "and risk, the board's review is not visibly buying stability in this window."
+        "Since CAB-approved changes do not fail less often than delegated ones of the same team, "
+        "risk and kind, the board's review is not visibly buying stability in this window."
     )
 ui.reading(
     sentences,

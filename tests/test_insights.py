@@ -146,7 +146,7 @@ def test_cab_vs_delegated(con):
     # 50 % vs 0 % on 2 and 3 changes: the difference's interval is wide, CMH p = 0.84
     assert text.startswith(
         "This data cannot tell whether CAB-approved changes fail more or less often than "
-        "delegated ones of the same team and risk (overall 50 % vs 0 % of deployments)"
+        "delegated ones of the same team, risk and kind (overall 50 % vs 0 % of deployments)"
     )
     assert "their lead times do not differ significantly" in text
 

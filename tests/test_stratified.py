@@ -206,6 +206,30 @@ def test_simpson_crude_significant_stratified_not():
     json.dumps(got.to_dict(), allow_nan=False)
 
 
+def test_incident_fixes_form_their_own_strata():
+    # one team, low risk. Fixes fail 30 %, planned changes 10 %, on either route; the CAB gets
+    # half the fixes of its changes, delegated only 1 in 21 (standard changes are never fixes).
+    rows = [
+        ("A", "low", "cab", 30, 300, 10.0, False),
+        ("A", "low", "cab", 90, 300, 10.0, True),
+        ("A", "low", "pre-approved", 120, 1200, 10.0, False),
+        ("A", "low", "product-owner", 18, 60, 10.0, True),
+    ]
+    frame = pd.DataFrame(
+        [(t, r, a, lead, i < f, rework) for t, r, a, f, n, lead, rework in rows for i in range(n)],
+        columns=["team", "risk", "approval", "lead_time_hours", "failed", "rework"],
+    )
+    # within team x risk only: CAB 120/600 = 20 % vs delegated 138/1260 = 11 %, "more"
+    mixed = stats.cab_vs_delegated(frame.drop(columns="rework"))
+    assert mixed.stratified.p_value < 0.001 and stats.cab_failure_verdict(mixed) == "more"
+    # within team x risk x kind: 10 % vs 10 % and 30 % vs 30 %, odds ratio 1, CMH p = 1
+    got = stats.cab_vs_delegated(frame)
+    assert got.stratified.strata == 2
+    assert got.stratified.odds_ratio == pytest.approx(1.0)
+    assert got.stratified.p_value == pytest.approx(1.0)
+    assert stats.cab_failure_verdict(got) != "more"
+
+
 @pytest.mark.parametrize(
     ("cab_failed", "verdict", "phrase"),
     [
