@@ -93,9 +93,29 @@ def run_load(args) -> int:
 # --- demo -------------------------------------------------------------------------------------
 
 
-def add_demo(sub) -> None:
-    from analytics.demo import add_effect_arguments
+def demo_switches(parser: argparse.ArgumentParser) -> None:
+    """The generator switches of ``demo`` and ``python -m analytics.demo`` (checked when run:
+    importing the generator here would put pandas into every command's start-up)."""
+    parser.add_argument("--seed", type=int, help="random seed (default: the demo's)")
+    parser.add_argument(
+        "--effects",
+        metavar="E1,E2",
+        help="planted effects to switch on, 'all' or 'none' (cab, lead, cadence, lag, trend, "
+        "shift, csi, warranty, caused; default: the demo's, see docs/demo-data.md)",
+    )
+    parser.add_argument(
+        "--no-effect", action="append", default=[], metavar="E", help="switch one effect off"
+    )
+    parser.add_argument(
+        "--no-effects", action="store_true", help="switch every planted effect off (null data)"
+    )
+    parser.add_argument("--season", type=float, help="yearly swing in incidents (default 0.15)")
+    parser.add_argument(
+        "--ar", type=float, help="AR(1) coefficient of the weekly incident noise (default 0)"
+    )
 
+
+def add_demo(sub) -> None:
     p = sub.add_parser(
         "demo",
         help="Build a database from the bundled demo data",
@@ -105,7 +125,7 @@ def add_demo(sub) -> None:
         "planted effect, to check that no reading claims one.",
     )
     _db_arg(p)
-    add_effect_arguments(p)
+    demo_switches(p)
 
 
 def run_demo(args) -> int:

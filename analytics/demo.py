@@ -1134,29 +1134,8 @@ def chosen_effects(
     return chosen - set(no_effect or [])
 
 
-def add_effect_arguments(parser: argparse.ArgumentParser) -> None:
-    """The generator switches shared by ``python -m analytics demo`` and ``-m analytics.demo``."""
-    parser.add_argument("--seed", type=int, help="random seed (default: the demo's)")
-    parser.add_argument(
-        "--effects",
-        metavar="E1,E2",
-        help=f"planted effects to switch on, or 'all' (known: {', '.join(EFFECTS)}; "
-        f"default: {','.join(sorted(DEMO_EFFECTS))})",
-    )
-    parser.add_argument(
-        "--no-effect", action="append", default=[], metavar="E", help="switch one effect off"
-    )
-    parser.add_argument(
-        "--no-effects", action="store_true", help="switch every planted effect off (null data)"
-    )
-    parser.add_argument("--season", type=float, help="yearly swing in incidents (default 0.15)")
-    parser.add_argument(
-        "--ar", type=float, help="AR(1) coefficient of the weekly incident noise (default 0)"
-    )
-
-
 def spec_from_arguments(args, spec: DemoSpec = DEFAULT_SPEC) -> DemoSpec:
-    """``spec`` with the switches of :func:`add_effect_arguments` applied (ValueError when one
+    """``spec`` with the switches of :func:`analytics.cli.demo_switches` applied (ValueError when one
     is invalid)."""
     changes: dict = {
         "effects": chosen_effects(args.effects, args.no_effect, args.no_effects),
@@ -1193,7 +1172,9 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help="benchmark size instead of the demo (1.0 = 1M incidents)",
     )
-    add_effect_arguments(parser)
+    from analytics.cli import demo_switches
+
+    demo_switches(parser)
     args = parser.parse_args(argv)
     if args.scale is not None and args.scale <= 0:
         print("error: --scale must be positive", file=sys.stderr)
