@@ -216,9 +216,14 @@ def _load_files(
             con.execute(f"DROP VIEW {staged.view}")
             summaries.append(summary)
         con.execute("COMMIT")
-    except BaseException:
+    except BaseException as exc:
         with contextlib.suppress(duckdb.Error):  # a failed COMMIT has already ended it
             con.execute("ROLLBACK")
+        if isinstance(exc, duckdb.InterruptException):
+            raise
+        if _is_database_error(exc) or isinstance(exc, duckdb.IOException):
+            # Disk full, a read-only folder, memory, a concurrent import: said as such.
+            raise LoadError(database_error_message(exc)) from None
         raise
     finally:
         # Session variables are not transactional: forget the staged paths either way.
