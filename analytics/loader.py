@@ -804,8 +804,10 @@ _INVISIBLE = r"\p{Cf}"
 
 
 def _without_invisible(x: str) -> str:
-    """SQL: text ``x`` without format (Cf) characters; ASCII text (most cells) is not searched."""
-    stripped = f"regexp_replace({x}, '{_INVISIBLE}', '', 'g')"
+    """SQL: text ``x`` without format (Cf) characters and with plain spaces for other scripts'
+    spaces (Z); ASCII text (most cells) is not searched."""
+    # Other scripts' spaces (no-break, ideographic) become plain ones, which trim() removes.
+    stripped = f"regexp_replace(regexp_replace({x}, '{_INVISIBLE}', '', 'g'), '\\p{{Z}}', ' ', 'g')"
     return f"CASE WHEN strlen({x}) = length({x}) THEN {x} ELSE {stripped} END"
 
 
@@ -851,7 +853,7 @@ def _normalise_compatibility(con: duckdb.DuckDBPyConnection, kind: Kind, table: 
     )
     values = [r[0] for r in con.execute(union, {"pattern": pattern}).fetchall()]
     pairs = [(v, unicodedata.normalize("NFKC", v).strip()) for v in values]
-    pairs = [(v, n or None) for v, n in pairs if n != v]
+    pairs = [(v, n) for v, n in pairs if n and n != v]
     if not pairs:
         return
     for c in columns:

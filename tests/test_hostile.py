@@ -510,10 +510,12 @@ def test_invisible_and_compatibility_characters_are_normalised(con, tmp_path):
         "sprint_id,team,name,start_date,end_date\n"
         "S0\u200b,Pay\u200bments,\u202eSprint 0,2026-01-05,2026-01-16\n"  # ZWSP, RLO
         "\uff33\uff11,\uff30\uff41\uff59\uff4d\uff45\uff4e\uff54\uff53,Sprint\u00a01,"
-        "2026-01-19,2026-01-30\n",  # full-width S1 and Payments, a no-break space
+        "2026-01-19,2026-01-30\n"  # full-width S1 and Payments, a no-break space
+        "S2,\u3000\u200b,Sprint 2,2026-02-02,2026-02-13\n",  # a team of nothing visible
     )  # fmt: skip
     (summary,) = import_paths(con, [path])
     assert (summary.inserted, summary.updated, summary.warnings) == (1, 1, [])
+    assert summary.reasons == ["row 4, column team: required value is missing"]
     stored = con.execute("SELECT sprint_id, team, name FROM sprints ORDER BY 1").fetchall()
     assert stored == [("S0", "Payments", "Sprint 0"), ("S1", "Payments", "Sprint 1")]
 

@@ -97,3 +97,18 @@ def test_presets_start_no_earlier_than_the_data():
     # a custom window is the user's: it may start before the data
     custom = FilterState("custom", D(2024, 1, 1), D(2025, 3, 2))
     assert resolve(custom, span, D(2026, 11, 30)).start == D(2024, 1, 1)
+
+
+def test_dates_outside_the_plausible_range_are_clamped_with_a_note():
+    state = parse_query({"from": ["1900-01-01"], "to": ["2026-03-31"]})
+    assert (state.preset, state.start, state.end) == ("custom", D(1970, 1, 1), D(2026, 3, 31))
+    assert state.note == (
+        "from 1900-01-01 is outside the dates Cadence reads (1970-01-01 to 2100-12-31); "
+        "using 1970-01-01"
+    )
+    assert "note" not in to_query(state)
+    # a preset link ignores its dates, and so their note
+    assert parse_query({"preset": ["all"], "to": ["9999-12-31"]}) == FilterState("all")
+    # a custom window chosen in the sidebar is clamped as well
+    wide = FilterState("custom", D(1, 1, 1), D(9999, 12, 31))
+    assert resolve(wide, None, D(2026, 11, 30)) == Filter(D(1970, 1, 1), D(2100, 12, 31))
