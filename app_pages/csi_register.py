@@ -80,17 +80,18 @@ else:
             for m, v in zip(measured["target_metric"], measured[column], strict=True)
         ]
 
-    table = measured[
-        ["improvement_id", "title", "team", "service", "started_on", "target_metric",
-         "expected_direction"]
-    ].assign(
+    # the verdict and the values first: the scope columns can scroll off to the right
+    table = measured[["improvement_id", "title"]].assign(
+        verdict=[imp.VERDICT_LABELS[v] for v in measured["verdict"]],
+        target_metric=[imp.METRIC_LABELS.get(m, m) for m in measured["target_metric"].fillna("")],
         baseline=unit("before"), after=unit("after"), shift=unit("difference"),
         ci=[
             f"{lo} to {hi}" if lo != "n/a" else "n/a"
             for lo, hi in zip(unit("low"), unit("high"), strict=True)
         ],
-        did=unit("did_difference"), p_value=measured["p_value"], q_value=measured["q_value"],
-        verdict=[imp.VERDICT_LABELS[v] for v in measured["verdict"]],
+        did=unit("did_difference"), q_value=measured["q_value"], p_value=measured["p_value"],
+        team=measured["team"], service=measured["service"], started_on=measured["started_on"],
+        expected_direction=measured["expected_direction"],
     )  # fmt: skip
     ui.table(
         table,
