@@ -51,4 +51,4 @@ clean:
 
 # Refresh docs/screenshots/ (README) from the demo data in headless Chromium.
 screenshots: $(VENV)/.dev
-	CADENCE_README_SCREENSHOTS=1 $(BIN)/python -m pytest -q tests/test_browser.py -k readme
+	CADENCE_README_SCREENSHOTS=1 $(BIN)/python -m pytest -q tests/test_browser.py -k "every_page"

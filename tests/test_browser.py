@@ -1,5 +1,7 @@
-"""End to end in a real browser: every page renders without an error, full-page screenshots are
-saved under artifacts/screenshots/ (CI keeps them).
+"""End to end in a real browser: every page renders without an error, a traceback or a server
+path, on a desktop (1280 px) and a phone (390 px) screen; full-page screenshots of each go to
+docs/screenshots/ when CADENCE_README_SCREENSHOTS=1 (``make screenshots``), else to a temporary
+folder.
 
 Runs ``streamlit run app.py`` on a copy of the demo database and drives Debian's Chromium with
 Playwright. Skipped only when /usr/bin/chromium is missing.
@@ -21,7 +23,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 CHROMIUM = Path("/usr/bin/chromium")
-SCREENSHOTS = ROOT / "artifacts" / "screenshots"
+README_SHOTS = ROOT / "docs" / "screenshots"
 # url path -> a heading the page shows once it has rendered
 PAGES = {
     "": "Overview",
@@ -41,6 +43,9 @@ pytestmark = [
         not CHROMIUM.exists(), reason="needs Debian's chromium at /usr/bin/chromium"
     ),
 ]
+
+
+SERVER_DB: dict[str, Path] = {}  # server URL -> the database it serves
 
 
 def _free_port() -> int:
@@ -80,6 +85,7 @@ def server(demo_db, tmp_path_factory):
         cwd=ROOT, env={**os.environ, "CADENCE_DB": str(db)}, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
+    SERVER_DB[url] = db
     try:
         _wait_until_up(url, proc)
         yield url
@@ -112,7 +118,8 @@ CONTENT_HEIGHT = """() => Math.min(12000, 80 + Math.max(1000, ...[...document.qu
     'section, [data-testid]')].map(e => e.scrollHeight)))"""
 
 
-VIEWPORT = {"width": 1440, "height": 1000}
+VIEWPORT = {"width": 1280, "height": 900}
+PHONE = {"width": 390, "height": 844}  # an iPhone 12-15 screen in CSS pixels
 LAST_SECTION = "What the numbers say"
 EXCEPTION = "[data-testid='stException']"
 
@@ -128,50 +135,71 @@ RENDERED = """([heading, last]) => {
 }"""
 
 
-def wait_until_rendered(page, heading: str, timeout_ms: int = 60_000) -> None:
+def wait_until_rendered(page, heading: str, timeout_ms: int = 60_000, viewport=None) -> None:
     """Wait until the page titled ``heading`` has run to its end and its charts are drawn.
 
     Every page ends with the "What the numbers say" section (an exception shows instead, and
     :func:`assert_no_error` reports it); elements left from the previous page are marked stale
     until the new run replaces them.
     """
+    viewport = viewport or VIEWPORT
     page.wait_for_function(RENDERED, arg=[heading, LAST_SECTION], timeout=timeout_ms)
     # Streamlit scrolls inside its main container: grow the viewport to the content so a
     # full-page screenshot shows everything; charts redraw after each resize, so repeat.
-    page.set_viewport_size(VIEWPORT)
+    page.set_viewport_size(viewport)
     for _ in range(4):
         page.wait_for_function(CHARTS_DRAWN, timeout=timeout_ms)
         height = page.evaluate(CONTENT_HEIGHT)
         if height <= page.viewport_size["height"]:
             break
-        page.set_viewport_size({"width": VIEWPORT["width"], "height": height})
+        page.set_viewport_size({"width": viewport["width"], "height": height})
         page.wait_for_timeout(300)
     page.wait_for_timeout(500)  # Plotly's transitions
 
 
-def render(page, url: str, heading: str) -> None:
+def render(page, url: str, heading: str, viewport=None) -> None:
     """Open ``url`` (a new session) and wait until the page titled ``heading`` is rendered."""
     page.goto(url, wait_until="domcontentloaded")
-    wait_until_rendered(page, heading)
+    wait_until_rendered(page, heading, viewport=viewport)
 
 
 ERROR_BOX = "[data-testid='stAlertContentError']"  # st.error
 
 
-def assert_no_error(page, name: str) -> None:
-    """No exception box, no st.error box, no traceback or Python error name in the text."""
+def assert_no_error(page, name: str, secrets: tuple[str, ...] = ()) -> None:
+    """No exception box, no st.error box, no traceback or Python error name in the text, and
+    none of ``secrets`` (server paths: the database's folder, the temp dir, the checkout)
+    anywhere in the page's HTML, collapsed expanders included (issue #13)."""
     assert page.locator(EXCEPTION).count() == 0, f"{name}: exception shown"
     assert page.locator(ERROR_BOX).count() == 0, f"{name}: error message shown"
     text = page.inner_text("body")
     assert "Traceback" not in text, f"{name}: traceback on the page"
     errors = re.findall(r"\b\w*(?:Error|Exception)\b", text)
     assert not errors, f"{name}: error text on the page: {errors}"
+    html = page.content()
+    leaked = [s for s in secrets if s and s in html]
+    assert not leaked, f"{name}: server path on the page: {leaked}"
 
 
-def test_every_page_renders_without_error(server, browser):
+@pytest.fixture(scope="module")
+def shots(tmp_path_factory) -> Path:
+    """Where screenshots go: docs/screenshots/ on request (make screenshots), else a temp dir."""
+    if os.environ.get("CADENCE_README_SCREENSHOTS"):
+        README_SHOTS.mkdir(parents=True, exist_ok=True)
+        return README_SHOTS
+    return tmp_path_factory.mktemp("screenshots")
+
+
+def server_paths(server_db: Path) -> tuple[str, ...]:
+    """Paths the pages must never show: the database's folder, the temp root, the checkout."""
+    import tempfile
+
+    return (str(server_db.parent), tempfile.gettempdir() + "/", str(ROOT))
+
+
+def test_every_page_renders_without_error(server, browser, shots):
     """Open the dashboard once, then visit every page through the sidebar navigation (as a user
-    does): no error, the URL keeps the filter, and a full-page screenshot of each."""
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
+    does): no error or server path, the URL keeps the filter, a desktop screenshot of each."""
     page = browser.new_page(viewport=VIEWPORT)
     try:
         for i, (path, heading) in enumerate(PAGES.items()):
@@ -182,11 +210,37 @@ def test_every_page_renders_without_error(server, browser):
                 nav = page.locator("[data-testid='stSidebarNav']")
                 nav.get_by_role("link", name=heading, exact=True).click()
                 wait_until_rendered(page, heading)
-            assert_no_error(page, heading)
+            assert_no_error(page, heading, server_paths(SERVER_DB[server]))
             assert "preset=all" in page.url, f"{heading}: the URL lost the filter"
-            page.screenshot(path=str(SCREENSHOTS / f"{path or 'overview'}.png"), full_page=True)
+            name = path or "overview"
+            page.screenshot(path=str(shots / f"desktop-{name}.png"), full_page=True)
     finally:
         page.close()
+
+
+def test_every_page_fits_a_phone(server, browser, shots):
+    """At 390 px: every page renders, nothing is wider than the screen, the active window is
+    named under the page header (the sidebar is collapsed on a phone); a screenshot of each."""
+    page = browser.new_page(viewport=PHONE, is_mobile=True, has_touch=True)
+    try:
+        for path, heading in PAGES.items():
+            render(page, f"{server}/{path}", heading, viewport=PHONE)
+            assert_no_error(page, heading, server_paths(SERVER_DB[server]))
+            main = page.locator("[data-testid='stMain']").inner_text()
+            assert "Window: " in main, f"{heading}: the active window is not shown on a phone"
+            wide = page.evaluate(WIDER_THAN_SCREEN, PHONE["width"])
+            assert not wide, f"{heading}: wider than a phone screen: {wide}"
+            name = path or "overview"
+            page.screenshot(path=str(shots / f"phone-{name}.png"), full_page=True)
+    finally:
+        page.close()
+
+
+# Charts and blocks of the main area that stick out of a phone's width (a horizontal scroll).
+WIDER_THAN_SCREEN = """(width) => [...document.querySelectorAll(
+    '[data-testid="stMain"] [data-testid="stPlotlyChart"], [data-testid="stMain"] h1')]
+    .filter(e => e.getBoundingClientRect().right > width + 2)
+    .map(e => e.innerText.slice(0, 40) || e.getAttribute('data-testid'))"""
 
 
 def test_a_shared_link_opens_that_page_with_its_filters(server, browser):
@@ -202,28 +256,3 @@ def test_a_shared_link_opens_that_page_with_its_filters(server, browser):
         assert "team=Payments" in page.url and "preset=last_90_days" in page.url
     finally:
         page.close()
-
-
-README_SHOTS = ROOT / "docs" / "screenshots"
-
-
-@pytest.mark.skipif(
-    not os.environ.get("CADENCE_README_SCREENSHOTS"),
-    reason="writes docs/screenshots/ only on request (make screenshots)",
-)
-def test_readme_screenshots(server, browser):
-    """Refresh the README's screenshots: the top of the Overview and of Flexibility vs stability
-    on the default view (last 12 months, all teams)."""
-    README_SHOTS.mkdir(parents=True, exist_ok=True)
-    for path, name, heading, height in (
-        ("", "overview", "Overview", 1320),
-        ("flexibility", "flexibility", "Flexibility vs stability", 1250),
-    ):
-        page = browser.new_page(viewport=VIEWPORT)
-        try:
-            render(page, f"{server}/{path}", heading)
-            assert_no_error(page, heading)
-            clip = {"x": 0, "y": 0, "width": VIEWPORT["width"], "height": height}
-            page.screenshot(path=str(README_SHOTS / f"{name}.png"), clip=clip)
-        finally:
-            page.close()
