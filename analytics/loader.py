@@ -875,6 +875,9 @@ _LOOK_ALIKES = str.maketrans(
 # Names compared for look-alikes and one-letter differences (per kind: the columns it has).
 _NAME_COLUMNS = ("team", "service")
 _MIN_EDIT_LENGTH = 5  # shorter names differ by one letter legitimately (API, APP)
+_MAX_EDIT_LENGTH = 100  # longer "names" are not names; the distance costs length squared
+MAX_NAMES_COMPARED = 20_000  # distinct names of a column (stored and new) compared at all
+MAX_EDIT_PAIRS = 2_000_000  # new x all names compared by edit distance
 MAX_LOOK_ALIKE_WARNINGS = 5
 
 
@@ -887,7 +890,10 @@ def _skeleton(name: str) -> str:
 def _look_alike_warnings(con: duckdb.DuckDBPyConnection, kind: Kind, table: str) -> list[str]:
     """Warnings for each new team or service name of the checked rows that looks like another
     name (stored, or new in the same file): the same after folding look-alike letters, case
-    and spaces, or (names of 5+ characters) one edit apart. Names both names."""
+    and spaces, or (names of 5 to 100 characters) one edit apart. Names both names.
+
+    Bounded for hostile files: no comparison past ``MAX_NAMES_COMPARED`` distinct names, and
+    the edit distance only while new x all names stays under ``MAX_EDIT_PAIRS``."""
     warnings: list[str] = []
     for column in _NAME_COLUMNS:
         if column not in kind.column_names:
@@ -897,25 +903,6 @@ def _look_alike_warnings(con: duckdb.DuckDBPyConnection, kind: Kind, table: str)
             for k in KINDS.values()
             if column in k.column_names
         )
-        rows = con.execute(
-            f"""
-            WITH new AS (SELECT DISTINCT {column} AS name FROM {table}
-                         WHERE __errors IS NULL AND {column} IS NOT NULL
-                         EXCEPT SELECT name FROM ({stored_sql})),
-                 known AS (SELECT DISTINCT name FROM ({stored_sql}) WHERE name IS NOT NULL),
-                 other AS (SELECT name, true AS stored FROM known
-                           UNION ALL SELECT name, false FROM new)
-            SELECT n.name, o.name, o.stored
-            FROM new n JOIN other o ON n.name <> o.name
-             AND (o.stored OR n.name < o.name)
-             AND abs(length(n.name) - length(o.name)) <= 1
-             AND least(length(n.name), length(o.name)) >= $min_len
-             AND levenshtein(n.name, o.name) = 1
-            ORDER BY 1, 2
-            """,
-            {"min_len": _MIN_EDIT_LENGTH},
-        ).fetchall()
-        pairs = {(a, b): (stored, "are one letter apart") for a, b, stored in rows}
         names = con.execute(
             f"""
             SELECT name, bool_or(stored) FROM (
@@ -923,8 +910,35 @@ def _look_alike_warnings(con: duckdb.DuckDBPyConnection, kind: Kind, table: str)
                 WHERE __errors IS NULL AND {column} IS NOT NULL
                 UNION ALL SELECT name, true FROM ({stored_sql}) WHERE name IS NOT NULL)
             GROUP BY name
-            """
+            LIMIT $limit
+            """,
+            {"limit": MAX_NAMES_COMPARED + 1},
         ).fetchall()
+        new = [name for name, stored in names if not stored]
+        if not new or len(names) > MAX_NAMES_COMPARED:
+            continue
+        pairs: dict[tuple[str, str], tuple[bool, str]] = {}
+        if len(new) * len(names) <= MAX_EDIT_PAIRS:
+            rows = con.execute(
+                """
+                SELECT n.name, o.name, o.stored
+                FROM (SELECT unnest($new) AS name) n,
+                     (SELECT unnest($names) AS name, unnest($stored) AS stored) o
+                WHERE n.name <> o.name AND (o.stored OR n.name < o.name)
+                  AND length(n.name) BETWEEN $min_len AND $max_len
+                  AND length(o.name) BETWEEN $min_len AND $max_len
+                  AND abs(length(n.name) - length(o.name)) <= 1
+                  AND levenshtein(n.name, o.name) = 1
+                """,
+                {
+                    "new": new,
+                    "names": [n for n, _ in names],
+                    "stored": [st for _, st in names],
+                    "min_len": _MIN_EDIT_LENGTH,
+                    "max_len": _MAX_EDIT_LENGTH,
+                },
+            ).fetchall()
+            pairs = {(a, b): (stored, "are one letter apart") for a, b, stored in rows}
         by_skeleton: dict[str, list[tuple[str, bool]]] = {}
         for name, stored in names:
             by_skeleton.setdefault(_skeleton(name), []).append((name, stored))
