@@ -11,7 +11,7 @@ import datetime as dt
 import itertools
 import math
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -355,15 +355,12 @@ def theil_sen(
     method = ["Theil–Sen slope, Mann–Kendall test"]
     slopes, total = ts.pairwise_slopes(y, max_pairs, seed)
     fitted = 2  # level and slope; the Hamed-Rao bias correction grows with what was fitted
-    if seasonal and n >= ts.SEASONAL_MIN_WEEKS:
+    if seasonal:
         # only a season that beats the autocorrelation's slow wandering is removed
-        adjusted = ts.seasonal_adjust(y, weeks)
-        slopes_adj, _ = ts.pairwise_slopes(adjusted, max_pairs, seed)
-        with_season = fitted + 2 * ts.SEASON_HARMONICS
-        resid = adjusted - float(np.median(slopes_adj)) * x
-        season_p = ts.season_p_value(y, weeks, ts.hamed_rao_factor(resid, fitted=with_season))
-        if season_p < ALPHA:
-            y, slopes, fitted = adjusted, slopes_adj, with_season
+        y, season_p = ts.remove_clear_season(y, weeks, ALPHA)
+        if season_p is not None:
+            slopes, total = ts.pairwise_slopes(y, max_pairs, seed)
+            fitted += 2 * ts.SEASON_HARMONICS
             method.append(f"52-week season removed (harmonic F-test p = {season_p:.2g})")
     slopes.sort()
     slope = float(np.median(slopes))
@@ -891,7 +888,24 @@ class WeeklyChangePoint(Result):
     change_point: ChangePoint
 
 
-def weekly_change_point(weeks: Sequence[dt.date], values: Sequence, **kwargs) -> WeeklyChangePoint:
-    """:func:`change_point` of a weekly series; ``week`` is the first week after the shift."""
-    cp = change_point(values, **kwargs)
+def weekly_change_point(
+    weeks: Sequence[dt.date], values: Sequence, seasonal: bool = True, **kwargs
+) -> WeeklyChangePoint:
+    """:func:`change_point` of a weekly series; ``week`` is the first week after the shift.
+
+    From two years of weeks, a 52-week season that stands out
+    (:func:`analytics.timeseries.remove_clear_season`) is removed before the search, so the
+    high half of a yearly swing is not taken for a shift; the means before and after are still
+    those of the weekly values as recorded. ``weeks`` and ``values`` hold no missing values.
+    """
+    y = np.asarray(values, dtype=float)
+    adjusted, season_p = ts.remove_clear_season(y, weeks, ALPHA) if seasonal else (y, None)
+    cp = change_point(adjusted, **kwargs)
+    if season_p is not None and cp.index is not None:
+        cp = replace(
+            cp,
+            mean_before=_num(y[: cp.index].mean()),
+            mean_after=_num(y[cp.index :].mean()),
+            method=f"{cp.method}; 52-week season removed first (F-test p = {season_p:.2g})",
+        )
     return WeeklyChangePoint(None if cp.index is None else weeks[cp.index], cp)

@@ -255,6 +255,24 @@ def season_p_value(y, weeks=None, inflation: float = 1.0) -> float:
     return float(sps.f.sf(f, k, dof))
 
 
+def remove_clear_season(y, weeks=None, alpha: float = 0.05) -> tuple[np.ndarray, float | None]:
+    """``y`` with its 52-week season removed (:func:`seasonal_adjust`) when the season stands
+    out from the autocorrelation (:func:`season_p_value` below ``alpha``, the variance factor
+    taken from the adjusted series' ranks); otherwise ``y`` unchanged. Needs
+    ``SEASONAL_MIN_WEEKS`` points. Returns the series and the F-test's p-value when the season
+    was removed, else None."""
+    y = np.asarray(y, dtype=float)
+    n = len(y)
+    if n < SEASONAL_MIN_WEEKS:
+        return y, None
+    adjusted = seasonal_adjust(y, weeks)
+    slope = float(np.median(pairwise_slopes(adjusted)[0]))
+    fitted = 2 + 2 * SEASON_HARMONICS  # level, slope and the waves
+    inflation = hamed_rao_factor(adjusted - slope * np.arange(n), fitted=fitted)
+    p = season_p_value(y, weeks, inflation)
+    return (adjusted, p) if p < alpha else (y, None)
+
+
 def long_run_ratio(x) -> float:
     """Long-run variance over variance of ``x`` under its AR fit (AIC, up to order 4): how much
     autocorrelation inflates the variance of a sum, ``1`` for white noise, ``(1+phi)/(1-phi)``

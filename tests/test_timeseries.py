@@ -230,3 +230,18 @@ def test_a_100000_week_series_runs_in_bounded_memory_and_time():
     assert cp.permutations == stats.MIN_PERMUTATIONS
     assert len(rows) == 9
     assert math.isfinite(trend.slope)
+
+
+def test_weekly_change_point_does_not_take_the_high_half_of_a_season_for_a_shift():
+    mondays = [dt.date(2024, 1, 1) + dt.timedelta(weeks=i) for i in range(130)]
+    phase = np.array([(m.timetuple().tm_yday - 1) / 7 for m in mondays])
+    rng = np.random.default_rng(0)
+    # +-15 % yearly swing of 50 incidents a week, as the demo's default season
+    y = rng.poisson(50 * (1 + 0.15 * np.sin(2 * np.pi * phase / ts.YEAR_WEEKS))).astype(float)
+    got = stats.weekly_change_point(mondays, y, permutations=199)
+    assert "season removed first" in got.change_point.method
+    assert got.change_point.p_value >= 0.05
+    # the means shown are those of the recorded weeks on each side of the candidate
+    i = got.change_point.index
+    assert got.change_point.mean_before == pytest.approx(y[:i].mean())
+    assert got.change_point.mean_after == pytest.approx(y[i:].mean())
