@@ -938,7 +938,11 @@ def _look_alike_warnings(con: duckdb.DuckDBPyConnection, kind: Kind, table: str)
                     "max_len": _MAX_EDIT_LENGTH,
                 },
             ).fetchall()
-            pairs = {(a, b): (stored, "are one letter apart") for a, b, stored in rows}
+            pairs = {
+                (a, b): (stored, "are one letter apart")
+                for a, b, stored in rows
+                if not _numbered_siblings(a, b)
+            }
         by_skeleton: dict[str, list[tuple[str, bool]]] = {}
         for name, stored in names:
             by_skeleton.setdefault(_skeleton(name), []).append((name, stored))
@@ -959,6 +963,18 @@ def _look_alike_warnings(con: duckdb.DuckDBPyConnection, kind: Kind, table: str)
         more = len(warnings) - MAX_LOOK_ALIKE_WARNINGS
         warnings = warnings[:MAX_LOOK_ALIKE_WARNINGS] + [f"... and {more} more look-alike names"]
     return warnings
+
+
+def _numbered_siblings(a: str, b: str) -> bool:
+    """Whether two names differ only in one short or numeric word ("Squad 1" / "Squad 2",
+    "Team A" / "Team B"): siblings by design, not typos."""
+    words_a, words_b = re.split(r"[\W_]+", a), re.split(r"[\W_]+", b)
+    if len(words_a) != len(words_b):
+        return False
+    differ = [(x, y) for x, y in zip(words_a, words_b, strict=True) if x != y]
+    return len(differ) == 1 and (
+        max(len(differ[0][0]), len(differ[0][1])) <= 2 or all(w.isdigit() for w in differ[0])
+    )
 
 
 def _visible(name: str) -> str:

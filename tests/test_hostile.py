@@ -527,10 +527,12 @@ def test_look_alike_team_names_are_warned_about_naming_both(con, tmp_path):
         + "N1,web,P\u0430yments,2,2026-01-05\n"  # Cyrillic а
         + "N2,web,Paymentz,2,2026-01-05\n"  # one letter from Payments
         + "N3,web,Ops,2,2026-01-05\n"  # short names are not compared by edit distance
-        + "N4,web,Opz,2,2026-01-05\n",
+        + "N4,web,Opz,2,2026-01-05\n"
+        + "N5,web,Squad 1,2,2026-01-05\n"  # numbered siblings are not typos
+        + "N6,web,Squad 2,2,2026-01-05\n",
     )  # fmt: skip
     (summary,) = load_paths(con, [path])
-    assert summary.inserted == 4
+    assert summary.inserted == 6
     assert summary.warnings == [
         "team 'Paymentz' and the existing team 'Payments' are one letter apart: "
         "one team under two names?",
