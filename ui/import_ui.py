@@ -16,6 +16,7 @@ import streamlit as st
 
 from analytics import audit, views
 from analytics.access import REPLACE, SAVE_MAPPING, UPLOAD
+from analytics.export import neutralise_formula
 from analytics.importers import (
     PRESETS,
     FileInfo,
@@ -90,7 +91,8 @@ def mapping_editor(i: int, info: FileInfo, profiles: dict[str, Path]) -> Mapping
     draft = base.columns if base and base.kind == kind else suggest_mapping(info.header, kind)
     table = pd.DataFrame(
         {
-            "source column": list(info.header),
+            # shown neutralised (the editor's toolbar downloads CSV); read back by position
+            "source column": [neutralise_formula(h) for h in info.header],
             "maps to": [draft.get(h, "") for h in info.header],
         }
     )
@@ -113,7 +115,7 @@ def mapping_editor(i: int, info: FileInfo, profiles: dict[str, Path]) -> Mapping
         value=(base.date_format or "") if base else "",
         key=f"imp_dates_{i}_{chosen}",
     )
-    pairs = zip(edited["source column"], edited["maps to"], strict=True)
+    pairs = zip(info.header, edited["maps to"], strict=True)
     columns = {str(src): str(dst) for src, dst in pairs if isinstance(dst, str) and dst}
     try:
         doc = {"kind": kind, "columns": columns, "values": json.loads(values or "{}")}
