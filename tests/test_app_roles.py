@@ -203,6 +203,19 @@ def _reset_as_signed_in_user():
     st.text(data.reset_action() or "not reset")
 
 
+def _save_profile_as_signed_in_user():
+    """AppTest script: the Save profile handler called directly."""
+    import streamlit as st
+
+    from analytics.importers.mapping import parse_profile
+    from ui.import_ui import save_mapping
+
+    columns = {"Nr": "incident_id", "Prio": "priority", "Opened": "opened_at"}
+    profile = parse_profile({"kind": "incidents", "columns": columns}, "")
+    path = save_mapping(profile, "team incidents")
+    st.text(path.name if path else "not saved")
+
+
 def handler(script, db: Path, monkeypatch, email: str, replace: bool = False) -> AppTest:
     monkeypatch.setenv("CADENCE_DB", str(db))
     monkeypatch.setenv("CADENCE_TEST_CSV", GOOD.decode())
@@ -410,3 +423,16 @@ def test_an_unexpected_error_shows_a_sentence_not_a_traceback(db, monkeypatch, c
     assert at.exception  # under AppTest the guard re-raises, so a broken page fails its test
     assert str(db.parent).encode() not in b"".join(e.proto.SerializeToString() for e in at.error)
     assert any(r.name == "cadence" and r.exc_info for r in caplog.records)
+
+
+def test_saving_a_mapping_profile_needs_an_editor_and_is_audited(db, roles, tmp_path, monkeypatch):
+    folder = tmp_path / "mappings"
+    monkeypatch.setenv("CADENCE_MAPPINGS_DIR", str(folder))
+    at = handler(_save_profile_as_signed_in_user, db, monkeypatch, VIEWER)
+    assert at.text[0].value == "not saved"
+    assert at.error[0].value.startswith("Saving a mapping profile needs the editor role")
+    assert not folder.exists() and audit_rows(db) == []
+    at = handler(_save_profile_as_signed_in_user, db, monkeypatch, EDITOR)
+    assert at.text[0].value == "team-incidents.json"
+    assert (folder / "team-incidents.json").exists()
+    assert audit_rows(db) == [(EDITOR, "save mapping profile", None, None, "team-incidents.json")]
