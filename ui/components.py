@@ -78,7 +78,10 @@ def chart(fig: go.Figure, df: pd.DataFrame, name: str, caption: str | None = Non
     ``theme=None``: the figures bring their own palette and transparent backgrounds, and
     Streamlit still fills in the light or dark theme's text colour and font; ``"streamlit"``
     would also restyle every axis, title and hover label in the browser, for no gain here."""
-    st.plotly_chart(fig, theme=None, key=f"chart-{_slug(name)}", config={"displaylogo": False})
+    # No Plotly mode bar: on a phone (touch) it stays over the chart's title; drag zooms,
+    # double-click resets, the data is in the CSV download and Streamlit has a full-screen button.
+    config = {"displaylogo": False, "displayModeBar": False}
+    st.plotly_chart(fig, theme=None, key=f"chart-{_slug(name)}", config=config)
     if caption:
         st.caption(md_escape(caption))
     download(df, name)
