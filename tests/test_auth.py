@@ -261,3 +261,15 @@ def test_which_server_addresses_are_this_computer_only(address, local):
     from ui.auth import _loopback
 
     assert _loopback(address) is local
+
+
+@pytest.mark.parametrize(
+    ("env", "address"), [({}, "127.0.0.1"), ({"CADENCE_ADDRESS": "0.0.0.0"}, "0.0.0.0")]
+)
+def test_make_run_listens_on_this_computer_unless_told_otherwise(env, address):
+    environ = {k: v for k, v in os.environ.items() if k != "CADENCE_ADDRESS"} | env
+    commands = subprocess.run(
+        ["make", "-n", "run"], cwd=store.PROJECT_ROOT, env=environ, capture_output=True,
+        text=True, check=True,
+    ).stdout  # fmt: skip
+    assert f"--server.address {address}" in commands
