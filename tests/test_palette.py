@@ -331,16 +331,19 @@ def test_every_mark_has_a_legend_entry():
 def test_improvement_labels_are_staggered_unboxed_with_the_title_on_hover():
     day = dt.date(2025, 1, 1)
     days = [day, day + dt.timedelta(days=2), day + dt.timedelta(days=4), day + dt.timedelta(40)]
-    # span 100 days: labels closer than 9 days take the next row; 40 days later row 0 is free
+    # span 100 days: labels closer than 13 days take the next row; 40 days later row 0 is free
     assert charts.stagger_rows(days, 100) == [0, 1, 2, 0]
+    assert charts.stagger_rows(days, 100, gap=0.01) == [0, 0, 0, 0]
+    # "IMP-06" at 11 px (7 px a character + 10 px) on a 380 px half-width plot: 13.7 %
+    assert charts.label_gap(["IMP-6", "IMP-06"]) == pytest.approx(52 / 380)
     fig = every_figure()["trend"]
     notes = [a for a in fig.layout.annotations if a.hovertext]
     assert [a.text for a in notes] == ["IMP-1", "IMP-2"]
     assert [a.hovertext for a in notes] == ["&lt;i&gt;Faster&lt;/i&gt; CAB", "Tests"]
     assert all(a.bgcolor is None for a in notes)  # no box over the data
-    # a week apart on a 2-week axis (9 % of it: 1.3 days): both on the top row
+    # a week apart on a 2-week axis (13.7 % of it: 1.9 days): both on the top row
     assert [a.y for a in notes] == pytest.approx([1.0, 1.0])
-    # a day apart on a 5-week axis (3.2 days): the second label goes one row down
+    # a day apart on a 5-week axis (4.8 days): the second label goes one row down
     close = pd.DataFrame(
         {"improvement_id": ["A", "B"], "started_on": [DAYS[2], DAYS[2] + dt.timedelta(days=1)],
          "title": ["a", "b"]}

@@ -75,13 +75,14 @@ def chart(fig: go.Figure, df: pd.DataFrame, name: str, caption: str | None = Non
     """A Plotly figure (full width, hover on), its ``caption`` (plain text, escaped) if any, then
     the download of its data.
 
-    ``theme=None``: the figures bring their own palette and transparent backgrounds, and
-    Streamlit still fills in the light or dark theme's text colour and font; ``"streamlit"``
-    would also restyle every axis, title and hover label in the browser, for no gain here."""
+    ``theme="streamlit"``: Streamlit 1.67 merges its light or dark theme into the figure's
+    template in the browser (text, title, legend, hover label and tick colours; the title in
+    bold) while the figure's own palette, transparent backgrounds and grid win. With
+    ``theme=None`` it adds nothing: Plotly's fixed #444 text is dim on the dark theme."""
     # No Plotly mode bar: on a phone (touch) it stays over the chart's title; drag zooms,
     # double-click resets, the data is in the CSV download and Streamlit has a full-screen button.
     config = {"displaylogo": False, "displayModeBar": False}
-    st.plotly_chart(fig, theme=None, key=f"chart-{_slug(name)}", config=config)
+    st.plotly_chart(fig, theme="streamlit", key=f"chart-{_slug(name)}", config=config)
     if caption:
         st.caption(md_escape(caption))
     download(df, name)
