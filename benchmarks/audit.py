@@ -94,6 +94,7 @@ READINGS = {
     "csi": ("CSI register “worked” (JSON `improvements`, per entry)", "csi"),
     "warranty": ("Warranty share vs P1/P2 incidents (`warranty_vs_incidents`)", "warranty"),
     "attribution": ("Window attribution excess, 24 h (JSON `attribution`)", "caused"),
+    "attribution_4h": ("Window attribution excess, 4 h (JSON `attribution`)", "caused"),
     "overview": ("Overview delta labels, last 90 days (per metric)", "shift"),
 }
 BIASES = {
@@ -195,9 +196,11 @@ def read_all(con, spec: demo.DemoSpec, only: set[str] | None = None) -> dict:
         warranty = insights.warranty_vs_incidents(con, flt)
         out["warranty"].append((_warranty_claim(warranty), truth["warranty"]))
 
-    if wanted("attribution"):
-        att = report(con, flt, CostModel(), Attribution("window", WINDOW_HOURS))["attribution"]
-        out["attribution"].append((_attribution_claim(att), truth["attribution"]))
+    # the sidebar's default window, and a short one nearer the hours a failed change takes
+    for key, hours in (("attribution", WINDOW_HOURS), ("attribution_4h", 4.0)):
+        if wanted(key):
+            att = report(con, flt, CostModel(), Attribution("window", hours))["attribution"]
+            out[key].append((_attribution_claim(att), truth[key]))
 
     if wanted("overview"):
         last = Filter(end - dt.timedelta(days=OVERVIEW_DAYS - 1), end)
