@@ -474,8 +474,7 @@ def test_trend_and_change_point_sentences():
     rising = stats.Trend(20, 0.5, 1.0, 0.2, 0.9, None, 0.01, "Theil–Sen")
     assert narrative.trend_sentence(rising) == "Weekly incidents are rising by 0.5 per week."
     assert narrative.trend_how(rising)[0] == (
-        "Theil–Sen slope 0.5 per week (95 % CI 0.2 to 0.9), Mann–Kendall p = 0.01, "
-        "20 whole weeks."
+        "Theil–Sen slope 0.5 per week (95 % CI 0.2 to 0.9), Mann–Kendall p = 0.01, 20 whole weeks."
     )
     # the interval excludes 0 but p = 0.06: no claim
     unsure = stats.Trend(20, 0.5, 1.0, 0.2, 0.9, None, 0.06, "Theil–Sen")
