@@ -19,6 +19,7 @@ Conventions:
 from __future__ import annotations
 
 import datetime as dt
+import math
 from dataclasses import dataclass
 
 import duckdb
@@ -122,62 +123,89 @@ def _window_links_cte() -> str:
 def attribution_placebo(
     con: duckdb.DuckDBPyConnection, flt: Filter, attribution: Attribution
 ) -> dict:
-    """How many window links chance alone would make: the *placebo* window, the same number of
-    hours **after** each incident opened (a change deployed after an incident cannot have
-    caused it; the incident's own fix, its ``resolved_by_change``, does not count).
+    """How many window links chance alone would make, from placebo windows that cannot hold the
+    cause: the same H hours one week earlier and one week later (shifted by whole weeks longer
+    than H), a bidirectional case-crossover design (Maclure 1991; Navidi 1998). Whole weeks
+    keep the hour and the weekday, so a weekly release rhythm does not masquerade as a link; the
+    window straight after the incident would not do: emergency fixes follow incidents.
 
     Over the incidents the report counts for window attribution (opened in the window, in the
-    filter's teams and services, without ``caused_by_change``, with a service), returns:
-    ``window_links`` (incidents with a deployment on their service up to H hours before: the
-    report's ``incidents_linked_by_window``), ``placebo_links`` (with one up to H hours after),
-    ``excess_links`` (window minus placebo) and ``p_value``: the exact one-sided sign test on the
-    incidents linked one way only (McNemar 1947, exact form), window-only against placebo-only,
-    each equally likely when deployments do not cause incidents; None with no such incident.
-    Every value None in explicit mode."""
-    keys = ("window_links", "placebo_links", "excess_links", "p_value")
+    filter's teams and services, without ``caused_by_change``, with a service) whose placebo
+    windows lie inside the deployment record, returns ``window_links`` (incidents with a
+    deployment on their service up to H hours before them), ``placebo_links`` (the mean of the
+    incidents with one in the week-earlier and in the week-later window), ``excess_links``
+    (window minus placebo), ``placebo_after_links`` (incidents with a deployment in the H hours
+    straight after them, their own fix left out: shown, not used) and ``p_value``: one-sided
+    permutation test that the window finds more than the placebo windows, the three windows
+    of each incident being exchangeable when deployments do not cause incidents (normal
+    approximation of the exact conditional test); None without a discordant incident. Every
+    value None in explicit mode."""
+    keys = ("window_links", "placebo_links", "excess_links", "placebo_after_links", "p_value")
     if not attribution.by_window:
         return dict.fromkeys(keys)
+    # the placebo shift: whole weeks, longer than the window so the windows never overlap
+    shift = 168.0 * (int(attribution.window_hours // 168) + 1)
+    placebo_week = "to_microseconds(CAST(round($shift_hours * 3600e6) AS BIGINT))"
     sql = f"""
-WITH inc AS (
-    SELECT incident_id, service, opened_at, resolved_by_change FROM incidents
+WITH record AS (
+    SELECT min(implemented_at) AS lo, max(implemented_at) AS hi FROM changes
+    WHERE outcome <> 'cancelled'
+),
+inc AS (
+    SELECT incident_id, service, opened_at, resolved_by_change FROM incidents, record
     WHERE caused_by_change IS NULL AND service IS NOT NULL AND {_is_incident()}
         AND opened_at >= $start_ts AND opened_at < $end_ts
         AND {team_clause()} AND {service_clause()}
+        -- both placebo windows inside the deployment record: an empty edge is no evidence
+        AND opened_at - {placebo_week} - {_WINDOW} >= record.lo
+        AND opened_at + {placebo_week} <= record.hi
 ),
 dep AS (
     SELECT change_id, service, implemented_at FROM changes
-    WHERE outcome <> 'cancelled' AND implemented_at >= $start_ts - {_WINDOW}
-        AND implemented_at <= $end_ts + {_WINDOW} AND {service_clause()}
+    WHERE outcome <> 'cancelled'
+        AND implemented_at >= $start_ts - {placebo_week} - {_WINDOW}
+        AND implemented_at <= $end_ts + {placebo_week} AND {service_clause()}
 ),
 flags AS (
     SELECT i.incident_id,
-        coalesce(bool_or(d.implemented_at <= i.opened_at
-            AND {hours_between("d.implemented_at", "i.opened_at")} <= $window_hours), FALSE)
-            AS back,
+        coalesce(bool_or(d.implemented_at BETWEEN i.opened_at - {_WINDOW} AND i.opened_at),
+                 FALSE)::INT AS hazard,
+        coalesce(bool_or(d.implemented_at BETWEEN i.opened_at - {placebo_week} - {_WINDOW}
+                                             AND i.opened_at - {placebo_week}), FALSE)::INT
+            AS week_before,
+        coalesce(bool_or(d.implemented_at BETWEEN i.opened_at + {placebo_week} - {_WINDOW}
+                                             AND i.opened_at + {placebo_week}), FALSE)::INT
+            AS week_after,
         coalesce(bool_or(d.implemented_at > i.opened_at
-            AND {hours_between("i.opened_at", "d.implemented_at")} <= $window_hours
-            AND d.change_id IS DISTINCT FROM i.resolved_by_change), FALSE) AS forward
+                         AND d.implemented_at <= i.opened_at + {_WINDOW}
+                         AND d.change_id IS DISTINCT FROM i.resolved_by_change), FALSE)::INT
+            AS straight_after
     FROM inc AS i
     LEFT JOIN dep AS d ON d.service = i.service
-        AND d.implemented_at >= i.opened_at - {_WINDOW}
-        AND d.implemented_at <= i.opened_at + {_WINDOW}
+        AND d.implemented_at >= i.opened_at - {placebo_week} - {_WINDOW}
+        AND d.implemented_at <= i.opened_at + {placebo_week}
     GROUP BY i.incident_id
 )
-SELECT count(*) FILTER (WHERE back), count(*) FILTER (WHERE forward),
-       count(*) FILTER (WHERE back AND NOT forward), count(*) FILTER (WHERE forward AND NOT back)
-FROM flags
+SELECT hazard, week_before + week_after AS placebos, sum(straight_after) AS straight_after,
+       count(*) AS incidents
+FROM flags GROUP BY ALL
 """
-    params = bind(sql, flt.params(), attribution.params())
-    window, placebo, window_only, placebo_only = con.execute(sql, params).fetchone()
+    params = bind(sql, flt.params(), attribution.params(), {"shift_hours": shift})
+    groups = con.execute(sql, params).fetchall()
+    window = sum(n for hazard, _, _, n in groups if hazard)
+    placebo = sum(placebos * n for _, placebos, _, n in groups) / 2
+    after = sum(int(straight) for _, _, straight, _ in groups)
+    # permutation null: each incident's hazard flag is a random one of its three flags (k set)
+    variance = sum(
+        2.25 * (hazard + placebos) / 3 * (1 - (hazard + placebos) / 3) * n
+        for hazard, placebos, _, n in groups
+    )
     p_value = None
-    if window_only + placebo_only:
-        from scipy.stats import binomtest
+    if variance > 0:
+        from scipy.stats import norm
 
-        # under no effect an incident linked one way only is as likely linked before as after
-        p_value = float(
-            binomtest(window_only, window_only + placebo_only, 0.5, alternative="greater").pvalue
-        )
-    return dict(zip(keys, (window, placebo, window - placebo, p_value), strict=True))
+        p_value = float(norm.sf((window - placebo) / math.sqrt(variance)))
+    return dict(zip(keys, (window, placebo, window - placebo, after, p_value), strict=True))
 
 
 # --- deployments ------------------------------------------------------------------------------
@@ -622,11 +650,12 @@ def report(
         "incidents_linked_by_window": by_window,
         "incidents_unattributed": out["incidents"] - explicit - by_window,
     }
-    # chance links: the same window after each incident (None in explicit mode)
+    # chance links: the same window a week earlier and later (None in explicit mode)
     placebo = attribution_placebo(con, flt, attribution)
     out["attribution"].update(
         placebo_links=placebo["placebo_links"],
         excess_links=placebo["excess_links"],
+        placebo_after_links=placebo["placebo_after_links"],
         p_value=placebo["p_value"],
     )
     return out

@@ -175,7 +175,7 @@ def _percent(value) -> str:
 
 
 def _p(value) -> str:
-    return "" if value is None else f"sign test p = {value:.2g}"
+    return "" if value is None else f"permutation p = {value:.2g}"
 
 
 def _money(value) -> str:
@@ -248,8 +248,9 @@ def format_table(r: dict) -> str:
                 ("Unattributed", _number(att["incidents_unattributed"]), ""),
                 *(
                     [
-                        # chance links: a deployment in the same window after the incident
-                        ("Placebo links", _number(att["placebo_links"]), "window after"),
+                        # chance links: the same hours a week earlier and later
+                        ("Placebo links", _number(att["placebo_links"]), "a week either side"),
+                        ("Straight after", _number(att["placebo_after_links"]), "not used"),
                         ("Beyond chance", _number(att["excess_links"]), _p(att["p_value"])),
                     ]
                     if att.get("placebo_links") is not None

@@ -1,13 +1,15 @@
-"""Window attribution against its placebo: the same window *after* each incident counts the
-links chance alone makes. Hand-made incidents and changes at known times, the report's JSON
-keys, and the warning the pages show."""
+"""Window attribution against its placebo: the same hours a week earlier and a week later count
+the links chance alone makes (a bidirectional case-crossover design). Hand-made incidents and
+changes at known times, the report's JSON keys, and the warning the pages show."""
 
 from __future__ import annotations
 
 import datetime as dt
+import math
 from pathlib import Path
 
 import pytest
+from scipy.stats import norm
 from streamlit.testing.v1 import AppTest
 
 from analytics.filters import Filter
@@ -17,77 +19,89 @@ from ui.attribution import placebo_message
 
 MARCH = Filter(dt.date(2026, 3, 1), dt.date(2026, 3, 31))
 DAY = Attribution("window", 24.0)
+KEYS = ("window_links", "placebo_links", "excess_links", "placebo_after_links", "p_value")
 
 
 @pytest.fixture
 def links_db(con):
-    """Changes C1 (Mon 2 Mar 10:00) and C2 (Wed 4 Mar 12:00) on service web, and incidents:
-    I1 Mon 20:00: C1 10 h before (window link); C2 40 h after (too late for the placebo)
-    I2 Tue 18:00: C1 32 h before (too early); C2 18 h after (placebo link)
-    I3 Wed 08:00: C1 46 h before (too early); C2 4 h after (placebo link)
-    I4 Wed 10:00, fixed by C2: C1 48 h before; C2 2 h after is its own fix, not a placebo link
-    I5 Mon 11:00, caused_by_change C1: linked explicitly, in neither count."""
-    change(con, "C1", "2026-03-02 10:00")
-    change(con, "C2", "2026-03-04 12:00")
+    """Deployments on service web: D0 Fri 20 Feb 10:00 and DEND Tue 31 Mar 10:00 (the record's
+    ends), P1 Mon 23 Feb 15:00, C1 Mon 2 Mar 10:00, C2 Wed 4 Mar 12:00, Q1 Tue 10 Mar 09:00.
+    Incidents, with the 24 h before them, the same hours a week earlier / later, and the 24 h
+    straight after:
+    I1 Mon 2 Mar 20:00: C1 10 h before; P1 a week earlier (23 Feb 15:00 is in 22 Feb 20:00 ..
+       23 Feb 20:00); nothing a week later; nothing straight after
+    I2 Tue 3 Mar 18:00: C1 32 h before (too early); nothing a week earlier; Q1 a week later
+       (10 Mar 09:00 in 9 Mar 18:00 .. 10 Mar 18:00); C2 after
+    I3 Wed 4 Mar 08:00: nothing before; nothing a week earlier; Q1 a week later (10 Mar 09:00 in
+       10 Mar 08:00 .. 11 Mar 08:00); C2 4 h straight after
+    I4 Wed 4 Mar 10:00, fixed by C2: nothing before (C1 48 h); nothing a week either side (Q1 is
+       an hour early); C2 straight after is its own fix
+    I5 Mon 2 Mar 11:00, caused_by_change C1: linked explicitly, in no count
+    I6 Sat 21 Feb 10:00: D0 exactly 24 h before, but its week-earlier window lies before the
+       record (20 Feb): left out of the placebo comparison."""
+    for cid, at in (("D0", "2026-02-20 10:00"), ("P1", "2026-02-23 15:00"),
+                    ("C1", "2026-03-02 10:00"), ("C2", "2026-03-04 12:00"),
+                    ("Q1", "2026-03-10 09:00"), ("DEND", "2026-03-31 10:00")):  # fmt: skip
+        change(con, cid, at)
     incident(con, "I1", "2026-03-02 20:00")
     incident(con, "I2", "2026-03-03 18:00")
     incident(con, "I3", "2026-03-04 08:00")
     incident(con, "I4", "2026-03-04 10:00", resolved_by_change="C2")
     incident(con, "I5", "2026-03-02 11:00", caused_by_change="C1")
+    incident(con, "I6", "2026-02-21 10:00")
     return con
 
 
 def test_window_and_placebo_links_by_hand(links_db):
     got = attribution_placebo(links_db, MARCH, DAY)
-    # linked one way only: I1 before; I2 and I3 after. Sign test: P(X >= 1 | n = 3, 1/2) = 7/8
-    assert got == {
-        "window_links": 1,
-        "placebo_links": 2,
-        "excess_links": -1,
-        "p_value": pytest.approx(7 / 8),
-    }
-    # the window count is the report's own
+    # window: I1. Placebo: (week earlier: I1 + week later: I2, I3) / 2 = 1.5. Straight after:
+    # I2, I3. Permutation null: I1 has 2 of its 3 windows set, I2 and I3 1 of 3; each adds
+    # 2.25 * k/3 * (1 - k/3) = 0.5 to the variance: z = (1 - 1.5) / sqrt(1.5).
+    assert got == {"window_links": 1, "placebo_links": 1.5, "excess_links": -0.5,
+                   "placebo_after_links": 2,
+                   "p_value": pytest.approx(norm.sf(-0.5 / math.sqrt(1.5)))}  # fmt: skip
+    # the report carries them beside its own window count (I1, the only one in March)
     att = report(links_db, MARCH, attribution=DAY)["attribution"]
     assert att["incidents_linked_by_window"] == 1 and att["incidents_linked_explicitly"] == 1
-    assert (att["placebo_links"], att["excess_links"], att["p_value"]) == (
-        2,
-        -1,
-        pytest.approx(7 / 8),
-    )
+    assert {k: att[k] for k in KEYS if k != "window_links"} == {
+        k: got[k] for k in KEYS if k != "window_links"
+    }
 
 
-def test_a_longer_window_finds_more_of_both(links_db):
-    # 48 h: I1 (10 h), I2 (32 h), I3 (46 h), I4 (exactly 48 h) before; I1 (40 h), I2, I3 after
-    got = attribution_placebo(links_db, MARCH, Attribution("window", 48.0))
-    assert (got["window_links"], got["placebo_links"], got["excess_links"]) == (4, 3, 1)
-    # one way only: I4 before, nobody after: p = P(X >= 1 | n = 1) = 1/2
-    assert got["p_value"] == pytest.approx(0.5)
+def test_incidents_whose_placebo_windows_leave_the_record_are_left_out(links_db):
+    since_february = Filter(dt.date(2026, 2, 1), dt.date(2026, 3, 31))
+    att = report(links_db, since_february, attribution=DAY)["attribution"]
+    assert att["incidents_linked_by_window"] == 2  # I1 and I6
+    assert attribution_placebo(links_db, since_february, DAY)["window_links"] == 1  # I1 only
 
 
 def test_explicit_mode_has_no_placebo(links_db):
-    assert attribution_placebo(links_db, MARCH, EXPLICIT) == dict.fromkeys(
-        ("window_links", "placebo_links", "excess_links", "p_value")
-    )
+    assert attribution_placebo(links_db, MARCH, EXPLICIT) == dict.fromkeys(KEYS)
     att = report(links_db, MARCH)["attribution"]
-    assert (att["placebo_links"], att["excess_links"], att["p_value"]) == (None, None, None)
+    assert all(att[k] is None for k in KEYS if k != "window_links")
 
 
 def test_links_beyond_chance_are_not_flagged(con):
-    # six incidents each 1 h after their own deployment, nothing deployed after them:
-    # 6 window links, 0 placebo links, p = (1/2)^6 = 1/64
+    # six incidents each 1 h after their own deployment (every third day from Monday 2 March,
+    # 10:00); a week either side of each there is no deployment within 24 h, nor in the 24 h
+    # after. The record runs from 1 February to 30 April (deployments on another service).
+    change(con, "START", "2026-02-01 10:00", service="other")
+    change(con, "END", "2026-04-30 10:00", service="other")
     for k in range(6):
         day = dt.datetime(2026, 3, 2, 10) + dt.timedelta(days=3 * k)
         change(con, f"C{k}", day)
         incident(con, f"I{k}", day + dt.timedelta(hours=1))
     got = attribution_placebo(con, MARCH, DAY)
-    assert got == {"window_links": 6, "placebo_links": 0, "excess_links": 6,
-                   "p_value": pytest.approx(1 / 64)}  # fmt: skip
+    # each incident: 1 of 3 windows set, variance 0.5; z = 6 / sqrt(3)
+    assert got == {"window_links": 6, "placebo_links": 0.0, "excess_links": 6.0,
+                   "placebo_after_links": 0,
+                   "p_value": pytest.approx(norm.sf(6 / math.sqrt(3)))}  # fmt: skip
     message, warn = placebo_message(got, 24.0)
     assert not warn
     assert message == (
-        "Window attribution links 6 incidents to a deployment in the 24 h before them; "
-        "0 incidents have one in the 24 h after them, where it cannot be the cause (the placebo "
-        "window): about 6 links beyond chance."
+        "Window attribution links 6 incidents to a deployment in the 24 h before them; the same "
+        "24 h a week earlier or later, where a deployment cannot be the cause, link 0 on average "
+        "(the placebo windows): about 6 links beyond chance."
     )
 
 
@@ -95,10 +109,13 @@ def test_the_warning_when_the_excess_is_small(links_db):
     message, warn = placebo_message(attribution_placebo(links_db, MARCH, DAY), 24.0)
     assert warn
     assert message.startswith(
-        "Window attribution links 1 incident to a deployment in the 24 h before them; "
-        "2 incidents have one in the 24 h after them"
+        "Window attribution links 1 incident to a deployment in the 24 h before them; the same "
+        "24 h a week earlier or later"
     )
-    assert "That is -1 beyond chance: most window links are coincidences" in message
+    assert (
+        "link 1.5 on average (the placebo windows). That is -0.5 beyond chance: most window "
+        "links are coincidences" in message
+    )
     assert placebo_message({"placebo_links": None}, 24.0) is None
 
 
@@ -118,8 +135,8 @@ def test_pages_with_failure_rates_show_the_placebo_warning(demo_db, monkeypatch)
         expected = attribution_placebo(con, at.session_state["filter"], DAY)
     finally:
         con.close()
-    # the demo: chance finds as many links after incidents as the window before them
-    assert expected["excess_links"] <= expected["placebo_links"]
+    # the demo: a few links beyond chance, far fewer than chance makes
+    assert 0 < expected["excess_links"] <= expected["placebo_links"]
     shown = [w.value for w in at.warning if "placebo window" in w.value]
     assert shown == [placebo_message(expected, 24.0)[0]]
     for page in ("app_pages/change_control.py", "app_pages/flexibility.py"):

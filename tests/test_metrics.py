@@ -203,6 +203,7 @@ def test_incident_and_support_metrics(org):
         # the placebo check only runs with window attribution
         "placebo_links": None,
         "excess_links": None,
+        "placebo_after_links": None,
         "p_value": None,
     }
 
@@ -377,11 +378,13 @@ def test_window_attribution_links_the_latest_deployment_within_bound(org):
         "incidents_linked_explicitly": 4,
         "incidents_linked_by_window": 1,
         "incidents_unattributed": 2,
-        # placebo: a deployment on the service up to 2 h after I5, I6 or I7? none; so the one
-        # window link (I5) is one-way only, sign test p = P(X >= 1 | n = 1) = 1/2
-        "placebo_links": 0,
-        "excess_links": 1,
-        "p_value": 0.5,
+        # placebo windows a week either side need a record from 5 Jan 20:00 (C1) to 20 Jan
+        # (C7): only I6 (13 Jan 00:00, api) qualifies, with no api deployment 2 h before it, a
+        # week earlier, a week later or straight after: nothing to compare, no p-value
+        "placebo_links": 0.0,
+        "excess_links": 0.0,
+        "placebo_after_links": 0,
+        "p_value": None,
     }
     assert r["dora"]["change_failure_rate"] == "low"
 

@@ -84,6 +84,7 @@ def test_json_has_every_report_key(org_db, capsys):
         "incidents_unattributed",
         "placebo_links",
         "excess_links",
+        "placebo_after_links",
         "p_value",
     }
     # the hand-computed values of test_metrics: 6 deployments, 4 failed, lead times median 30 h
