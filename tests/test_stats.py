@@ -456,7 +456,7 @@ def test_cab_and_interval_sentences():
     lead = stats.SampleComparison(100, 100, 120.0, 19.2, 130.0, 25.0, 1000.0, 0.001, -0.8)
     text = narrative.cab_sentence(stats.CabVsDelegated(failure, lead))
     # no strata: one stratum, the crude table; 12/100 - 11/100 = +1 point, but Newcombe's interval
-    # (about -8 to +10 points) is far wider than +-5 points: neither "more" nor "about as often"
+    # (about -8 to +10 points) is far wider than +-3 points: neither "more" nor "about as often"
     assert text.startswith(
         "This data cannot tell whether CAB-approved changes fail more or less often than "
         "delegated ones (overall 12 % vs 11 % of deployments)"
