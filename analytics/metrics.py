@@ -136,10 +136,11 @@ def attribution_placebo(
     incidents with one in the week-earlier and in the week-later window), ``excess_links``
     (window minus placebo), ``placebo_after_links`` (incidents with a deployment in the H hours
     straight after them, their own fix left out: shown, not used) and ``p_value``: one-sided
-    permutation test that the window finds more than the placebo windows, the three windows
-    of each incident being exchangeable when deployments do not cause incidents (normal
-    approximation of the exact conditional test); None without a discordant incident. Every
-    value None in explicit mode."""
+    test that the window finds more than the placebo windows — each incident's window minus
+    the mean of its placebo windows has mean 0 when deployments do not cause incidents; summed
+    per service and ISO week, whose squares give a cluster-robust variance (incidents close in
+    time share deployments; Liang & Zeger 1986), against the normal distribution; None when
+    every cluster's score is 0. Every value None in explicit mode."""
     keys = ("window_links", "placebo_links", "excess_links", "placebo_after_links", "p_value")
     if not attribution.by_window:
         return dict.fromkeys(keys)
@@ -167,7 +168,7 @@ dep AS (
         AND implemented_at <= $end_ts + {placebo_week} AND {service_clause()}
 ),
 flags AS (
-    SELECT i.incident_id,
+    SELECT i.incident_id, i.service, CAST(date_trunc('week', i.opened_at) AS DATE) AS week,
         coalesce(bool_or(d.implemented_at BETWEEN i.opened_at - {_WINDOW} AND i.opened_at),
                  FALSE)::INT AS hazard,
         coalesce(bool_or(d.implemented_at BETWEEN i.opened_at - {placebo_week} - {_WINDOW}
@@ -184,22 +185,21 @@ flags AS (
     LEFT JOIN dep AS d ON d.service = i.service
         AND d.implemented_at >= i.opened_at - {placebo_week} - {_WINDOW}
         AND d.implemented_at <= i.opened_at + {placebo_week}
-    GROUP BY i.incident_id
+    GROUP BY i.incident_id, i.service, week
 )
-SELECT hazard, week_before + week_after AS placebos, sum(straight_after) AS straight_after,
-       count(*) AS incidents
-FROM flags GROUP BY ALL
+-- one row per service and ISO week: incidents close in time share their deployments
+SELECT sum(hazard) AS hazard, sum(week_before + week_after) AS placebos,
+       sum(straight_after) AS straight_after
+FROM flags GROUP BY service, week
 """
     params = bind(sql, flt.params(), attribution.params(), {"shift_hours": shift})
-    groups = con.execute(sql, params).fetchall()
-    window = sum(n for hazard, _, _, n in groups if hazard)
-    placebo = sum(placebos * n for _, placebos, _, n in groups) / 2
-    after = sum(int(straight) for _, _, straight, _ in groups)
-    # permutation null: each incident's hazard flag is a random one of its three flags (k set)
-    variance = sum(
-        2.25 * (hazard + placebos) / 3 * (1 - (hazard + placebos) / 3) * n
-        for hazard, placebos, _, n in groups
-    )
+    clusters = con.execute(sql, params).fetchall()
+    window = int(sum(hazard for hazard, _, _ in clusters))
+    placebo = sum(placebos for _, placebos, _ in clusters) / 2
+    after = int(sum(straight for _, _, straight in clusters))
+    # each cluster's window-minus-placebo score has mean 0 without an effect; its empirical
+    # square is a cluster-robust variance (incidents of one service and week are not independent)
+    variance = float(sum((hazard - placebos / 2) ** 2 for hazard, placebos, _ in clusters))
     p_value = None
     if variance > 0:
         from scipy.stats import norm

@@ -55,11 +55,10 @@ def links_db(con):
 def test_window_and_placebo_links_by_hand(links_db):
     got = attribution_placebo(links_db, MARCH, DAY)
     # window: I1. Placebo: (week earlier: I1 + week later: I2, I3) / 2 = 1.5. Straight after:
-    # I2, I3. Permutation null: I1 has 2 of its 3 windows set, I2 and I3 1 of 3; each adds
-    # 2.25 * k/3 * (1 - k/3) = 0.5 to the variance: z = (1 - 1.5) / sqrt(1.5).
+    # I2, I3. All four are on web in the week of 2 March: one cluster, score 1 - 3/2 = -0.5,
+    # variance 0.25: z = -0.5 / 0.5 = -1.
     assert got == {"window_links": 1, "placebo_links": 1.5, "excess_links": -0.5,
-                   "placebo_after_links": 2,
-                   "p_value": pytest.approx(norm.sf(-0.5 / math.sqrt(1.5)))}  # fmt: skip
+                   "placebo_after_links": 2, "p_value": pytest.approx(norm.sf(-1))}  # fmt: skip
     # the report carries them beside its own window count (I1, the only one in March)
     att = report(links_db, MARCH, attribution=DAY)["attribution"]
     assert att["incidents_linked_by_window"] == 1 and att["incidents_linked_explicitly"] == 1
@@ -82,20 +81,21 @@ def test_explicit_mode_has_no_placebo(links_db):
 
 
 def test_links_beyond_chance_are_not_flagged(con):
-    # six incidents each 1 h after their own deployment (every third day from Monday 2 March,
-    # 10:00); a week either side of each there is no deployment within 24 h, nor in the 24 h
-    # after. The record runs from 1 February to 30 April (deployments on another service).
+    # six incidents each 1 h after their own deployment, every eighth day from Monday 2 March
+    # 10:00 (each in its own ISO week); the neighbours' deployments are 8 days away, an hour
+    # outside the placebo windows a week either side. The record runs from 1 February to
+    # 30 April (deployments on another service).
     change(con, "START", "2026-02-01 10:00", service="other")
     change(con, "END", "2026-04-30 10:00", service="other")
     for k in range(6):
-        day = dt.datetime(2026, 3, 2, 10) + dt.timedelta(days=3 * k)
+        day = dt.datetime(2026, 3, 2, 10) + dt.timedelta(days=8 * k)
         change(con, f"C{k}", day)
         incident(con, f"I{k}", day + dt.timedelta(hours=1))
-    got = attribution_placebo(con, MARCH, DAY)
-    # each incident: 1 of 3 windows set, variance 0.5; z = 6 / sqrt(3)
+    got = attribution_placebo(con, Filter(dt.date(2026, 3, 1), dt.date(2026, 4, 30)), DAY)
+    # six clusters with score 1 each: variance 6, z = 6 / sqrt(6)
     assert got == {"window_links": 6, "placebo_links": 0.0, "excess_links": 6.0,
                    "placebo_after_links": 0,
-                   "p_value": pytest.approx(norm.sf(6 / math.sqrt(3)))}  # fmt: skip
+                   "p_value": pytest.approx(norm.sf(6 / math.sqrt(6)))}  # fmt: skip
     message, warn = placebo_message(got, 24.0)
     assert not warn
     assert message == (
