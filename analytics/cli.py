@@ -66,6 +66,10 @@ def run_load(args) -> int:
     try:
         con = connect(args.db)
     except duckdb.IOException as exc:
+        from analytics.loader import database_error_message
+
+        if "lock" not in str(exc).lower():  # a read-only folder or a full disk, not a busy file
+            raise UsageError(f"cannot open {args.db}: {database_error_message(exc)}") from exc
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise UsageError(
             f"cannot open {args.db} (in use by another process?), please retry when it is "

@@ -558,6 +558,8 @@ def database_error_message(exc: BaseException) -> str:
             f"no permission to write the database's folder{place} (a read-only folder?); "
             "nothing was written"
         )
+    if "no such file or directory" in low:
+        return f"the database's folder does not exist{place}; nothing was written"
     if "conflict" in low:
         return RETRY_MESSAGE
     first = next((ln.strip() for ln in text.splitlines() if ln.strip()), type(exc).__name__)
