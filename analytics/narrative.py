@@ -91,10 +91,10 @@ def correlation_sentence(row: dict | Correlation, lag: int = 0, subject: str | N
     n, r, p = row["n"], row["spearman_r"], row["p_value"]
     if r is None:
         return _sentence(f"No correlation between {subject} can be computed: {row['reason']}")
-    stats = f"(Spearman r = {r:.2f}, {fmt_p(p)}, {n} weeks)"
+    stats = f"(Spearman ρ = {r:.2f}, {fmt_p(p)}, {n} weeks)"
     if row.get("q_value") is not None:  # one lag of several: judged on its BH q-value
         p = row["q_value"]
-        stats = f"(Spearman r = {r:.2f}, q = {p:.2g}, {n} weeks)"
+        stats = f"(Spearman ρ = {r:.2f}, q = {p:.2g}, {n} weeks)"
     if p is not None and p < ALPHA:
         direction = "more" if r > 0 else "fewer"
         text = f"Weeks with more releases see {direction} incidents {_lag_phrase(lag)} {stats}"
@@ -150,7 +150,7 @@ def lagged_correlation_how(rows: list[dict]) -> list[str]:
         f"{method[0].upper()}{method[1:]} between weekly deployments and weekly incidents 0 to "
         f"{max(r['lag_weeks'] for r in defined)} weeks later, over whole weeks only "
         f"({count(defined[0]['n'], 'weeks')} paired at lag 0).",
-        f"Strongest lag: {_lag_phrase(best['lag_weeks'])}, Spearman r = "
+        f"Strongest lag: {_lag_phrase(best['lag_weeks'])}, Spearman ρ = "
         f"{best['spearman_r']:.2f}, {fmt_p(best['p_value'])}, q = {best_q:.2g} "
         f"({count(best['n'], 'weeks')}).",
         "Weekly counts follow their own rhythm (a busy week follows a busy week), which makes "
@@ -477,13 +477,13 @@ def warranty_how(result) -> list[str]:
             f"Within teams: fixed-effects slope {w.slope:+.2f} P1/P2 incidents per 10 points of "
             f"warranty share above the team's usual, permutation test within teams "
             f"{fmt_p(w.p_value)} ({w.permutations:,} shuffles), {count(w.sprints, 'sprints')} "
-            f"of {count(w.teams, 'teams')}; Spearman r of the centred values "
+            f"of {count(w.teams, 'teams')}; Spearman ρ of the centred values "
             f"{w.spearman_r:.2f}; incidents counted in the {count(w.weeks, 'weeks')} after each "
             "sprint's last day."
         )
     if corr.spearman_r is not None:
         lines.append(
-            f"Across teams: Spearman r = {corr.spearman_r:.2f} over {count(corr.n, 'teams')} "
+            f"Across teams: Spearman ρ = {corr.spearman_r:.2f} over {count(corr.n, 'teams')} "
             "(descriptive only: teams differ in many ways besides warranty work)."
         )
     return lines

@@ -418,12 +418,12 @@ def test_correlation_sentences():
     row = {"lag_weeks": 1, "n": 13, "spearman_r": 0.12, "p_value": 0.69, "reason": None}
     assert narrative.correlation_sentence(row) == (
         "No significant link between releases and incidents one week later "
-        "(Spearman r = 0.12, p = 0.69, 13 weeks)."
+        "(Spearman ρ = 0.12, p = 0.69, 13 weeks)."
     )
     small = {"lag_weeks": 0, "n": 6, "spearman_r": -0.9, "p_value": 0.01, "reason": None}
     assert narrative.correlation_sentence(small) == (
         "Weeks with more releases see fewer incidents in the same week "
-        "(Spearman r = -0.90, p = 0.01, 6 weeks) — only 6 weeks of data, treat with caution."
+        "(Spearman ρ = -0.90, p = 0.01, 6 weeks) — only 6 weeks of data, treat with caution."
     )
 
 
@@ -439,7 +439,7 @@ def test_lagged_correlation_sentence_corrects_for_the_lags_tested():
         "chance and the weeks' own rhythm explain."
     )
     how = narrative.lagged_correlation_how(rows)
-    assert "Spearman r = 0.50, p = 0.03, q = 0.27 (18 weeks)" in how[1]
+    assert "Spearman ρ = 0.50, p = 0.03, q = 0.27 (18 weeks)" in how[1]
     rows[2]["p_value"] = 0.001  # q = 0.009 < 0.05
     assert narrative.lagged_correlation_sentence(rows) == (
         "Weeks with more releases went with more incidents 2 weeks later."
