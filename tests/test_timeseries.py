@@ -82,6 +82,14 @@ def test_hamed_rao_variance_factor_by_hand():
     assert ts._variance_factor(5, np.array([0.5, 0.25])) == pytest.approx(1 + 2 / 60 * 13.5)
 
 
+def test_rho_upper_by_hand():
+    # r1 = 0.3 on 100 residuals after 2 parameters: bias (2 + 1.2) / 100 = 0.032, standard error
+    # sqrt(0.91 / 100) = 0.0953939, times 1.645 = 0.1569230
+    assert ts.rho_upper(0.3, 100) == pytest.approx(0.3 + 0.032 + 0.1569230, abs=1e-6)
+    assert ts.rho_upper(0.0, 100, fitted=6) == pytest.approx(0.06 + 0.1645)
+    assert ts.rho_upper(0.98, 10) == 0.99  # capped below 1
+
+
 def test_hamed_rao_factor_grows_with_autocorrelation_and_never_shrinks():
     rng = np.random.default_rng(2)
     strong = ts.hamed_rao_factor(ar1(rng, 200, 0.8))
