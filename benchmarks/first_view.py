@@ -46,10 +46,14 @@ CHARTS_DRAWN = """() => !document.querySelector('[data-testid="stSkeleton"]') &&
         .every(c => c.querySelector('.main-svg'))"""
 
 
-def measure(url: str, browser, path: str, heading: str, width: int) -> dict[str, float]:
+def measure(
+    url: str, browser, path: str, heading: str, width: int, chunks: bool = False
+) -> dict[str, float]:
     """Seconds from navigation start to DOMContentLoaded and to the rendered page."""
     context = browser.new_context(viewport={"width": width, "height": 1000})
     page = context.new_page()
+    loaded: list[str] = []
+    page.on("requestfinished", lambda r: loaded.append(r.url.rsplit("/", 1)[-1]))
     try:
         start = time.perf_counter()
         page.goto(f"{url}/{path}", wait_until="domcontentloaded")
@@ -58,6 +62,9 @@ def measure(url: str, browser, path: str, heading: str, width: int) -> dict[str,
         script = time.perf_counter() - start
         page.wait_for_function(CHARTS_DRAWN, timeout=60_000)
         rendered = time.perf_counter() - start
+        if chunks:
+            names = sorted(n.split(".")[0] for n in loaded if n.endswith(".js"))
+            print(f"{heading}: {len(names)} JS files: {', '.join(names)}", file=sys.stderr)
         return {"html": html, "script": script, "rendered": rendered}
     except PlaywrightTimeout:
         state = page.evaluate(
@@ -75,6 +82,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--width", type=int, default=1280)
+    parser.add_argument("--pages", default=None, help="url paths, comma-separated (overview: '')")
+    parser.add_argument("--chunks", action="store_true", help="list the JS chunks each loads")
     args = parser.parse_args()
     from playwright.sync_api import sync_playwright
 
@@ -98,7 +107,8 @@ def main() -> None:
         cwd=ROOT, env={**os.environ, "CADENCE_DB": str(db)}, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
-    results: dict[str, list[dict[str, float]]] = {p: [] for p in PAGES}
+    pages = PAGES if args.pages is None else {p: PAGES[p] for p in args.pages.split(",")}
+    results: dict[str, list[dict[str, float]]] = {p: [] for p in pages}
     try:
         _wait_until_up(url, proc)
         with sync_playwright() as p:
@@ -109,10 +119,10 @@ def main() -> None:
                     "--disable-background-networking",
                 ],
             )  # fmt: skip
-            for path, heading in PAGES.items():  # warm the server's caches, not measured
-                measure(url, browser, path, heading, args.width)
+            for path, heading in pages.items():  # warm the server's caches, not measured
+                measure(url, browser, path, heading, args.width, args.chunks)
             for _ in range(args.rounds):
-                for path, heading in PAGES.items():
+                for path, heading in pages.items():
                     results[path].append(measure(url, browser, path, heading, args.width))
             browser.close()
     finally:

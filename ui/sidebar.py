@@ -126,7 +126,9 @@ def _dataset_panel() -> None:
     info = data.fetch(views.dataset_info)
     with st.expander("Dataset", expanded=False):
         st.caption("Database")
-        st.code(data.db_name(), language=None)  # the name only: the folder is the server's
+        # the name only: the folder is the server's. st.text, not st.code: st.code loads a
+        # 1.5 MB syntax highlighter into every new tab for one file name.
+        st.text(data.db_name())
         last = info["last_loaded_at"]
         st.caption(
             f"Last load: {last:%Y-%m-%d %H:%M} UTC · {info['files']} file(s)"
