@@ -409,7 +409,7 @@ def test_no_page_shows_a_server_path(db, monkeypatch):
         assert b"cadence.duckdb" in shown or page != DATA_PAGE  # the name is there, ...
         assert not [s for s in secret if s in shown], page  # ... its folders are not
     # the sidebar's dataset panel names the file only
-    assert any(c.value == "cadence.duckdb" for c in at.sidebar.code)
+    assert any(t.value == "cadence.duckdb" for t in at.sidebar.text)
 
 
 def test_an_unexpected_error_shows_a_sentence_not_a_traceback(db, monkeypatch, caplog):
