@@ -247,9 +247,23 @@ def test_weekly_change_point_does_not_take_the_high_half_of_a_season_for_a_shift
     # +-15 % yearly swing of 50 incidents a week, as the demo's default season
     y = rng.poisson(50 * (1 + 0.15 * np.sin(2 * np.pi * phase / ts.YEAR_WEEKS))).astype(float)
     got = stats.weekly_change_point(mondays, y, permutations=199)
-    assert "season removed first" in got.change_point.method
+    assert "yearly waves removed first" in got.change_point.method
     assert got.change_point.p_value >= 0.05
     # the means shown are those of the recorded weeks on each side of the candidate
     i = got.change_point.index
     assert got.change_point.mean_before == pytest.approx(y[:i].mean())
     assert got.change_point.mean_after == pytest.approx(y[i:].mean())
+
+
+def test_weekly_change_point_blocks_as_long_as_the_recorded_weeks_ask():
+    # AR(1) wander plus a season: the harmonic waves soak up some wander, the blocks must not
+    mondays = [dt.date(2024, 1, 1) + dt.timedelta(weeks=i) for i in range(104)]
+    rng = np.random.default_rng(3)
+    phase = np.arange(104) / ts.YEAR_WEEKS
+    y = 50 + 10 * ar1(rng, 104, 0.8) + 5 * np.sin(2 * np.pi * phase)
+    got = stats.weekly_change_point(mondays, y, permutations=199).change_point
+    i = got.index
+    raw = ts.block_length(np.concatenate([y[:i] - y[:i].mean(), y[i:] - y[i:].mean()]))
+    adjusted = ts.seasonal_adjust(y, mondays)
+    assert got.block_length == max(raw, stats.change_point(adjusted, permutations=199).block_length)
+    assert got.mean_before == pytest.approx(y[:i].mean())
