@@ -914,17 +914,19 @@ def weekly_change_point(
     swing is not taken for a shift: an F-test misses a modest season often enough to leave
     that error in (audit, #11), while removing waves that are not there costs four of over
     a hundred degrees of freedom. Those waves also soak up some of the slow wander of
-    autocorrelated weeks, so the blocks are at least as long as the residuals of the recorded
-    values around the same split ask for (:func:`analytics.timeseries.block_length`). The
+    autocorrelated weeks, so unless the season is very clear (F-test p below
+    ``SEASON_BEYOND_WANDER_P``) the blocks are at least as long as the residuals of the
+    recorded values around the same split ask for (:func:`analytics.timeseries.block_length`). The
     means before and after are those of the weekly values as recorded. ``weeks`` and
     ``values`` hold no missing values.
     """
     y = np.asarray(values, dtype=float)
     adjust = seasonal and len(y) >= ts.SEASONAL_MIN_WEEKS
-    adjusted = ts.seasonal_adjust(y, weeks) if adjust else y
+    # alpha = inf: the waves always go, the F-test's p-value says how clear the season was
+    adjusted, season_p = ts.remove_clear_season(y, weeks, math.inf) if adjust else (y, None)
     cp = change_point(adjusted, **kwargs)
     if adjust and cp.index is not None:
-        if kwargs.get("block") is None:
+        if kwargs.get("block") is None and season_p >= SEASON_BEYOND_WANDER_P:
             i = cp.index
             raw = ts.block_length(np.concatenate([y[:i] - y[:i].mean(), y[i:] - y[i:].mean()]))
             if raw > (cp.block_length or 0):
