@@ -586,7 +586,10 @@ def _regular_changes(ctx: _Context, rng: np.random.Generator, team_ids: np.ndarr
     p_fail = np.minimum(p_fail * np.where(after_switch, 2.0, 1.0), 0.85)
     p_cancel = np.array([0.01, 0.03, 0.09, 0.01])[approval]
     u = rng.random(n)
-    outcome = np.where(u < p_cancel, 3, np.where(u < p_cancel + p_fail, 1, 0))
+    # p_fail is the failure rate among *deployed* changes: drawn after the cancellation, so the
+    # CAB's higher cancel rate does not leak into its failure rate when no effect is planted.
+    kept = np.maximum(1.0 - p_cancel, 1e-9)
+    outcome = np.where(u < p_cancel, 3, np.where((u - p_cancel) / kept < p_fail, 1, 0))
     outcome = np.where((outcome == 1) & (rng.random(n) < 0.45), 2, outcome)
     return pd.DataFrame(
         {
@@ -741,7 +744,9 @@ def _chunk(ctx: _Context, rng, team_ids: np.ndarray, n_changes: int, n_tickets: 
     f_requested = (
         opened[fixed] + np.minimum((0.3 * restore[fixed] * HOUR).astype(np.int64), DAY) + 600
     )
-    f_lead = _lognormal_hours(rng, LEAD_HOURS[f_approval] * np.where(emergency, 0.7, 0.5), 0.5)
+    # Fixes wait by approval path only when the "lead" effect is planted, like planned changes.
+    f_hours = LEAD_HOURS if ctx.spec.has("lead") else LEAD_HOURS_FLAT
+    f_lead = _lognormal_hours(rng, f_hours[f_approval] * np.where(emergency, 0.7, 0.5), 0.5)
     f_implemented = f_requested + (f_lead * HOUR).astype(np.int64)
     late = f_implemented > end_s - 60
     f_implemented = np.where(
@@ -1135,8 +1140,8 @@ def chosen_effects(
 
 
 def spec_from_arguments(args, spec: DemoSpec = DEFAULT_SPEC) -> DemoSpec:
-    """``spec`` with the switches of :func:`analytics.cli.demo_switches` applied (ValueError when one
-    is invalid)."""
+    """``spec`` with the switches of :func:`analytics.cli.demo_switches` applied (ValueError
+    when one is invalid)."""
     changes: dict = {
         "effects": chosen_effects(args.effects, args.no_effect, args.no_effects),
     }
