@@ -482,3 +482,17 @@ def test_currency_chosen_on_support_cost_applies_to_every_page(demo_db, tmp_path
     assert cost_axis["yaxis"]["tickprefix"] == "CHF " and "(CHF)" in str(cost_axis["yaxis"])
     at.switch_page("app_pages/overview.py").run()
     assert next(m.value for m in at.metric if m.label == "Support cost").startswith("CHF ")
+
+
+def test_currency_travels_in_the_url(demo_db, tmp_path, monkeypatch):
+    path = tmp_path / "cadence.duckdb"
+    shutil.copy(demo_db, path)
+    monkeypatch.setenv("CADENCE_DB", str(path))
+    at = AppTest.from_file(APP, default_timeout=90)
+    at.query_params["currency"] = "chf"
+    at.run()
+    assert not at.exception
+    assert next(m.value for m in at.metric if m.label == "Support cost").startswith("CHF ")
+    assert at.query_params["currency"] == "CHF"  # kept, cleaned, in the link the page writes
+    at.switch_page("app_pages/support_cost.py").run()
+    assert at.number_input(key="cost_hourly_rate").label == "Hourly rate (CHF)"

@@ -11,9 +11,11 @@ import datetime as dt
 import streamlit as st
 
 from analytics import views
-from analytics.cost import CostModel
+from analytics.cost import DEFAULT_CURRENCY, CostModel, currency_code
 from analytics.filters import Filter
 from ui import data
+from ui import format as fmt
+from ui.format import K_CURRENCY
 from ui.state import PRESETS, FilterState, parse_query, preset_window, resolve, to_query
 
 K_PRESET, K_DATES, K_TEAMS, K_SERVICES = "f_preset", "f_dates", "f_teams", "f_services"
@@ -41,6 +43,8 @@ def _init_from_url(window: tuple[dt.date, dt.date]) -> None:
     st.session_state["_f_url_note"] = state.note  # e.g. a date clamped into range
     st.session_state[K_TEAMS] = list(state.teams)
     st.session_state[K_SERVICES] = list(state.services)
+    if code := st.query_params.get(K_CURRENCY):  # a shared link keeps its currency
+        st.session_state[K_CURRENCY] = currency_code(code)
     if state.preset == "custom":
         st.session_state[K_DATES] = (state.start or window[0], state.end or window[1])
 
@@ -117,9 +121,12 @@ def window_caption(flt: Filter) -> str:
 
 
 def _write_url(state: FilterState) -> None:
-    wanted = {k: v if isinstance(v, list) else [v] for k, v in to_query(state).items()}
+    query = to_query(state)
+    if K_CURRENCY in st.session_state and fmt.currency() != DEFAULT_CURRENCY:
+        query[K_CURRENCY] = fmt.currency()
+    wanted = {k: v if isinstance(v, list) else [v] for k, v in query.items()}
     if _url_params() != wanted:
-        st.query_params.from_dict(to_query(state))
+        st.query_params.from_dict(query)
 
 
 def _dataset_panel() -> None:
@@ -172,7 +179,7 @@ def _attribution_panel() -> None:
 
 
 COST_FIELDS = {
-    "hourly_rate": ("Hourly rate (currency units)", 5.0),
+    "hourly_rate": ("Hourly rate", 5.0),  # the currency is added where it is drawn
     "p1_hours": ("P1 incident (hours)", 0.5),
     "p2_hours": ("P2 incident (hours)", 0.5),
     "p3_hours": ("P3 incident (hours)", 0.25),
@@ -192,6 +199,8 @@ def cost_model_editor() -> CostModel:
     model = cost_model()
     cols = st.columns(len(COST_FIELDS))
     for col, (field, (label, step)) in zip(cols, COST_FIELDS.items(), strict=True):
+        if field == "hourly_rate":
+            label = f"{label} ({fmt.currency()})"
         col.number_input(
             label, min_value=0.0, value=float(getattr(model, field)), step=step,
             key=f"cost_{field}", on_change=_store_cost_model,
