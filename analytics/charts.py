@@ -472,29 +472,37 @@ def cadence_timeline(
     title: str = "Deployments and incidents per week",
     shift_week=None,
     shift_label: str = "",
+    partial: Iterable | None = None,
 ) -> go.Figure:
     """Weekly deployments (bars) with incidents and P1–P2 incidents (lines) on one time axis.
 
     ``weekly`` has ``bucket`` (week start), ``deployments``, ``incidents``, ``incidents_p1_p2``;
     every other sprint in ``sprints`` (``start_date``, ``end_date``) is shaded, so sprint
     boundaries show as band edges. ``shift_week`` marks a change point with a labelled line.
+    ``partial`` names the weeks (Mondays) cut by the window or the data: their deployments are
+    hatched light bars and their incidents open markers off the lines, under one legend entry
+    "Partial week", so a short edge week does not read as a quiet one.
     """
     fig = go.Figure()
+    cut = {pd.Timestamp(w) for w in (partial or ())}
+    is_cut = pd.to_datetime(weekly["bucket"]).isin(cut).to_numpy()
+    whole, edge = weekly[~is_cut], weekly[is_cut]
     fig.add_trace(
         go.Bar(
-            x=weekly["bucket"],
-            y=weekly["deployments"],
+            x=whole["bucket"],
+            y=whole["deployments"],
             name="Deployments",
             marker_color=SERIES_COLORS["deployments"],
             opacity=0.8,
             hovertemplate="Week of %{x|%d %b %Y}<br>Deployments: %{y}<extra></extra>",
         )
     )
-    for column, name in (("incidents", "Incidents"), ("incidents_p1_p2", "P1–P2 incidents")):
+    series = (("incidents", "Incidents"), ("incidents_p1_p2", "P1–P2 incidents"))
+    for column, name in series:
         fig.add_trace(
             go.Scatter(
-                x=weekly["bucket"],
-                y=weekly[column],
+                x=whole["bucket"],
+                y=whole[column],
                 name=name,
                 mode="lines+markers",
                 line={"color": SERIES_COLORS[column], "width": 2},
@@ -502,6 +510,40 @@ def cadence_timeline(
                 hovertemplate=f"Week of %{{x|%d %b %Y}}<br>{name}: %{{y}}<extra></extra>",
             )
         )
+    if len(edge):
+        fig.add_trace(
+            go.Bar(
+                x=edge["bucket"],
+                y=edge["deployments"],
+                name="Partial week",
+                legendgroup="partial",
+                marker={
+                    "color": NEUTRAL_LIGHT,
+                    "pattern": {"shape": "/", "fgcolor": MUTED, "fillmode": "overlay"},
+                },
+                opacity=0.8,
+                hovertemplate="Week of %{x|%d %b %Y} (partial week)<br>Deployments: %{y}"
+                "<extra></extra>",
+            )
+        )
+        for column, name in series:
+            fig.add_trace(
+                go.Scatter(
+                    x=edge["bucket"],
+                    y=edge[column],
+                    name=f"{name} (partial week)",
+                    legendgroup="partial",
+                    showlegend=False,
+                    mode="markers",
+                    marker={
+                        "size": 7,
+                        "symbol": "circle-open",
+                        "color": SERIES_COLORS[column],
+                    },
+                    hovertemplate=f"Week of %{{x|%d %b %Y}} (partial week)<br>{name}: %{{y}}"
+                    "<extra></extra>",
+                )
+            )
     if sprints is not None:
         # one batch of shapes: add_vrect per sprint is slow with dozens of sprints
         bands = [

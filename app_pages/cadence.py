@@ -47,6 +47,9 @@ shade_team = st.selectbox(
     key="cadence_team",
 )
 team_sprints = sprints[sprints["team"] == shade_team] if shade_team != "(none)" else None
+# every weekly statistic reads whole weeks only; the chart marks the weeks cut by window or data
+full_weeks = fetch(insights.whole_weekly_series, ctx.flt, ctx.attribution)["week"].tolist()
+partial_weeks = [w for w in weekly["week"] if w not in set(full_weeks)]
 fig = charts.cadence_timeline(
     weekly.rename(columns={"week": "bucket"}),
     team_sprints,
@@ -54,10 +57,24 @@ fig = charts.cadence_timeline(
     + (f" — grey bands: every other sprint of {shade_team}" if team_sprints is not None else ""),
     shift_week=shift.week if significant_shift else None,
     shift_label=f"shift: {fmt.number(cp.mean_before)} → {fmt.number(cp.mean_after)} incidents/week",
+    partial=partial_weeks,
 )
 register = fetch(improvements_frame, ctx.flt)
 charts.add_improvement_markers(fig, register)  # the CSI register
-ui.chart(fig, weekly, "weekly-deployments-incidents", caption=charts.improvement_caption(register))
+partial_note = (
+    f"Hatched bars and open markers: {len(partial_weeks)} partial week"
+    f"{'s' if len(partial_weeks) != 1 else ''} cut by the window or the start or end of the "
+    "data, left out of every statistic on this page."
+    if partial_weeks
+    else None
+)
+improvement_note = charts.improvement_caption(register)
+ui.chart(
+    fig,
+    weekly.assign(whole_week=~weekly["week"].isin(partial_weeks)),
+    "weekly-deployments-incidents",
+    caption=" ".join(n for n in (partial_note, improvement_note) if n) or None,
+)
 cards = st.columns(3)
 cards[0].metric(
     "Incident trend (Theil–Sen)",
@@ -184,7 +201,6 @@ else:
         ui.chart(fig, rates, "before-after")
 
 # --- reading ------------------------------------------------------------------------------------
-full_weeks = fetch(insights.whole_weekly_series, ctx.flt, ctx.attribution)["week"].tolist()
 lag_rows = lags.drop(columns="significant").to_dict("records")
 cp_weeks = full_weeks if cp.index is not None else None
 sentences = [
