@@ -239,12 +239,19 @@ def _hover_value(axis: str, percent: bool, digits: int = 1, money: str | None = 
 
 
 def label_positions(
-    xs: Iterable[float], ys: Iterable[float], *, near_x: float = 0.2, near_y: float = 0.07
+    xs: Iterable[float],
+    ys: Iterable[float],
+    *,
+    near_x: float = 0.2,
+    near_y: float = 0.07,
+    inward: bool = False,
 ) -> list[str]:
     """Plotly ``textposition`` per point: "middle right", unless another point sits just to
     the right at about the same height (within ``near_x`` / ``near_y`` of the axis spans), where
     the two labels would overlap; then the label goes above the point (below, for the lower one
-    of the pair)."""
+    of the pair). ``inward``: points in the right half of the x range write their label on the
+    left ("middle left", crowded by a neighbour just to the left), so that no label runs off
+    the plot's right edge on a narrow (phone) screen."""
     x = pd.Series(list(xs), dtype="float64")
     y = pd.Series(list(ys), dtype="float64")
     x_span = float(x.max() - x.min()) or 1.0
@@ -253,9 +260,11 @@ def label_positions(
     positions = []
     for i in range(len(x)):
         dx, dy = u - u.iloc[i], v - v.iloc[i]
-        crowded = (dx >= 0) & (dx < near_x) & (dy.abs() < near_y) & (x.index != i)
+        left = inward and u.iloc[i] > 0.5
+        ahead = (dx <= 0) & (dx > -near_x) if left else (dx >= 0) & (dx < near_x)
+        crowded = ahead & (dy.abs() < near_y) & (x.index != i)
         if not crowded.any():
-            positions.append("middle right")
+            positions.append("middle left" if left else "middle right")
         else:
             positions.append("bottom center" if (dy[crowded] > 0).all() else "top center")
     return positions
@@ -421,7 +430,9 @@ def quadrant_scatter(
         )
     sizes = data[size].fillna(0).astype(float)
     scale = sizes.max() if len(sizes) and sizes.max() > 0 else 1.0
-    places = label_positions(data[x], data[y])
+    # labels point inward (left of the right half's points): at 390 px a label written to
+    # the right of the right-most point ran off the plot
+    places = label_positions(data[x], data[y], inward=True)
     for (_, row), s, place in zip(data.iterrows(), sizes, places, strict=True):
         key = str(row[label])
         name = esc(key)
@@ -450,8 +461,8 @@ def quadrant_scatter(
     if len(data):
         x_median, y_median = float(data[x].median()), float(data[y].median())
         span = float(data[x].max() - data[x].min()) or 1.0
-        # room on the right for the labels written beside the points
-        fig.update_xaxes(range=[data[x].min() - 0.08 * span, data[x].max() + 0.18 * span])
+        # room on both sides for the outer bubbles (the labels point inward)
+        fig.update_xaxes(range=[data[x].min() - 0.1 * span, data[x].max() + 0.1 * span])
         fig.add_vline(x=x_median, line={"color": MUTED, "dash": "dash", "width": 1})
         fig.add_hline(y=y_median, line={"color": MUTED, "dash": "dash", "width": 1})
         corner = {"showarrow": False, "font": {"color": MUTED, "size": 12}}

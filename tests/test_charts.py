@@ -209,7 +209,36 @@ def test_scatter_and_quadrant_labels_use_the_positions():
         df.assign(n=1), x="x", y="y", size="n", label="team", title="t", x_title="x", y_title="y"
     )
     places = {t.name: t.textposition for t in quad.data if t.mode == "markers+text"}
-    assert places == {"A": "top center", "B": "middle right", "C": "middle right"}
+    # C, the right-most point, writes its label inward (to its left) so it stays in the plot
+    assert places == {"A": "top center", "B": "middle right", "C": "middle left"}
+
+
+def test_inward_labels_point_into_the_plot_and_move_apart_on_the_left():
+    # x 0..1: points right of the middle (0.6, 0.95, 1.0) label to their left; 0.95 has 1.0
+    # on its right but its label goes left now, while 1.0 has 0.95 just to its left at about
+    # the same height (dy = 0.05 of the span) and its label moves below (the neighbour is higher)
+    positions = charts.label_positions([0.0, 0.6, 0.95, 1.0], [0.0, 1.0, 0.55, 0.5], inward=True)
+    assert positions == ["middle right", "middle left", "middle left", "bottom center"]
+
+
+def test_quadrant_labels_of_the_right_most_team_point_inward():
+    # the Flexibility page's demo: "Checkout" is the fastest team, at the right edge
+    teams = pd.DataFrame(
+        {"team": ["Billing", "Search", "Checkout"], "x": [1.0, 2.0, 5.0],
+         "y": [0.2, 0.1, 0.15], "n": [10, 20, 40]}
+    )  # fmt: skip
+    fig = charts.quadrant_scatter(
+        teams, x="x", y="y", size="n", label="team", title="t", x_title="x", y_title="y"
+    )
+    spec = fig.to_plotly_json()
+    places = {t["name"]: t["textposition"] for t in spec["data"] if t["mode"] == "markers+text"}
+    assert places == {
+        "Billing": "middle right",
+        "Search": "middle right",
+        "Checkout": "middle left",
+    }
+    # x from 1 to 5 (span 4): 10 % room on each side for the outer bubbles
+    assert list(spec["layout"]["xaxis"]["range"]) == pytest.approx([0.6, 5.4])
 
 
 def test_schedule_weekly_summaries_sit_mid_week_and_say_so():
