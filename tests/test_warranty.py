@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
 import pandas as pd
 import pytest
 from scipy.stats import spearmanr
@@ -80,6 +81,28 @@ def test_a_team_level_difference_alone_makes_no_within_team_link():
     w = insights.within_team(team, share, serious, weeks=2)
     assert w.slope == pytest.approx(0.0) and w.p_value == pytest.approx(1.0)
     assert spearmanr(share, serious).statistic <= -0.8
+
+
+def test_an_organisation_wide_wave_makes_no_link_once_quarters_are_centred():
+    # both teams plan more warranty in the 2nd quarter, when an organisation-wide wave adds 3
+    # P1/P2 incidents to every team: team-centred only, the slope is (2 x 0.6) / (2 x 0.05) = 12
+    # per unit of share, 1.2 per 10 points; centred on team and quarter, nothing is left.
+    team = pd.Series(["x"] * 4 + ["y"] * 4)
+    share = pd.Series([0.1, 0.2, 0.3, 0.4, 0.3, 0.4, 0.5, 0.6])
+    serious = pd.Series([1, 1, 4, 4, 2, 2, 5, 5])
+    quarter = pd.Series(["Q1", "Q1", "Q2", "Q2"] * 2)
+    assert insights.within_team(team, share, serious, weeks=2).slope == pytest.approx(1.2)
+    w = insights.within_team(team, share, serious, weeks=2, period=quarter)
+    assert w.slope is None and w.p_value is None
+
+
+def test_two_way_centring_of_a_balanced_table_by_hand():
+    # balanced: v - team mean - quarter mean + grand mean (Wooldridge 2010, sec. 10.5)
+    v = np.array([1.0, 4.0, 2.0, 9.0])  # (x, Q1), (x, Q2), (y, Q1), (y, Q2); grand mean 4
+    got = insights._two_way_residuals(v, np.array([0, 0, 1, 1]), np.array([0, 1, 0, 1]))
+    # team means 2.5, 5.5; quarter means 1.5, 6.5
+    assert got == pytest.approx([1 - 2.5 - 1.5 + 4, 4 - 2.5 - 6.5 + 4, 2 - 5.5 - 1.5 + 4,
+                                 9 - 5.5 - 6.5 + 4])  # fmt: skip
 
 
 def test_within_team_needs_sprints_that_differ_from_their_team():
