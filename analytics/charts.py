@@ -785,6 +785,60 @@ def scatter_chart(
     return fig
 
 
+def schedule_week_summary(
+    changes: pd.DataFrame,
+    incidents: pd.DataFrame,
+    *,
+    title: str = "Changes and incidents per week",
+) -> go.Figure:
+    """The change schedule's compact (phone) view: changes per ISO week stacked by approval
+    path (bars, counts) and incidents per week (a line, counts), on one axis of weeks.
+
+    ``changes`` has ``day`` (the week's Monday), ``approval``, ``changes``; ``incidents`` has
+    ``day`` and ``incidents`` (as :func:`analytics.schedule.change_days` and
+    :func:`~analytics.schedule.incident_days` with ``unit="week"``, one row per service and
+    approval path or priority: summed here over services)."""
+    per_week = (
+        changes.groupby(["day", "approval"], as_index=False)["changes"].sum()
+        if len(changes)
+        else pd.DataFrame(columns=["day", "approval", "changes"])
+    )
+    fig = go.Figure()
+    for key in approval_order():
+        part = per_week[per_week["approval"] == key].sort_values("day")
+        if part.empty:
+            continue
+        name = esc(label(key))
+        fig.add_trace(
+            go.Bar(
+                x=part["day"],
+                y=part["changes"],
+                name=name,
+                marker_color=APPROVAL_COLORS.get(key, NEUTRAL),
+                hovertemplate=f"Week of %{{x|%d %b %Y}}<br>{name}: %{{y}} changes<extra></extra>",
+            )
+        )
+    if len(incidents):
+        weekly = incidents.groupby("day", as_index=False)["incidents"].sum().sort_values("day")
+        fig.add_trace(
+            go.Scatter(
+                x=weekly["day"],
+                y=weekly["incidents"],
+                name="Incidents",
+                mode="lines+markers",
+                line={"color": SERIES_COLORS["incidents"], "width": 2},
+                marker={"size": 5},
+                hovertemplate="Week of %{x|%d %b %Y}<br>Incidents: %{y}<extra></extra>",
+            )
+        )
+    _style(fig, title, "", "Count per week")
+    fig.update_layout(barmode="stack", bargap=0.15, legend_traceorder="normal", height=360)
+    days = pd.concat([per_week["day"], incidents["day"] if len(incidents) else per_week["day"]])
+    if days.nunique() == 1:  # one week: a bar as wide as the week, a tick naming it
+        _one_date(fig, pd.to_datetime(days), bar_days=6)
+    return fig
+
+
 def grouped_bar_chart(
     df: pd.DataFrame,
     *,

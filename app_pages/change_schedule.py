@@ -30,28 +30,50 @@ if timeline.sprints.empty and not timeline.n_changes and not timeline.n_incident
     st.stop()
 
 # --- the timeline -------------------------------------------------------------------------------
-fig = charts.schedule_timeline(
-    timeline.sprints, timeline.changes, timeline.incidents,
-    changes_per_day=timeline.changes_per_day, incidents_per_day=timeline.incidents_per_day,
-    title="Sprints per team; changes and incidents per service",
-    window=(ctx.flt.start, ctx.flt.end), unit=timeline.unit, team_colors=ui.team_colors(),
-)  # fmt: skip
-register = fetch(imp.improvements_frame, ctx.flt)
-charts.add_improvement_markers(fig, register)
-ui.chart(fig, timeline.changes, "change-schedule", caption=charts.improvement_caption(register))
-summary = timeline.changes_per_day or timeline.incidents_per_day
-st.caption(
-    "Sprints: bars per team, every other sprint lighter; hover for the changes released from it. "
-    "Changes: grey bar = planned window, marker = implementation (colour: approval path; "
-    "● successful, ✕ failed, ▼ rolled back). Incidents: diamonds by priority. "
-    + (
-        f"Over {MAX_POINTS:,} changes or incidents: shown per service and {timeline.unit}, "
-        "marker size = count; narrow the dates for single records. "
-        if summary
-        else ""
-    )
-    + "Drag to zoom, double-click to reset."
+# Streamlit does not tell the server the screen's width: the reader picks the phone view
+compact = st.toggle(
+    "Compact view",
+    key="sched_compact",
+    help="A per-week summary (changes by approval path, incidents) that reads on a phone, "
+    "instead of the timeline with one lane per team and service.",
 )
+register = fetch(imp.improvements_frame, ctx.flt)
+if compact:
+    week_changes = fetch(schedule.change_days, ctx.flt, "week")
+    week_incidents = fetch(schedule.incident_days, ctx.flt, "week")
+    fig = charts.schedule_week_summary(week_changes, week_incidents)
+    charts.add_improvement_markers(fig, register)
+    ui.chart(
+        fig, week_changes, "change-schedule-weekly", caption=charts.improvement_caption(register)
+    )
+    st.caption(
+        "Compact view: bars = changes implemented per week (Monday to Sunday), stacked by "
+        "approval path; line = incidents opened per week. Switch it off for the timeline with "
+        "sprints, planned windows and single changes."
+    )
+else:
+    fig = charts.schedule_timeline(
+        timeline.sprints, timeline.changes, timeline.incidents,
+        changes_per_day=timeline.changes_per_day, incidents_per_day=timeline.incidents_per_day,
+        title="Sprints per team; changes and incidents per service",
+        window=(ctx.flt.start, ctx.flt.end), unit=timeline.unit, team_colors=ui.team_colors(),
+    )  # fmt: skip
+    charts.add_improvement_markers(fig, register)
+    ui.chart(fig, timeline.changes, "change-schedule", caption=charts.improvement_caption(register))
+    summary = timeline.changes_per_day or timeline.incidents_per_day
+    st.caption(
+        "Sprints: bars per team, every other sprint lighter; hover for the changes released from "
+        "it. Changes: grey bar = planned window, marker = implementation (colour: approval path; "
+        "● successful, ✕ failed, ▼ rolled back). Incidents: diamonds by priority. "
+        + (
+            f"Over {MAX_POINTS:,} changes or incidents: shown per service and {timeline.unit}, "
+            "marker size = count; narrow the dates for single records. "
+            if summary
+            else ""
+        )
+        + "Drag to zoom, double-click to reset. On a phone, switch on Compact view (above) for "
+        "a per-week summary."
+    )
 
 # --- flags ---------------------------------------------------------------------------------------
 st.subheader("For the change manager")

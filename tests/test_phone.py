@@ -17,6 +17,7 @@ from analytics import charts
 from analytics.store import connect
 from tests import builders as b
 from tests.test_app import APP, TIMEOUT, assert_ok
+from tests.test_palette import off_palette
 
 WEEKS = [dt.date(2025, 1, 6) + dt.timedelta(weeks=i) for i in range(4)]
 
@@ -101,3 +102,43 @@ def test_cadence_page_draws_partial_edge_weeks_hatched(small_db, monkeypatch):
     assert values(traces["Partial week"]["y"]) == [4, 2]
     assert len(traces["Deployments"]["x"]) == 6 and set(values(traces["Deployments"]["y"])) == {7}
     assert any("2 partial weeks" in c.value for c in at.caption)
+
+
+def test_schedule_week_summary_sums_services_per_week_and_approval():
+    monday = pd.Timestamp("2025-01-13")
+    changes = pd.DataFrame(
+        {"service": ["web", "api", "web", "web"],
+         "day": [monday, monday, monday, monday + pd.Timedelta(weeks=1)],
+         "approval": ["cab", "cab", "pre-approved", "cab"], "changes": [2, 3, 4, 1],
+         "failed": [0, 1, 0, 0]}
+    )  # fmt: skip
+    incidents = pd.DataFrame(
+        {"service": ["web", "api", "web"], "day": [monday, monday, monday + pd.Timedelta(weeks=1)],
+         "priority": [2, 3, 1], "incidents": [1, 2, 5]}
+    )  # fmt: skip
+    fig = charts.schedule_week_summary(changes, incidents)
+    traces = {t.name: t for t in fig.data}
+    # stacked from the most delegated path to the most controlled; CAB: 2 + 3 in the first week
+    assert [t.name for t in fig.data] == ["Pre-approved", "CAB", "Incidents"]
+    assert list(traces["CAB"].y) == [5, 1] and list(traces["Pre-approved"].y) == [4]
+    assert traces["CAB"].marker.color == charts.APPROVAL_COLORS["cab"]
+    assert list(traces["Incidents"].y) == [3, 5]
+    assert fig.layout.barmode == "stack"
+    assert not off_palette(json.loads(fig.to_json()))
+
+
+def test_change_schedule_compact_view_draws_the_weekly_summary(small_db, monkeypatch):
+    at = open_page(small_db, monkeypatch, "app_pages/change_schedule.py")
+    assert_ok(at)
+    assert any("Compact view" in c.value for c in at.caption)
+    at.toggle(key="sched_compact").set_value(True).run()
+    assert_ok(at)
+    (fig,) = [f for f in figures(at) if f["layout"]["title"]["text"].startswith("Changes and")]
+    traces = {t["name"]: t for t in fig["data"]}
+    # 48 changes alternating pre-approved / CAB over 8 ISO weeks (4 + 6 x 7 + 2 days)
+    assert set(traces) == {"Pre-approved", "CAB", "Incidents"}
+    assert sum(values(traces["CAB"]["y"])) + sum(values(traces["Pre-approved"]["y"])) == 48
+    assert sum(values(traces["Incidents"]["y"])) == 16
+    assert not off_palette(fig)
+    # the multi-lane timeline is gone
+    assert not [f for f in figures(at) if f["layout"]["title"]["text"].startswith("Sprints")]
