@@ -497,7 +497,9 @@ def statistics_for_report(
     (theil_sen_slope_per_week, low, high, p_value, method)."""
     # one read of the deployments for the failure rate and the CAB comparison (#11: speed)
     # (unordered: counts and rank tests do not depend on the order)
-    deployments = deployments_frame(con, flt, attribution, _APPROVAL_COLUMNS, ordered=False)
+    # no lead times: the report reads the failure comparison only
+    columns = tuple(c for c in _APPROVAL_COLUMNS if c != "lead_time_hours")
+    deployments = deployments_frame(con, flt, attribution, columns, ordered=False)
     total, failed = len(deployments), int(deployments["failed"].sum())
     cfr = FailureRate(
         total, failed, failed / total if total else None, stats.wilson_interval(failed, total)
@@ -505,7 +507,7 @@ def statistics_for_report(
     weekly = whole_weekly_series(con, flt, attribution)  # once for the lags and the trend
     lag_keys = ("lag_weeks", "n", "spearman_r", "p_value", "q_value", "method")
     lags = stats.lagged_spearman(weekly["deployments"], weekly["incidents"], 8)
-    cab_result = stats.cab_vs_delegated(deployments)
+    cab_result = stats.cab_vs_delegated(deployments, lead_times=False)
     cab, cab_mh = cab_result.failure, cab_result.stratified
     trend = stats.theil_sen(weekly["incidents"], list(weekly["week"]))
     return stats.json_safe(
