@@ -53,8 +53,7 @@ partial_weeks = [w for w in weekly["week"] if w not in set(full_weeks)]
 fig = charts.cadence_timeline(
     weekly.rename(columns={"week": "bucket"}),
     team_sprints,
-    title="Deployments and incidents per week"
-    + (f" — grey bands: every other sprint of {shade_team}" if team_sprints is not None else ""),
+    title="Deployments and incidents per week",
     shift_week=shift.week if significant_shift else None,
     shift_label=f"shift: {fmt.number(cp.mean_before)} → {fmt.number(cp.mean_after)} incidents/week",
     partial=partial_weeks,
@@ -68,12 +67,14 @@ partial_note = (
     if partial_weeks
     else None
 )
+# in the caption, not the title: a long title is cut off on a phone
+band_note = f"Grey bands: every other sprint of {shade_team}." if team_sprints is not None else None
 improvement_note = charts.improvement_caption(register)
 ui.chart(
     fig,
     weekly.assign(whole_week=~weekly["week"].isin(partial_weeks)),
     "weekly-deployments-incidents",
-    caption=" ".join(n for n in (partial_note, improvement_note) if n) or None,
+    caption=" ".join(n for n in (band_note, partial_note, improvement_note) if n) or None,
 )
 cards = st.columns(3)
 cards[0].metric(
