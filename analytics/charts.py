@@ -790,6 +790,7 @@ def schedule_week_summary(
     incidents: pd.DataFrame,
     *,
     title: str = "Changes and incidents per week",
+    partial: Iterable | None = None,
 ) -> go.Figure:
     """The change schedule's compact (phone) view: changes per ISO week stacked by approval
     path (bars, counts) and incidents per week (a line, counts), on one axis of weeks.
@@ -797,7 +798,9 @@ def schedule_week_summary(
     ``changes`` has ``day`` (the week's Monday), ``approval``, ``changes``; ``incidents`` has
     ``day`` and ``incidents`` (as :func:`analytics.schedule.change_days` and
     :func:`~analytics.schedule.incident_days` with ``unit="week"``, one row per service and
-    approval path or priority: summed here over services)."""
+    approval path or priority: summed here over services). ``partial`` names the weeks
+    (Mondays) cut by the window: faded bars and open incident markers, not a quiet week."""
+    cut = {pd.Timestamp(w) for w in (partial or ())}
     per_week = (
         changes.groupby(["day", "approval"], as_index=False)["changes"].sum()
         if len(changes)
@@ -814,7 +817,10 @@ def schedule_week_summary(
                 x=part["day"],
                 y=part["changes"],
                 name=name,
-                marker_color=APPROVAL_COLORS.get(key, NEUTRAL),
+                marker={
+                    "color": APPROVAL_COLORS.get(key, NEUTRAL),
+                    "opacity": [0.4 if d in cut else 1.0 for d in pd.to_datetime(part["day"])],
+                },
                 hovertemplate=f"Week of %{{x|%d %b %Y}}<br>{name}: %{{y}} changes<extra></extra>",
             )
         )
@@ -827,7 +833,13 @@ def schedule_week_summary(
                 name="Incidents",
                 mode="lines+markers",
                 line={"color": SERIES_COLORS["incidents"], "width": 2},
-                marker={"size": 5},
+                marker={
+                    "size": 6,
+                    "symbol": [
+                        "circle-open" if d in cut else "circle"
+                        for d in pd.to_datetime(weekly["day"])
+                    ],
+                },
                 hovertemplate="Week of %{x|%d %b %Y}<br>Incidents: %{y}<extra></extra>",
             )
         )

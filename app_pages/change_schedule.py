@@ -4,6 +4,8 @@ manager wants to look at."""
 
 from __future__ import annotations
 
+import datetime as dt
+
 import streamlit as st
 
 from analytics import charts, schedule
@@ -41,14 +43,21 @@ register = fetch(imp.improvements_frame, ctx.flt)
 if compact:
     week_changes = fetch(schedule.change_days, ctx.flt, "week")
     week_incidents = fetch(schedule.incident_days, ctx.flt, "week")
-    fig = charts.schedule_week_summary(week_changes, week_incidents)
+    # the weeks the window cuts (it starts after a Monday or ends before a Sunday)
+    first_monday = ctx.flt.start - dt.timedelta(days=ctx.flt.start.weekday())
+    last_monday = ctx.flt.end - dt.timedelta(days=ctx.flt.end.weekday())
+    cut_weeks = [first_monday] * (ctx.flt.start.weekday() != 0) + [last_monday] * (
+        ctx.flt.end.weekday() != 6
+    )
+    fig = charts.schedule_week_summary(week_changes, week_incidents, partial=cut_weeks)
     charts.add_improvement_markers(fig, register)
     ui.chart(
         fig, week_changes, "change-schedule-weekly", caption=charts.improvement_caption(register)
     )
     st.caption(
         "Compact view: bars = changes implemented per week (Monday to Sunday), stacked by "
-        "approval path; line = incidents opened per week. Switch it off for the timeline with "
+        "approval path; line = incidents opened per week. Faded bars and open markers: a week "
+        "the date window cuts, so it holds fewer days. Switch it off for the timeline with "
         "sprints, planned windows and single changes."
     )
 else:

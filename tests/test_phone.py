@@ -116,13 +116,16 @@ def test_schedule_week_summary_sums_services_per_week_and_approval():
         {"service": ["web", "api", "web"], "day": [monday, monday, monday + pd.Timedelta(weeks=1)],
          "priority": [2, 3, 1], "incidents": [1, 2, 5]}
     )  # fmt: skip
-    fig = charts.schedule_week_summary(changes, incidents)
+    fig = charts.schedule_week_summary(changes, incidents, partial=[monday])
     traces = {t.name: t for t in fig.data}
     # stacked from the most delegated path to the most controlled; CAB: 2 + 3 in the first week
     assert [t.name for t in fig.data] == ["Pre-approved", "CAB", "Incidents"]
     assert list(traces["CAB"].y) == [5, 1] and list(traces["Pre-approved"].y) == [4]
     assert traces["CAB"].marker.color == charts.APPROVAL_COLORS["cab"]
     assert list(traces["Incidents"].y) == [3, 5]
+    # the first week is cut by the window: faded bars, an open incident marker
+    assert list(traces["CAB"].marker.opacity) == [0.4, 1.0]
+    assert list(traces["Incidents"].marker.symbol) == ["circle-open", "circle"]
     assert fig.layout.barmode == "stack"
     assert not off_palette(json.loads(fig.to_json()))
 
@@ -139,6 +142,10 @@ def test_change_schedule_compact_view_draws_the_weekly_summary(small_db, monkeyp
     assert set(traces) == {"Pre-approved", "CAB", "Incidents"}
     assert sum(values(traces["CAB"]["y"])) + sum(values(traces["Pre-approved"]["y"])) == 48
     assert sum(values(traces["Incidents"]["y"])) == 16
+    # the window (the data's 9 Jan to 25 Feb) cuts its first and last weeks; the last
+    # incident opens on Sunday 23 Feb, in a whole week
+    assert traces["CAB"]["marker"]["opacity"] == [0.4] + [1.0] * 6 + [0.4]
+    assert traces["Incidents"]["marker"]["symbol"] == ["circle-open"] + ["circle"] * 6
     assert not off_palette(fig)
     # the multi-lane timeline is gone
     assert not [f for f in figures(at) if f["layout"]["title"]["text"].startswith("Sprints")]
