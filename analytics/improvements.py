@@ -489,13 +489,14 @@ def _did(
     the Hodges–Lehmann shift of that weekly gap from the baseline to the after weeks, its 95 %
     interval and Mann–Whitney p. ``by_team``: the metric's weekly series of every team
     (``bucket``, ``team``, ``value``). Returns (shift, low, high, p, other teams)."""
-    others = by_team[by_team["team"] != team]
+    mine = (by_team["team"] == team).to_numpy(dtype=bool)  # vectorised: no Python set (#11)
+    others = by_team[~mine]
     n_others = int(others["team"].nunique())
-    if not n_others or team not in set(by_team["team"]):
+    if not n_others or not mine.any():
         return None, None, None, None, n_others
     # parallel trends: the other teams' mean per week stands in for where the team would be
     other_mean = others.groupby("bucket")["value"].mean()
-    own = by_team[by_team["team"] == team].set_index("bucket")["value"]
+    own = by_team[mine].set_index("bucket")["value"]
     gap = (own - other_mean).dropna()
     frame = pd.DataFrame({"bucket": gap.index, "value": gap.to_numpy()})
     frame = frame[frame["bucket"].isin(weeks_ok)]
@@ -527,13 +528,16 @@ def measure_improvement(
     data_days: tuple[dt.date, dt.date] | None = None,
     baseline_weeks: int = DEFAULT_BASELINE_WEEKS,
     gap_weeks: int = DEFAULT_GAP_WEEKS,
+    by_team: pd.DataFrame | None = None,
 ) -> ImprovementEffect:
     """The baseline/after comparison of one register entry (a dict of its columns), with the
     difference-in-differences against the other teams when it names a team. Alone, its q-value
     is its p-value (a family of one); :func:`measure_improvements` adjusts across the register.
 
     ``data_days`` is (first, latest) day of the data (:func:`event_days`); looked up when not
-    given. Window lengths are whole weeks.
+    given. Window lengths are whole weeks. ``by_team``: the target metric's weekly series of
+    every team over the windows, as ``metric_series(..., by="team")`` gives it (queried when
+    None; :func:`measure_improvements` passes it, read once for several improvements).
     """
     from analytics.series import metric_series
 
@@ -593,13 +597,15 @@ def measure_improvement(
         teams=(team,) if team else (),
         services=(service,) if service else (),
     )
-    by_team = None
-    if team:
+    if not team:
+        by_team = None
+    elif by_team is None:
         # one query for every team: the team's own series and the others' for the DiD
         every = Filter(win.baseline_from, win.after_to, services=flt.services)
         by_team = metric_series(con, every, metric, freq="week", by="team")
-    if by_team is not None and team in set(by_team["team"]):
-        series = by_team.loc[by_team["team"] == team, ["bucket", "value"]]
+    own = None if by_team is None else (by_team["team"] == team).to_numpy(dtype=bool)
+    if own is not None and own.any():
+        series = by_team.loc[own, ["bucket", "value"]]
     else:
         series = metric_series(con, flt, metric, freq="week")
     series = series.reset_index(drop=True)
@@ -651,6 +657,78 @@ def measure_improvement(
     )  # fmt: skip
 
 
+def _team_series(
+    con: duckdb.DuckDBPyConnection,
+    records: list[dict],
+    weeks: int,
+    baseline_weeks: int,
+    gap_weeks: int,
+    data_days: tuple[dt.date, dt.date] | None,
+) -> dict[int, pd.DataFrame]:
+    """For each team-scoped record (by position) with data after its start, its metric's weekly
+    series of every team over its windows (``bucket``, ``team``, ``value``), exactly as
+    :func:`measure_improvement` would query it: one query per metric kind (deployments or
+    tickets) and service over the union of overlapping windows, sliced per record. Windows are whole
+    weeks, so each week's value does not depend on the span queried; a team counts only when it
+    has records of the metric's kind inside the record's own windows, as in the narrow query."""
+    from analytics.metrics import _parts
+    from analytics.series import SERIES_METRICS, metrics_series
+
+    if (
+        data_days is None
+        or not MIN_WEEKS <= weeks <= MAX_WEEKS
+        or not MIN_BASELINE_WEEKS <= baseline_weeks <= MAX_BASELINE_WEEKS
+        or not 0 <= gap_weeks <= MAX_GAP_WEEKS
+    ):
+        return {}
+    wanted: dict[tuple, list[tuple[int, str, Windows]]] = {}
+    for i, record in enumerate(records):
+        team, metric = _text(record.get("team")), _text(record.get("target_metric"))
+        if not team or metric not in SERIES_METRICS:
+            continue
+        win = windows(pd.Timestamp(record["started_on"]).date(), weeks, baseline_weeks, gap_weeks)
+        if win.after_from > data_days[1]:
+            continue
+        service = _text(record.get("service"))
+        wanted.setdefault((_parts((metric,)), service), []).append((i, metric, win))
+    # windows far apart are read apart: a span over the years between them costs more
+    batches = []
+    for key, items in wanted.items():
+        items.sort(key=lambda item: item[2].baseline_from)
+        batch = [items[0]]
+        for item in items[1:]:
+            if item[2].baseline_from > max(w.after_to for _, _, w in batch):
+                batches.append((key, batch))
+                batch = []
+            batch.append(item)
+        batches.append((key, batch))
+    out: dict[int, pd.DataFrame] = {}
+    for ((need_d, need_t), service), items in batches:
+        # the record counts that decide which teams the narrow query lists
+        counts = (("deployments",) if need_d else ()) + (
+            ("incidents", "requests") if need_t else ()
+        )
+        metrics = tuple(dict.fromkeys([*(m for _, m, _ in items), *counts]))
+        span = Filter(
+            min(w.baseline_from for _, _, w in items),
+            max(w.after_to for _, _, w in items),
+            services=(service,) if service else (),
+        )
+        frame = metrics_series(con, span, metrics, freq="week", by="team")
+        records_in_week = frame[list(counts)].sum(axis=1).to_numpy()
+        bucket = frame["bucket"]
+        for i, metric, win in items:
+            inside = ((bucket >= win.baseline_from) & (bucket <= win.after_to)).to_numpy()
+            present = set(frame.loc[inside & (records_in_week > 0), "team"])
+            keep = inside & frame["team"].isin(present).to_numpy()
+            out[i] = (
+                frame.loc[keep, ["bucket", "team", metric]]
+                .rename(columns={metric: "value"})
+                .reset_index(drop=True)
+            )
+    return out
+
+
 def measure_improvements(
     con: duckdb.DuckDBPyConnection,
     flt: Filter,
@@ -664,9 +742,11 @@ def measure_improvements(
     this set, and the verdicts follow them."""
     register = improvements_frame(con, flt)
     data_days = event_days(con)
-    effects = [  # one query or three per improvement, a handful of them
-        measure_improvement(con, record, weeks, data_days, baseline_weeks, gap_weeks)
-        for record in register.to_dict("records")
+    records = register.to_dict("records")
+    series = _team_series(con, records, weeks, baseline_weeks, gap_weeks, data_days)
+    effects = [  # the weekly series read once per kind of metric and service (#11)
+        measure_improvement(con, record, weeks, data_days, baseline_weeks, gap_weeks, series.get(i))
+        for i, record in enumerate(records)
     ]
     # the family: every improvement with a finished after window and a p-value
     family = [e.p_value if e.complete else None for e in effects]
