@@ -21,6 +21,7 @@ from analytics.filters import Filter
 from analytics.metrics import (
     EXPLICIT,
     Attribution,
+    approval_cells,
     by_approval,
     data_range,
     deployments_frame,
@@ -495,19 +496,19 @@ def statistics_for_report(
     odds_ratio_mh with its 95 % interval low/high, the CMH p_value, the number of informative
     strata and the page's verdict more/less/same/unclear) and ``incident_trend``
     (theil_sen_slope_per_week, low, high, p_value, method)."""
-    # one read of the deployments for the failure rate and the CAB comparison (#11: speed)
-    # (unordered: counts and rank tests do not depend on the order)
-    # no lead times: the report reads the failure comparison only
-    columns = tuple(c for c in _APPROVAL_COLUMNS if c != "lead_time_hours")
-    deployments = deployments_frame(con, flt, attribution, columns, ordered=False)
-    total, failed = len(deployments), int(deployments["failed"].sum())
+    # the deployments counted per team x risk x kind x approval x outcome, once for the
+    # failure rate and the CAB comparison (#11: speed; the report reads no lead-time test)
+    cells = approval_cells(con, flt, attribution)
+    counts = cells["deployments"].to_numpy(dtype=np.int64)
+    total = int(counts.sum())
+    failed = int(counts[cells["failed"].astype(bool).to_numpy()].sum())
     cfr = FailureRate(
         total, failed, failed / total if total else None, stats.wilson_interval(failed, total)
     )
     weekly = whole_weekly_series(con, flt, attribution)  # once for the lags and the trend
     lag_keys = ("lag_weeks", "n", "spearman_r", "p_value", "q_value", "method")
     lags = stats.lagged_spearman(weekly["deployments"], weekly["incidents"], 8)
-    cab_result = stats.cab_vs_delegated(deployments, lead_times=False)
+    cab_result = stats.cab_vs_delegated_cells(cells)
     cab, cab_mh = cab_result.failure, cab_result.stratified
     trend = stats.theil_sen(weekly["incidents"], list(weekly["week"]))
     return stats.json_safe(

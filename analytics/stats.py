@@ -884,6 +884,32 @@ def cab_vs_delegated(deployments: pd.DataFrame, lead_times: bool = True) -> CabV
     return CabVsDelegated(failure, lead, mantel_haenszel(tables), lead_strat)
 
 
+def cab_vs_delegated_cells(cells: pd.DataFrame) -> CabVsDelegated:
+    """:func:`cab_vs_delegated` with ``lead_times=False`` from counted deployments
+    (``metrics.approval_cells``: team, risk, rework, approval, failed and ``deployments``, the
+    count of each cell): the same failure comparison and Mantel–Haenszel tables (Mantel &
+    Haenszel 1959), the strata numbered in the same sorted order, without reading every row."""
+    approval = cells["approval"].astype("object")
+    is_cab = (approval == "cab").to_numpy()
+    is_delegated = approval.isin(DELEGATED).to_numpy()
+    n = cells["deployments"].to_numpy(dtype=np.int64)
+    failed = cells["failed"].astype(bool).to_numpy()
+    failure = compare_rates(
+        int(n[is_cab & failed].sum()),
+        int(n[is_cab].sum()),
+        int(n[is_delegated & failed].sum()),
+        int(n[is_delegated].sum()),
+    )
+    chosen = is_cab | is_delegated
+    codes = _strata_codes(cells[chosen])  # the same strata, so the same numbering
+    # cell index: stratum, group (0 = CAB, 1 = delegated), outcome (0 = failed, 1 = not)
+    index = codes * 4 + (~is_cab[chosen]) * 2 + (~failed[chosen])
+    k = int(codes.max()) + 1 if len(codes) else 0
+    tables = np.zeros(4 * k, dtype=np.int64)
+    np.add.at(tables, index, n[chosen])
+    return CabVsDelegated(failure, None, mantel_haenszel(tables.reshape(k, 2, 2)), None)
+
+
 @dataclass(frozen=True)
 class BeforeAfter(Result):
     """A team's weekly incidents and change failure rate in equal windows around a change.
