@@ -125,7 +125,7 @@ OVERVIEW_SERIES = (
 def page_calls(name: str, con, flt) -> list[tuple[str, Callable[[], object]]]:
     """The analytics calls one page makes for its default view, in order, each with a label
     (they mirror the page's ``fetch`` calls with the sidebar's default settings)."""
-    from analytics import improvements, insights, metrics, schedule, series, views
+    from analytics import deltas, improvements, insights, metrics, schedule, series, views
     from analytics.cost import DEFAULT_COST_MODEL as cost
     from analytics.filters import Filter
     from analytics.metrics import EXPLICIT as attribution
@@ -174,6 +174,8 @@ def page_calls(name: str, con, flt) -> list[tuple[str, Callable[[], object]]]:
                 for m in OVERVIEW_SERIES
             ),
             ("improvements_frame", lambda: improvements.improvements_frame(con, flt)),
+            ("deltas.period_deltas", lambda: deltas.period_deltas(con, flt, cost, attribution)),
+            ("views.dataset_info", lambda: views.dataset_info(con)),
         ],
         "flexibility": [
             ("per_team", lambda: metrics.per_team(con, flt, cost, attribution)),
@@ -185,6 +187,8 @@ def page_calls(name: str, con, flt) -> list[tuple[str, Callable[[], object]]]:
             ("improvements_frame", lambda: improvements.improvements_frame(con, flt)),
             ("incident_trend", lambda: insights.incident_trend(con, flt)),
             ("incident_change_point", lambda: insights.incident_change_point(con, flt)),
+            ("incident_trend_turn", lambda: insights.incident_trend_turn(con, flt, None)),
+            ("whole_weekly_series", lambda: insights.whole_weekly_series(con, flt, attribution)),
             (
                 "cadence_incident_correlation",
                 lambda: insights.cadence_incident_correlation(con, flt, 8, attribution),
@@ -212,6 +216,7 @@ def page_calls(name: str, con, flt) -> list[tuple[str, Callable[[], object]]]:
             ("sprints_frame", lambda: metrics.sprints_frame(con, flt)),
             ("cost_by_month", lambda: views.cost_by_month(con, flt, cost)),
             ("per_team", lambda: metrics.per_team(con, flt, cost, attribution)),
+            ("views.dataset_info", lambda: views.dataset_info(con)),
         ],
         "backlog": [
             ("sprints_frame", lambda: metrics.sprints_frame(con, flt)),
@@ -225,6 +230,8 @@ def page_calls(name: str, con, flt) -> list[tuple[str, Callable[[], object]]]:
         ],
         "change_schedule": [
             ("timeline", lambda: schedule.timeline(con, flt)),
+            ("change_days (compact view)", lambda: schedule.change_days(con, flt, "week")),
+            ("incident_days (compact view)", lambda: schedule.incident_days(con, flt, "week")),
             ("improvements_frame", lambda: improvements.improvements_frame(con, flt)),
             (
                 "implemented_outside_window",
