@@ -119,10 +119,15 @@ def test_the_warning_when_the_excess_is_small(links_db):
     assert placebo_message({"placebo_links": None}, 24.0) is None
 
 
-def test_pages_with_failure_rates_show_the_placebo_warning(demo_db, monkeypatch):
+def test_pages_with_failure_rates_show_the_placebo_warning(demo_db, tmp_path, monkeypatch):
+    import shutil
+
     from analytics.store import connect
 
-    monkeypatch.setenv("CADENCE_DB", str(demo_db))
+    # a copy: the app's cached read-write connection must not hold the shared demo database
+    db = tmp_path / "cadence.duckdb"
+    shutil.copy(demo_db, db)
+    monkeypatch.setenv("CADENCE_DB", str(db))
     at = AppTest.from_file(str(Path(__file__).resolve().parent.parent / "app.py"),
                            default_timeout=60)  # fmt: skip
     at.query_params.update({"preset": "all"})
@@ -130,7 +135,7 @@ def test_pages_with_failure_rates_show_the_placebo_warning(demo_db, monkeypatch)
     assert not [w for w in at.warning if "placebo window" in w.value]  # explicit: nothing
     at.toggle(key="attr_window").set_value(True).run()
     assert not at.exception
-    con = connect(demo_db)  # the app holds it open read-write
+    con = connect(db)  # the app holds it open read-write
     try:
         expected = attribution_placebo(con, at.session_state["filter"], DAY)
     finally:
