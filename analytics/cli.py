@@ -153,33 +153,15 @@ def run_demo(args) -> int:
 def _generated_demo(db: str, spec) -> list:
     """Generate ``spec`` into a temporary directory and build the database at ``db`` from it,
     atomically (built next to it, then renamed over it). Returns the per-file summaries."""
-    import os
     import tempfile
-    import uuid
     from pathlib import Path
 
     from analytics.demo import generate
-    from analytics.loader import LOAD_ORDER, load_paths
-    from analytics.store import connect
+    from analytics.loader import build_demo_database
 
-    target = Path(db)
-    target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
     with tempfile.TemporaryDirectory(prefix="cadence-demo-") as out:
-        paths = generate(Path(out), spec)
-        try:
-            con = connect(tmp)
-            try:
-                summaries = [load_paths(con, [paths[k]], kind=k)[0] for k in LOAD_ORDER]
-                con.execute("CHECKPOINT")
-            finally:
-                con.close()
-            Path(f"{target}.wal").unlink(missing_ok=True)
-            os.replace(tmp, target)
-        finally:
-            tmp.unlink(missing_ok=True)
-            Path(f"{tmp}.wal").unlink(missing_ok=True)
-    return summaries
+        generate(Path(out), spec)
+        return build_demo_database(db, out)
 
 
 # --- report -----------------------------------------------------------------------------------

@@ -137,17 +137,21 @@ def load_sources(
         return _load_files(con, files, replace)
 
 
-def build_demo_database(path: str | os.PathLike) -> list[FileSummary]:
-    """Build a database from ``data/demo/*.csv`` at ``path``, atomically.
+def build_demo_database(
+    path: str | os.PathLike, source: str | os.PathLike | None = None
+) -> list[FileSummary]:
+    """Build a database from ``source``'s CSVs (default ``data/demo/*.csv``) at ``path``,
+    atomically.
 
     The database is built in a temporary file next to ``path`` and renamed over it, so a
     half-built database never appears. Returns the per-file summaries.
     """
     from analytics.store import DEMO_DIR, connect
 
-    files = [DEMO_DIR / f"{kind}.csv" for kind in LOAD_ORDER if (DEMO_DIR / f"{kind}.csv").exists()]
+    folder = Path(source) if source is not None else DEMO_DIR
+    files = [folder / f"{kind}.csv" for kind in LOAD_ORDER if (folder / f"{kind}.csv").exists()]
     if not files:
-        raise LoadError(f"no demo data in {DEMO_DIR} (expected sprints.csv, changes.csv, ...)")
+        raise LoadError(f"no demo data in {folder} (expected sprints.csv, changes.csv, ...)")
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     tmp = target.with_name(f".{target.name}.{os.getpid()}.{uuid.uuid4().hex[:8]}.tmp")
