@@ -808,8 +808,6 @@ def improvements_for_report(
 
 # --- the sentence -------------------------------------------------------------------------------
 
-COUNT_UNITS = {"support_cost": "per week"}
-
 
 def format_value(metric: str | None, value: float | None, signed: bool = False) -> str:
     """A value of ``metric`` in its unit: percent for rates (percentage points when

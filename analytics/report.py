@@ -11,7 +11,6 @@ import json
 import math
 import os
 import sys
-import threading
 from pathlib import Path
 
 import duckdb
@@ -96,12 +95,6 @@ def _json_ready(value):
     return value
 
 
-def _import_statistics() -> None:
-    """Import the modules of the JSON report's statistics (returns nothing)."""
-    import analytics.improvements  # noqa: F401
-    import analytics.insights  # noqa: F401
-
-
 def run_report_command(args) -> int:
     """Run ``python -m analytics report``: print the report for the arguments; exit status 0.
 
@@ -146,15 +139,7 @@ def run_report_command(args) -> int:
         _check_names(con, "team", args.team, _RECORD_TABLES)
         _check_names(con, "service", args.service, ("changes", "incidents"))
         flt = Filter(start, end, tuple(args.team), tuple(args.service))
-        preload = None
-        if args.format == "json":
-            # #11: import the statistics (scipy.stats, ~0.4 s) on the other core while DuckDB
-            # computes the report (it releases the GIL); the imports below then find them loaded
-            preload = threading.Thread(target=_import_statistics, daemon=True)
-            preload.start()
         result = report(con, flt, cost, attribution)
-        if preload is not None:
-            preload.join()
         if args.format == "json":
             # the statistical keys (intervals, correlations, tests) only in the full JSON report
             from analytics.insights import statistics_for_report

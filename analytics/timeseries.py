@@ -28,8 +28,7 @@ from scipy import stats as sps
 
 MAX_AR_ORDER = 4  # highest AR order tried for prewhitening
 MAX_PAIRS = 2_000_000  # Theil–Sen slopes beyond this are a random subsample (about 2,000 weeks)
-SEASONAL_MIN_WEEKS = 104  # two years of whole weeks before week-of-year means are subtracted
-SEASON_WEEKS = 52
+SEASONAL_MIN_WEEKS = 104  # two years of whole weeks before a yearly wave is fitted and removed
 
 
 def acf(x: np.ndarray, nlags: int) -> np.ndarray:
