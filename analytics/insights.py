@@ -410,7 +410,8 @@ class WarrantyVsIncidents:
     description of a handful of points, not a test). ``within_team``: the claimable reading,
     per sprint against the team's own usual (:class:`WithinTeam`); ``per_sprint``: its rows
     (team, sprint_id, end_date, warranty_share, incidents_p1_p2_after and both centred on the
-    team's mean: warranty_centred, incidents_centred)."""
+    team's and the calendar quarter's means, as the test reads them: warranty_centred,
+    incidents_centred)."""
 
     per_team: pd.DataFrame
     correlation: stats.Correlation
@@ -448,12 +449,19 @@ def warranty_vs_incidents(
         subset=["warranty_share"]
     )
     rows = rows[["team", "sprint_id", "end_date", "warranty_share", "incidents_p1_p2_after"]]
+    rows = rows.dropna(subset=["incidents_p1_p2_after"])
     rows = rows[rows.groupby("team")["sprint_id"].transform("size") > 1].reset_index(drop=True)
+    # calendar quarter: org-wide seasons and incident waves are not a team's warranty
+    quarter = pd.to_datetime(rows["end_date"]).dt.to_period("Q").astype(str)
+    # the chart shows what the test reads: both centred on the team's and the quarter's means
+    team_codes, quarter_codes = pd.factorize(rows["team"])[0], pd.factorize(quarter)[0]
     for column, centred in (
         ("warranty_share", "warranty_centred"),
         ("incidents_p1_p2_after", "incidents_centred"),
     ):
-        rows[centred] = rows[column] - rows.groupby("team")[column].transform("mean")
+        rows[centred] = _two_way_residuals(
+            rows[column].to_numpy(float), team_codes, quarter_codes
+        ).round(12)
     return WarrantyVsIncidents(
         teams,
         stats.spearman(both["warranty_share"], both["incidents_p1_p2_per_week"]),
@@ -462,9 +470,8 @@ def warranty_vs_incidents(
             rows["warranty_share"],
             rows["incidents_p1_p2_after"],
             weeks,
-            # calendar quarter: org-wide seasons and incident waves are not a team's warranty
-            period=pd.to_datetime(rows["end_date"]).dt.to_period("Q").astype(str),
-        ),
+            period=quarter,
+        ),  # fmt: skip
         rows,
     )
 

@@ -50,8 +50,8 @@ with right:
         colors=colors,
         title=f"Within each team: sprints against the team's usual, P1–P2 incidents in the next "
         f"{weeks} weeks",
-        x_title="Warranty share above the team's usual (points)",
-        y_title="P1–P2 incidents above the team's usual", percent_x=True,
+        x_title="Warranty share above the team's and quarter's usual (points)",
+        y_title="P1–P2 incidents above the team's and quarter's usual", percent_x=True,
         hover=["sprint_id", "end_date"],
     )  # fmt: skip
     ui.chart(fig, warranty.per_sprint, "warranty-within-team")

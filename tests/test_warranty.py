@@ -132,3 +132,24 @@ def test_sprints_whose_window_runs_past_the_data_are_left_out(sprints_db):
     # latest incident (21 February), so only the first two sprints of each team count
     got = insights.warranty_vs_incidents(sprints_db, WINDOW, weeks=3)
     assert sorted(got.per_sprint["sprint_id"]) == ["a-0", "a-1", "b-0", "b-1"]
+
+
+def test_the_within_team_chart_shows_what_the_test_reads(demo_db):
+    from analytics.insights import warranty_vs_incidents
+    from analytics.store import connect
+
+    con = connect(demo_db, read_only=True)
+    try:
+        flt = Filter(dt.date(2024, 12, 1), dt.date(2026, 11, 30))
+        result = warranty_vs_incidents(con, flt)
+    finally:
+        con.close()
+    rows, w = result.per_sprint, result.within_team
+    assert len(rows) == w.sprints
+    x, y = rows["warranty_centred"].to_numpy(), rows["incidents_centred"].to_numpy()
+    # the chart's points give the test's slope (per 10 points of warranty share)
+    assert float(x @ y) / float(x @ x) * 0.1 == pytest.approx(w.slope, rel=1e-9)
+    # centred on each team's and each quarter's mean: both sums vanish
+    quarter = pd.to_datetime(rows["end_date"]).dt.to_period("Q")
+    assert rows.groupby("team")["warranty_centred"].sum().abs().max() < 1e-9
+    assert rows.groupby(quarter)["incidents_centred"].sum().abs().max() < 1e-9
