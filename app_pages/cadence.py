@@ -8,7 +8,8 @@ import streamlit as st
 
 from analytics import charts, insights, narrative
 from analytics.improvements import improvements_frame
-from analytics.metrics import sprints_frame
+from analytics.metrics import data_range, sprints_frame
+from analytics.series import whole_weeks
 from analytics.stats import ALPHA
 from ui import components as ui
 from ui import format as fmt
@@ -48,8 +49,10 @@ shade_team = st.selectbox(
 )
 team_sprints = sprints[sprints["team"] == shade_team] if shade_team != "(none)" else None
 # every weekly statistic reads whole weeks only; the chart marks the weeks cut by window or data
-full_weeks = fetch(insights.whole_weekly_series, ctx.flt, ctx.attribution)["week"].tolist()
-partial_weeks = [w for w in weekly["week"] if w not in set(full_weeks)]
+# (from the weekly series above and the data's extent: no second run of the weekly query)
+full_weeks = whole_weeks(weekly, fetch(data_range), "week", "days")["week"].tolist()
+whole = set(full_weeks)
+partial_weeks = [w for w in weekly["week"] if w not in whole]
 fig = charts.cadence_timeline(
     weekly.rename(columns={"week": "bucket"}),
     team_sprints,

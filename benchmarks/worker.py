@@ -188,7 +188,7 @@ def page_calls(name: str, con, flt) -> list[tuple[str, Callable[[], object]]]:
             ("incident_trend", lambda: insights.incident_trend(con, flt)),
             ("incident_change_point", lambda: insights.incident_change_point(con, flt)),
             ("incident_trend_turn", lambda: insights.incident_trend_turn(con, flt, None)),
-            ("whole_weekly_series", lambda: insights.whole_weekly_series(con, flt, attribution)),
+            ("data_range (whole weeks of the timeline)", lambda: metrics.data_range(con)),
             (
                 "cadence_incident_correlation",
                 lambda: insights.cadence_incident_correlation(con, flt, 8, attribution),
