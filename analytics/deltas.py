@@ -25,8 +25,8 @@ from dataclasses import dataclass
 
 import duckdb
 import numpy as np
-from scipy import stats as sps
 
+from analytics import distributions as dist
 from analytics.cost import DEFAULT_COST_MODEL, CostModel
 from analytics.filters import Filter
 from analytics.metrics import EXPLICIT, Attribution, deployments_frame, tickets_frame
@@ -70,7 +70,7 @@ def proportion_delta(
     if not n_now or not n_before:
         return DeltaVerdict(None, None, method, "no events in one period")
     table = [[x_now, n_now - x_now], [x_before, n_before - x_before]]
-    p = sps.fisher_exact(table).pvalue
+    p = dist.fisher_exact(table).pvalue
     return _read(p, x_now / n_now - x_before / n_before, lower_is_better, method)
 
 
@@ -89,7 +89,7 @@ def rate_delta(
     if k_now + k_before == 0:
         return DeltaVerdict(NOISE, 1.0, method)
     share = exposure_now / (exposure_now + exposure_before)
-    p = sps.binomtest(int(k_now), int(k_now + k_before), share).pvalue
+    p = dist.binomtest_p(int(k_now), int(k_now + k_before), share)
     change = k_now / exposure_now - k_before / exposure_before
     return _read(p, change, lower_is_better, method)
 
@@ -105,7 +105,7 @@ def median_delta(now, before, lower_is_better: bool = True) -> DeltaVerdict:
         return DeltaVerdict(None, None, method, "no values in one period")
     if np.all(np.concatenate([a, b]) == a[0]):
         return DeltaVerdict(NOISE, 1.0, method)
-    p = sps.mannwhitneyu(a, b, alternative="two-sided").pvalue
+    p = dist.mannwhitneyu(a, b).pvalue  # two-sided
     return _read(p, float(np.median(a) - np.median(b)), lower_is_better, method)
 
 
@@ -153,7 +153,7 @@ def total_delta(
         p = min(1.0, 2 * min(upper, lower))
     else:
         sd = np.sqrt(w * (1 - w) * np.sum(pooled**2))
-        p = float(2 * sps.norm.sf(abs(total - w * pooled.sum()) / sd))
+        p = 2 * dist.norm_sf(abs(total - w * pooled.sum()) / sd)
     change = total / exposure_now - b.sum() / exposure_before
     return _read(p, change, lower_is_better, method)
 

@@ -28,8 +28,8 @@ from typing import NamedTuple
 import duckdb
 import numpy as np
 import pandas as pd
-import scipy.stats as sps
 
+from analytics import distributions as dist
 from analytics.db import query_df, query_one
 from analytics.filters import Filter, service_clause, team_clause
 from analytics.schema import KINDS
@@ -320,7 +320,7 @@ def van_elteren(
         if not m or not n:
             continue
         size = m + n
-        ranks = sps.rankdata(np.concatenate([a, b]))
+        ranks = dist.rankdata(np.concatenate([a, b]))
         _, ties = np.unique(np.concatenate([a, b]), return_counts=True)
         tie_term = float(np.sum(ties**3 - ties)) / (size * (size - 1)) if size > 1 else 0.0
         var = m * n / 12 * ((size + 1) - tie_term)
@@ -336,7 +336,7 @@ def van_elteren(
     estimate = est_num / est_den
     if variance <= 0:
         return estimate, 1.0, used  # every value tied within each stratum: no evidence
-    return estimate, float(2 * sps.norm.sf(abs(total) / math.sqrt(variance))), used
+    return estimate, 2 * dist.norm_sf(abs(total) / math.sqrt(variance)), used
 
 
 class Windows(NamedTuple):

@@ -202,9 +202,9 @@ FROM flags GROUP BY service, week
     variance = float(sum((hazard - placebos / 2) ** 2 for hazard, placebos, _ in clusters))
     p_value = None
     if variance > 0:
-        from scipy.stats import norm
+        from analytics.distributions import norm_sf
 
-        p_value = float(norm.sf((window - placebo) / math.sqrt(variance)))
+        p_value = norm_sf((window - placebo) / math.sqrt(variance))
     return dict(zip(keys, (window, placebo, window - placebo, after, p_value), strict=True))
 
 

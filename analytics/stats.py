@@ -15,9 +15,8 @@ from dataclasses import asdict, dataclass, field, replace
 
 import numpy as np
 import pandas as pd
-from scipy import special
-from scipy import stats as sps
 
+from analytics import distributions as dist
 from analytics import timeseries as ts
 from analytics.stratified import MantelHaenszel, VanElteren, mantel_haenszel, van_elteren
 
@@ -97,8 +96,8 @@ class Correlation(Result):
 
 def _rank_correlation(a: np.ndarray, b: np.ndarray, axis: int = -1) -> np.ndarray:
     """Spearman's r along ``axis`` (vectorised, for the exact permutation test)."""
-    ra = sps.rankdata(a, axis=axis)
-    rb = sps.rankdata(b, axis=axis)
+    ra = dist.rankdata(a, axis=axis)
+    rb = dist.rankdata(b, axis=axis)
     ra = ra - ra.mean(axis=axis, keepdims=True)
     rb = rb - rb.mean(axis=axis, keepdims=True)
     num = (ra * rb).sum(axis=axis)
@@ -129,7 +128,7 @@ def spearman(x: Sequence, y: Sequence) -> Correlation:
         p = 0.0
     else:
         t = r * math.sqrt((n - 2) / (1 - r * r))
-        p = float(2 * special.stdtr(n - 2, -abs(t)))
+        p = 2 * dist.t_cdf(-abs(t), n - 2)
     if n <= EXACT_SPEARMAN_MAX_N:
         # the t approximation is far too confident on a handful of points: use all pairings
         orders = np.array(list(itertools.permutations(range(n))))
@@ -205,7 +204,7 @@ def wilson_interval(
         return None
     if not 0 <= failed <= total:
         raise ValueError(f"failed ({failed}) must lie between 0 and total ({total})")
-    z = sps.norm.ppf(1 - (1 - confidence) / 2)
+    z = dist.norm_ppf(1 - (1 - confidence) / 2)
     p = failed / total
     denom = 1 + z**2 / total
     centre = (p + z**2 / (2 * total)) / denom
@@ -243,7 +242,7 @@ def compare_rates(a_failed: int, a_total: int, b_failed: int, b_total: int) -> R
         reason = "one group has no deployments"
     else:
         table = [[a_failed, a_total - a_failed], [b_failed, b_total - b_failed]]
-        res = sps.fisher_exact(table)
+        res = dist.fisher_exact(table)
         odds, p = _num(res.statistic), _num(res.pvalue)
     return RateComparison(
         a_total,
@@ -298,7 +297,7 @@ def compare_samples(a: Sequence, b: Sequence) -> SampleComparison:
     if np.all(np.concatenate([a, b]) == a[0]):
         # every value equal: no evidence of a difference, and scipy's p would be NaN
         return SampleComparison(len(a), len(b), *summary, len(a) * len(b) / 2, 1.0, 0.0)
-    res = sps.mannwhitneyu(b, a, alternative="two-sided")
+    res = dist.mannwhitneyu(b, a)  # two-sided, scipy's defaults
     u_b = float(res.statistic)  # pairs where b > a, ties counting one half
     effect = 2 * u_b / (len(a) * len(b)) - 1
     return SampleComparison(len(a), len(b), *summary, u_b, _num(res.pvalue), effect)
@@ -386,9 +385,9 @@ def theil_sen(
         method.append(f"slopes of {len(slopes):,} random pairs of {total:,}")
     var = mk.var_s * factor
     sigma = math.sqrt(var)
-    p = 2 * sps.norm.sf(abs(mk.s - np.sign(mk.s)) / sigma) if var > 0 else 1.0
+    p = 2 * dist.norm_sf(abs(mk.s - np.sign(mk.s)) / sigma) if var > 0 else 1.0
     # Sen (1968) eq. 2.6: the slopes ranked (N -/+ z sigma) / 2 bound the 95 % interval
-    z = sps.norm.ppf(0.025)
+    z = dist.norm_ppf(0.025)
     scale = len(slopes) / total
     hi = min(int(np.round((total - z * sigma) / 2 * scale)), len(slopes) - 1)
     lo = max(int(np.round((total + z * sigma) / 2 * scale)) - 1, 0)

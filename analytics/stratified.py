@@ -12,7 +12,8 @@ and pool those within-stratum comparisons:
   hybrid score interval;
 * :func:`van_elteren` — the stratified Wilcoxon rank-sum test for a continuous outcome.
 
-Pure numpy/scipy; every result is JSON-safe (None for undefined values, with a ``reason``).
+Pure numpy (distributions from :mod:`analytics.distributions`); every result is JSON-safe (None
+for undefined values, with a ``reason``).
 """
 
 from __future__ import annotations
@@ -23,9 +24,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
-from scipy import stats as sps
 
-Z95 = float(sps.norm.ppf(0.975))  # 1.959964: two-sided 95 % normal quantile
+from analytics.distributions import norm_ppf
+
+Z95 = norm_ppf(0.975)  # 1.959964: two-sided 95 % normal quantile
 
 
 def _num(value) -> float | None:

@@ -23,8 +23,8 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy import linalg
-from scipy import stats as sps
+
+from analytics import distributions as dist
 
 MAX_AR_ORDER = 4  # highest AR order tried for prewhitening
 MAX_PAIRS = 2_000_000  # Theil–Sen slopes beyond this are a random subsample (about 2,000 weeks)
@@ -87,7 +87,7 @@ def fit_ar(x, max_order: int | None = None) -> ARFit:
     r = acf(x, max_order)
     best = ARFit(0, (), var, n * math.log(var))
     for p in range(1, max_order + 1):
-        phi = linalg.solve_toeplitz(r[:p], r[1 : p + 1])
+        phi = dist.solve_toeplitz(r[:p], r[1 : p + 1])
         sigma2 = var * (1 - float(phi @ r[1 : p + 1]))
         if sigma2 <= 0:
             continue
@@ -142,7 +142,8 @@ class MannKendall:
 
 
 def mann_kendall(y) -> MannKendall:
-    """Mann–Kendall S of ``y`` against its order, in O(n log n) via Kendall's tau-b."""
+    """Mann–Kendall S of ``y`` against its order, in O(n log n) (:func:`analytics.distributions.
+    mann_kendall_s`), and its tie-corrected variance."""
     y = np.asarray(y, dtype=float)
     n = len(y)
     _, ties = np.unique(y, return_counts=True)
@@ -151,9 +152,7 @@ def mann_kendall(y) -> MannKendall:
     n2 = float(np.sum(ties * (ties - 1))) / 2
     if n < 2 or n0 == n2:
         return MannKendall(n, 0, max(var_s, 0.0))
-    # tau_b = S / sqrt(n0 (n0 - n2)) when the time axis has no ties
-    tau = sps.kendalltau(np.arange(n), y).statistic
-    return MannKendall(n, int(round(tau * math.sqrt(n0 * (n0 - n2)))), var_s)
+    return MannKendall(n, dist.mann_kendall_s(y), var_s)
 
 
 MAX_MODEL_LAGS = 2_000  # the AR(1) model's autocorrelations are summed up to this lag
@@ -201,9 +200,9 @@ def hamed_rao_factor(detrended, alpha: float = 0.05, fitted: int = 2) -> float:
     n = len(x)
     if n < 3:
         return 1.0
-    ranks = sps.rankdata(x)
+    ranks = dist.rankdata(x)
     rho = acf(ranks, min(n - 1, math.ceil(10 * math.log10(n))))[1:]
-    bound = sps.norm.ppf(1 - alpha / 2) / math.sqrt(n)
+    bound = dist.norm_ppf(1 - alpha / 2) / math.sqrt(n)
     empirical = _variance_factor(n, np.where(np.abs(rho) > bound, rho, 0.0))
     phi = rho_upper(float(rho[0]) if len(rho) else 0.0, n, fitted)
     lags = min(n - 1, MAX_MODEL_LAGS)
@@ -263,7 +262,7 @@ def season_p_value(y, weeks=None, inflation: float = 1.0) -> float:
     if dof < 1:
         return 1.0
     f = ((rss0 - rss1) / k) / (rss1 / dof)
-    return float(sps.f.sf(f, k, dof))
+    return dist.f_sf(f, k, dof)
 
 
 def remove_clear_season(y, weeks=None, alpha: float = 0.05) -> tuple[np.ndarray, float | None]:
