@@ -295,11 +295,13 @@ class MannWhitneyResult(NamedTuple):
     pvalue: float
 
 
-def _mwu_counts(m: int, n: int, kmax: int) -> np.ndarray:
+def mann_whitney_counts(m: int, n: int, kmax: int | None = None) -> np.ndarray:
     """How many of the ``C(m + n, m)`` orderings of two samples without ties give U = 0..kmax:
     the coefficients of the Gaussian binomial ``prod_{i=1..m} (1 - q^(n+i)) / (1 - q^i)``
     (Mann & Whitney 1947; Andrews 1976, The Theory of Partitions, Thm 3.1), truncated at
-    ``q^kmax``. Exact integers: int64 while ``C(m + n, m)`` fits, Python integers beyond."""
+    ``q^kmax`` (default ``m n``, the whole distribution; symmetric in m and n). Exact integers:
+    int64 while ``C(m + n, m)`` fits, Python integers (an object array) beyond. O(m * kmax)."""
+    kmax = m * n if kmax is None else kmax
     dtype = np.int64 if math.comb(m + n, m) < 2**62 else object
     c = np.zeros(kmax + 1, dtype=dtype)
     c[0] = 1
@@ -345,7 +347,7 @@ def mannwhitneyu(x, y) -> MannWhitneyResult:
     else:
         small, large = min(n1, n2), max(n1, n2)
         k = n1 * n2 - int(round(u))  # P(U >= u) = P(U <= mn - u) by symmetry
-        counts = _mwu_counts(small, large, k)
+        counts = mann_whitney_counts(small, large, k)
         p = 2 * (int(counts.sum()) / math.comb(n1 + n2, small))
     return MannWhitneyResult(u1, min(p, 1.0) if not math.isnan(p) else p)
 

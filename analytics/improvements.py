@@ -241,19 +241,10 @@ def delete_improvement(con: duckdb.DuckDBPyConnection, improvement_id: str) -> b
 
 
 def _u_null_counts(m: int, n: int) -> np.ndarray:
-    """Ways of ordering two samples of sizes m and n (no ties) giving U = 0 .. m*n."""
-    # f(i, j)(u) = f(i-1, j)(u - j) + f(i, j-1)(u): the largest value is in the first sample
-    # (it beats all j of the second) or in the second.
-    prev = [np.ones(1) for _ in range(n + 1)]
-    for i in range(1, m + 1):
-        cur = [np.ones(1)]
-        for j in range(1, n + 1):
-            counts = np.zeros(i * j + 1)
-            counts[j : j + len(prev[j])] += prev[j]
-            counts[: len(cur[j - 1])] += cur[j - 1]
-            cur.append(counts)
-        prev = cur
-    return prev[n]
+    """Ways of ordering two samples of sizes m and n (no ties) giving U = 0 .. m*n, as floats:
+    the Gaussian binomial coefficients of :func:`analytics.distributions.mann_whitney_counts`
+    (O(m * m n) array steps; the two-sample recursion took m n Python steps of that size)."""
+    return dist.mann_whitney_counts(min(m, n), max(m, n)).astype(float)
 
 
 def hodges_lehmann(
@@ -445,11 +436,13 @@ def _inside(series: pd.DataFrame, data_days: tuple[dt.date, dt.date]) -> pd.Seri
 
 def _sides(series: pd.DataFrame, win: Windows) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """The weekly values of (baseline, gap, after) from a frame of ``bucket``, ``value``."""
-    b = series["bucket"]
-    base = series.loc[(b >= win.baseline_from) & (b <= win.baseline_to), "value"]
-    gap = series.loc[(b >= win.gap_from) & (b < win.start_week), "value"]
-    after = series.loc[b >= win.after_from, "value"]
-    return tuple(s.to_numpy(dtype=float) for s in (base, gap, after))
+    # numpy masks over the dates: three pandas selections per call cost more than the tests
+    b = series["bucket"].to_numpy()
+    value = series["value"].to_numpy(dtype=float)
+    base = value[(b >= win.baseline_from) & (b <= win.baseline_to)]
+    gap = value[(b >= win.gap_from) & (b < win.start_week)]
+    after = value[b >= win.after_from]
+    return base, gap, after
 
 
 def _restore_within_priority(
@@ -490,16 +483,21 @@ def _did(
     interval and Mann–Whitney p. ``by_team``: the metric's weekly series of every team
     (``bucket``, ``team``, ``value``). Returns (shift, low, high, p, other teams)."""
     mine = (by_team["team"] == team).to_numpy(dtype=bool)  # vectorised: no Python set (#11)
-    others = by_team[~mine]
-    n_others = int(others["team"].nunique())
+    n_others = int(by_team.loc[~mine, "team"].nunique())
     if not n_others or not mine.any():
         return None, None, None, None, n_others
-    # parallel trends: the other teams' mean per week stands in for where the team would be
-    other_mean = others.groupby("bucket")["value"].mean()
-    own = by_team[mine].set_index("bucket")["value"]
-    gap = (own - other_mean).dropna()
-    frame = pd.DataFrame({"bucket": gap.index, "value": gap.to_numpy()})
-    frame = frame[frame["bucket"].isin(weeks_ok)]
+    # parallel trends: the other teams' mean per week stands in for where the team would be;
+    # in arrays over the week codes (a pandas groupby and alignment per improvement cost more)
+    week, weeks = pd.factorize(by_team["bucket"], sort=True)
+    value = by_team["value"].to_numpy(dtype=float)
+    other = ~mine & ~np.isnan(value)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        other_mean = np.bincount(week[other], value[other], len(weeks)) / np.bincount(
+            week[other], minlength=len(weeks)
+        )
+    gap = value[mine] - other_mean[week[mine]]
+    keep = ~np.isnan(gap) & np.isin(week[mine], [i for i, w in enumerate(weeks) if w in weeks_ok])
+    frame = pd.DataFrame({"bucket": weeks[week[mine][keep]], "value": gap[keep]})
     base, _, after = _sides(frame, win)
     if len(base) < MIN_SIDE or len(after) < MIN_SIDE:
         return None, None, None, None, n_others

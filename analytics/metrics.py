@@ -520,7 +520,7 @@ def _aggregate(
 
 def _to_dates(series: pd.Series) -> pd.Series:
     """DuckDB DATE columns arrive as datetime64; the API promises ``datetime.date`` values."""
-    return pd.Series([d.date() for d in pd.to_datetime(series)], index=series.index, dtype=object)
+    return pd.Series(pd.to_datetime(series).dt.date.to_numpy(), index=series.index, dtype=object)
 
 
 # --- the report -------------------------------------------------------------------------------

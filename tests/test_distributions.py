@@ -227,6 +227,19 @@ def test_mannwhitneyu_exact_by_hand_and_large_exact_case():
     assert _close(dist.mannwhitneyu(x, y).pvalue, float(ref.pvalue), 1e-9)
 
 
+def test_mann_whitney_counts_by_enumeration():
+    # every choice of the first sample's ranks among m + n, its U = rank sum - m (m + 1) / 2
+    for m, n in [(0, 3), (1, 1), (2, 3), (3, 5), (5, 4), (4, 6)]:
+        brute = np.zeros(m * n + 1, dtype=int)
+        for ranks in itertools.combinations(range(1, m + n + 1), m):
+            brute[sum(ranks) - m * (m + 1) // 2] += 1
+        np.testing.assert_array_equal(dist.mann_whitney_counts(m, n), brute)
+        np.testing.assert_array_equal(dist.mann_whitney_counts(n, m), brute)
+    # beyond 64 bits the counts are Python integers, still exact
+    big = dist.mann_whitney_counts(30, 40)
+    assert int(big.sum()) == math.comb(70, 30) and big[0] == 1 and big[1] == 1
+
+
 # --- Mann-Kendall S -------------------------------------------------------------------------
 
 
