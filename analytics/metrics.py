@@ -226,7 +226,7 @@ deployed_changes AS (
 )"""
 
 
-def _deployments_ctes(attribution: Attribution) -> str:
+def _deployments_ctes(attribution: Attribution, failed: bool = True, rework: bool = True) -> str:
     """CTEs ending in ``deployments``: one row per deployment in the filter's window.
 
     ``failed``: outcome failed/rolled_back, or named as cause by any incident in the database
@@ -235,29 +235,36 @@ def _deployments_ctes(attribution: Attribution) -> str:
     Semi-joins (IN) keep each deployment once however many incidents name it, so the failure
     rate never exceeds 1.
     ``rework``: named in ``resolved_by_change`` of any incident.
+
+    ``failed=False`` / ``rework=False``: that column is NULL and its semi-join left out, for
+    queries that read neither (each scans every incident: half the time of a weekly count).
     """
     window_union = ""
     if attribution.by_window:
         window_union = "UNION ALL SELECT change_id FROM window_links"
-    return f"""
+    caused = f"""
 caused_changes AS (
     SELECT caused_by_change AS change_id FROM incidents
     WHERE caused_by_change IS NOT NULL AND {_is_incident()}
     {window_union}
-),
+),"""
+    reworked = f"""
 reworked_changes AS (
     SELECT resolved_by_change AS change_id FROM incidents
     WHERE resolved_by_change IS NOT NULL AND {_is_incident()}
-),
+),"""
+    failed_sql = """(list_contains($failed_outcomes, c.outcome)
+            OR c.change_id IN (SELECT change_id FROM caused_changes))"""
+    rework_sql = "c.change_id IN (SELECT change_id FROM reworked_changes)"
+    return f"""{caused if failed else ""}{reworked if rework else ""}
 {DEPLOYED_CHANGES_CTES},
 deployments AS (
     SELECT
         c.change_id, c.team, c.service, c.change_type, c.approval,
         c.risk, c.sprint_id, c.requested_at, c.implemented_at,
         {hours_between("c.requested_at", "c.implemented_at")} AS lead_time_hours,
-        (list_contains($failed_outcomes, c.outcome)
-            OR c.change_id IN (SELECT change_id FROM caused_changes)) AS failed,
-        c.change_id IN (SELECT change_id FROM reworked_changes) AS rework
+        {failed_sql if failed else "CAST(NULL AS BOOLEAN)"} AS failed,
+        {rework_sql if rework else "CAST(NULL AS BOOLEAN)"} AS rework
     FROM deployed_changes AS c
 )"""
 
@@ -295,14 +302,21 @@ tickets AS (
 )"""
 
 
-def _with(attribution: Attribution, deployments: bool = True, tickets: bool = True) -> str:
+def _with(
+    attribution: Attribution,
+    deployments: bool = True,
+    tickets: bool = True,
+    failed: bool = True,
+    rework: bool = True,
+) -> str:
     """``WITH`` and the CTEs for ``deployments`` and/or ``tickets`` (plus ``window_links``, which
-    both read in window mode, computed once)."""
+    both read in window mode, computed once); ``failed``/``rework``: see
+    :func:`_deployments_ctes`."""
     ctes = []
     if attribution.by_window:
         ctes.append(_window_links_cte())
     if deployments:
-        ctes.append(_deployments_ctes(attribution))
+        ctes.append(_deployments_ctes(attribution, failed, rework))
     if tickets:
         ctes.append(_tickets_ctes(attribution))
     return "WITH " + ",\n".join(ctes)
@@ -484,7 +498,10 @@ buckets AS (
     )
     if extra_ctes:
         ctes.append(extra_ctes)
-    with_clause = _with(attribution, need_d, need_t) + ",\n" + ",\n".join(ctes)
+    # the deployments' failed and rework flags only when a metric (or the report's CTEs) reads them
+    read = " ".join(_OUTER[m] for m in metrics)
+    flags = {f: bool(extra_ctes) or f"d.n_{f}" in read for f in ("failed", "rework")}
+    with_clause = _with(attribution, need_d, need_t, **flags) + ",\n" + ",\n".join(ctes)
     outer = ",\n    ".join(f"{_OUTER[m]} AS {m}" for m in metrics)
     select = f"""
 SELECT g.bucket, g.bucket_days, g.grp,
