@@ -108,7 +108,7 @@ def spearman(x: Sequence, y: Sequence) -> Correlation:
     """Spearman r and its two-sided p-value for paired values (pairs with a missing value drop).
 
     The p-value is exact (permutation over all pairings) up to ``EXACT_SPEARMAN_MAX_N`` points,
-    else scipy's t approximation.
+    else the t approximation (as scipy's ``spearmanr``).
     """
     x = np.asarray(x, dtype=float)
     y = np.asarray(y, dtype=float)

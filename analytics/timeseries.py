@@ -1,4 +1,4 @@
-"""Time-series building blocks for honest weekly statistics: pure numpy/scipy, no database.
+"""Time-series building blocks for honest weekly statistics: pure numpy, no database.
 
 Weekly counts are autocorrelated (a busy week follows a busy week) and often seasonal, so the
 i.i.d. tests in :mod:`analytics.stats` would claim links and trends that chance alone makes.
