@@ -283,6 +283,40 @@ def remove_clear_season(y, weeks=None, alpha: float = 0.05) -> tuple[np.ndarray,
     return (adjusted, p) if p < alpha else (y, None)
 
 
+def schwert_bandwidth(n: int) -> int:
+    """Bartlett-kernel bandwidth ``floor(12 (n / 100) ** (1/4))`` in lags (Schwert 1989's long
+    rule; 12 for two years of weeks), at most ``n - 1``."""
+    return max(1, min(n - 1, int(12 * (n / 100) ** 0.25)))
+
+
+def chi2_quantile(q: float, dof: float) -> float:
+    """The ``q`` quantile of a chi-square with ``dof`` degrees of freedom by the Wilson &
+    Hilferty (1931) cube-root approximation (relative error under 1 % from 10 degrees)."""
+    h = 2 / (9 * dof)
+    return dof * max(1 - h + dist.norm_ppf(q) * math.sqrt(h), 0.0) ** 3
+
+
+def bartlett_factor_upper(x, alpha: float = 0.05) -> float:
+    """Upper one-sided ``1 - alpha`` bound of the variance inflation ``n / n*`` of a sum of the
+    ranks of ``x``: the Bartlett-kernel (Newey & West 1987) long-run variance over the variance,
+    bandwidth :func:`schwert_bandwidth`, divided by the chi-square quantile of its ``3n / M``
+    equivalent degrees of freedom (Priestley 1981, ch. 6; Bartlett window). Never below 1.
+
+    Why an upper bound: on two years of weeks the estimate is noisy, and the series whose
+    estimate happens to come out low are exactly those that claim a chance trend (audit, #11).
+    """
+    x = np.asarray(x, dtype=float)
+    n = len(x)
+    if n < 4:
+        return 1.0
+    lags = schwert_bandwidth(n)
+    r = acf(dist.rankdata(x), lags)[1:]
+    weights = 1 - np.arange(1, lags + 1) / (lags + 1)
+    ratio = max(1 + 2 * float(weights @ r), 0.0)
+    dof = 3 * n / lags
+    return max(ratio * dof / chi2_quantile(alpha, dof), 1.0)
+
+
 def long_run_ratio(x) -> float:
     """Long-run variance over variance of ``x`` under its AR fit (AIC, up to order 4): how much
     autocorrelation inflates the variance of a sum, ``1`` for white noise, ``(1+phi)/(1-phi)``
@@ -314,6 +348,20 @@ def pairwise_slopes(y, max_pairs: int = MAX_PAIRS, seed: int = 0) -> tuple[np.nd
         b = b + (b >= a)  # uniform over the other n - 1 positions: never i == j
         i, j = np.minimum(a, b), np.maximum(a, b)
     return (y[j] - y[i]) / (j - i), total
+
+
+def ar1_paths(phi: float, n: int, count: int, rng: np.random.Generator) -> np.ndarray:
+    """``count`` x ``n`` stationary Gaussian AR(1) paths ``z_t = phi z_(t-1) + e_t`` (unit
+    innovations), as a convolution of white noise with ``phi^k`` truncated where ``phi^k``
+    falls below 1e-12, whose length also serves as burn-in: FFT time, no loop over weeks."""
+    if phi <= 0:
+        return rng.standard_normal((count, n))
+    memory = int(min(math.ceil(math.log(1e-12) / math.log(phi)), 100_000))
+    noise = rng.standard_normal((count, n + memory))
+    kernel = phi ** np.arange(memory, dtype=float)
+    size = 1 << (n + 2 * memory - 1).bit_length()
+    paths = np.fft.irfft(np.fft.rfft(noise, size) * np.fft.rfft(kernel, size), size)
+    return paths[:, memory : memory + n]
 
 
 def block_length(resid, n: int | None = None) -> int:

@@ -63,7 +63,7 @@ def test_cadence_incident_correlation_lags(con):
         "spearman_r": pytest.approx(1.0),
         "p_value": pytest.approx(1 / 12),
         "q_value": pytest.approx(1 / 6),
-        "method": "Spearman, AR(0): deployments not autocorrelated",
+        "method": "Spearman, AR(0): neither series autocorrelated",
         "reason": None,
     }
     assert rows[1]["n"] == 3 and rows[1]["p_value"] == pytest.approx(1 / 3)
@@ -361,7 +361,7 @@ def test_report_json_carries_the_statistics(tmp_path, capsys):
     assert out["cadence_incident_correlation"][0] == {
         "lag_weeks": 0, "n": 4, "spearman_r": pytest.approx(1.0), "p_value": pytest.approx(1 / 12),
         "q_value": pytest.approx(1 / 6),
-        "method": "Spearman, AR(0): deployments not autocorrelated",
+        "method": "Spearman, AR(0): neither series autocorrelated",
     }  # fmt: skip
     assert out["cab_vs_delegated"]["cab_cfr"] == 0.0  # normal changes default to the CAB
     assert out["incident_trend"]["theil_sen_slope_per_week"] == 1.0

@@ -167,7 +167,7 @@ def test_a_real_lagged_link_is_still_found():
     d = ar1(rng, 104, 0.6)
     i = ar1(rng, 104, 0.6) + 0.8 * np.concatenate([[0, 0], d[:-2]])  # incidents 2 weeks later
     rows = stats.lagged_spearman(d, i)
-    assert rows[0]["method"].startswith("prewhitened Spearman, AR(")
+    assert rows[0]["method"].startswith("prewhitened Spearman, deployments AR(")
     assert rows[2]["q_value"] < 0.05 and rows[2]["spearman_r"] > 0
     assert narrative.lagged_correlation_sentence(rows) == (
         "Weeks with more releases went with more incidents 2 weeks later."
@@ -267,3 +267,78 @@ def test_weekly_change_point_blocks_as_long_as_the_recorded_weeks_ask():
     adjusted = ts.seasonal_adjust(y, mondays)
     assert got.block_length == max(raw, stats.change_point(adjusted, permutations=199).block_length)
     assert got.mean_before == pytest.approx(y[:i].mean())
+
+
+# --- long-run variance bounds and AR(1) paths (#11: AR(1) weekly noise) ------------------------
+
+
+def test_chi2_quantile_is_close_to_scipy():
+    for dof in (10, 26, 62, 300):
+        for q in (0.05, 0.5, 0.95):
+            assert ts.chi2_quantile(q, dof) == pytest.approx(sps.chi2.ppf(q, dof), rel=0.01)
+
+
+def test_bartlett_factor_upper_by_hand():
+    x = np.array([3.0, 1, 4, 1, 5, 9, 2, 6, 5, 3, 5, 8, 9, 7, 9, 3, 2, 3, 8, 4])
+    n, lags = 20, ts.schwert_bandwidth(20)
+    assert lags == int(12 * 0.2**0.25) == 8
+    r = ts.acf(sps.rankdata(x), lags)[1:]
+    ratio = 1 + 2 * sum((1 - j / (lags + 1)) * r[j - 1] for j in range(1, lags + 1))
+    dof = 3 * n / lags
+    expected = max(ratio * dof / ts.chi2_quantile(0.05, dof), 1.0)
+    assert ts.bartlett_factor_upper(x) == pytest.approx(expected)
+    # persistent noise needs a larger bound than white noise of the same length
+    rng = np.random.default_rng(3)
+    white, slow = rng.normal(size=104), ar1(rng, 104, 0.8)
+    assert ts.bartlett_factor_upper(slow) > ts.bartlett_factor_upper(white) >= 1.0
+
+
+def test_ar1_paths_are_stationary_with_the_asked_persistence():
+    paths = ts.ar1_paths(0.7, 50_000, 2, np.random.default_rng(1))
+    assert paths.shape == (2, 50_000)
+    for path in paths:
+        assert ts.acf(path, 1)[1] == pytest.approx(0.7, abs=0.02)
+        assert path.var() == pytest.approx(1 / (1 - 0.49), rel=0.05)  # stationary from the start
+    assert ts.ar1_paths(0.0, 5, 3, np.random.default_rng(1)).shape == (3, 5)
+
+
+def test_lag_p_value_allows_for_residual_autocorrelation():
+    # both series share slow wander after a too-short fit: the Bartlett factor widens the test
+    rng = np.random.default_rng(8)
+    a, b = ar1(rng, 104, 0.8), ar1(rng, 104, 0.8)
+    r = stats.spearman(a, b).spearman_r
+    lags = math.ceil(10 * math.log10(104))
+    ra, rb = ts.acf(sps.rankdata(a), lags)[1:], ts.acf(sps.rankdata(b), lags)[1:]
+    factor = 1 + 2 * sum((1 - j / 104) * ra[j - 1] * rb[j - 1] for j in range(1, lags + 1))
+    assert factor > 1
+    t = r * math.sqrt((104 - 2) / factor / (1 - r * r))
+    expected = 2 * sps.t.cdf(-abs(t), 104 / factor - 2)
+    assert stats._bartlett_p(a, b, r) == pytest.approx(expected)
+    assert stats._bartlett_p(a, b, r) > stats.spearman(a, b).p_value
+
+
+def test_independent_strongly_autocorrelated_pairs_rarely_claim_a_lag():
+    # two years of weeks, each series AR(1) phi = 0.8 plus white noise (counts-like): each
+    # series is prewhitened with its own model (Haugh 1976)
+    rng = np.random.default_rng(20261203)
+    claims = 0
+    for _ in range(150):
+        d = ar1(rng, 104, 0.8) + rng.normal(size=104)
+        i = ar1(rng, 104, 0.8) + rng.normal(size=104)
+        rows = stats.lagged_spearman(d, i)
+        claims += any(r["q_value"] is not None and r["q_value"] < 0.05 for r in rows)
+    assert claims / 150 <= 0.07
+
+
+def test_change_point_on_persistent_noise_needs_both_tests():
+    rng = np.random.default_rng(21)
+    claims = sum(
+        stats.change_point(ar1(rng, 104, 0.9) + rng.normal(size=104), permutations=199).p_value
+        < 0.05
+        for _ in range(100)
+    )
+    assert claims / 100 <= 0.07  # the block permutation alone: 16 % on these series
+    step = np.r_[np.zeros(60), np.full(44, 3.0)] + rng.normal(size=104)
+    found = stats.change_point(step)
+    assert found.index == 60 and found.p_value < 0.05
+    assert "AR(1) parametric bootstrap" in found.method
