@@ -154,8 +154,9 @@ def lagged_correlation_how(rows: list[dict]) -> list[str]:
         f"{best['spearman_r']:.2f}, {fmt_p(best['p_value'])}, q = {best_q:.2g} "
         f"({count(best['n'], 'weeks')}).",
         "Weekly counts follow their own rhythm (a busy week follows a busy week), which makes "
-        "chance correlations common: both series are filtered with the autoregressive model of "
-        "the deployments before correlating (prewhitening, Box & Jenkins), and the p-values of "
+        "chance correlations common: each series is filtered with its own autoregressive model "
+        "before correlating (prewhitening; Haugh 1976), what rhythm is left widens the test "
+        "(Bartlett 1935), and the p-values of "
         f"the {len(defined)} lags are adjusted with Benjamini–Hochberg; a lag is named only when "
         f"its q-value is below {ALPHA}.",
     ]
@@ -311,8 +312,11 @@ def trend_how(trend: Trend, unit: str = "week") -> list[str]:
     if trend.method:
         lines.append(
             f"Method: {trend.method}. The variance correction allows for weeks that resemble "
-            "their neighbours (Hamed & Rao 1998); from two years of weeks on, a yearly season "
-            "that stands out from that rhythm is removed first so it does not read as a trend."
+            "their neighbours (Hamed & Rao 1998), and is never below the upper 95 % bound of the "
+            "weeks' long-run variance (Bartlett window, Newey & West 1987), because a short series "
+            "understates its own slow wander exactly when that wander looks like a trend; from "
+            "two years of weeks on, a yearly season that stands out from that rhythm is removed "
+            "first so it does not read as a trend."
         )
     return lines
 
@@ -370,7 +374,9 @@ def change_point_how(cp: ChangePoint, weeks: list[dt.date] | None = None) -> lis
         f"{fmt_num(cp.mean_after, 1)} after, {count(cp.n, 'whole weeks')}; {fmt_p(cp.p_value)} "
         f"by {method}.",
         "Blocks of neighbouring weeks are shuffled rather than single weeks, so the test keeps "
-        "the weeks' own rhythm and a slow drift is not mistaken for a shift (Künsch 1989).",
+        "the weeks' own rhythm and a slow drift is not mistaken for a shift (Künsch 1989); and "
+        "a shift is named only when weeks simulated with the persistence the data allow at "
+        "most (an AR(1) model at its upper 95 % bound) rarely split as clearly either.",
     ]
 
 

@@ -4,16 +4,18 @@ Weekly counts are autocorrelated (a busy week follows a busy week) and often sea
 i.i.d. tests in :mod:`analytics.stats` would claim links and trends that chance alone makes.
 This module holds the corrections those functions use:
 
-- :func:`fit_ar` / :func:`ar_filter`: an AR(p) model (Yule–Walker, order by AIC) used to
-  prewhiten both series before a cross-correlation (Box & Jenkins 1976, ch. 11).
+- :func:`fit_ar` / :func:`ar_filter`: an AR(p) model (Yule–Walker, order by AIC) fitted to each
+  series to prewhiten it before a cross-correlation (Haugh 1976; Box & Jenkins 1976, ch. 11).
 - :func:`bh_qvalues`: Benjamini–Hochberg (1995) adjusted p-values across the lags tested.
 - :func:`mann_kendall` and :func:`hamed_rao_factor`: the Mann–Kendall trend test (Kendall 1975)
   with the Hamed & Rao (1998) variance correction for autocorrelation.
 - :func:`seasonal_adjust` / :func:`season_p_value`: removing a 52-week seasonal component
   (harmonic regression) when it is really there.
 - :func:`pairwise_slopes`: Theil–Sen (Sen 1968) slopes, capped at ``MAX_PAIRS`` pairs.
+- :func:`bartlett_factor_upper`: the upper bound of the long-run variance (Bartlett window,
+  Newey & West 1987) that keeps the trend test honest when the short series understates it.
 - :func:`block_length` / :func:`block_orders`: block permutation (Künsch 1989 blocks) for the
-  change-point test.
+  change-point test, and :func:`ar1_paths` for its AR(1) parametric bootstrap.
 """
 
 from __future__ import annotations
