@@ -91,6 +91,9 @@ READINGS = {
     "lag_page": ("Lagged correlation, the page's sentence", "lag"),
     "trend": ("Incident trend rising/falling (JSON `incident_trend`)", "trend"),
     "change_point": ("Incident change point (`incident_change_point`)", "shift"),
+    # no effect plants a turn: every claim is false, detection does not apply
+    "trend_turn": ("Incident trend turned lately (Cadence page's sentence)", "none"),
+    "cab_lead": ("CAB vs delegated lead time within strata (Change control sentence)", "lead"),
     "csi": ("CSI register “worked” (JSON `improvements`, per entry)", "csi"),
     "warranty": ("Warranty share vs P1/P2 incidents (`warranty_vs_incidents`)", "warranty"),
     "attribution": ("Window attribution excess, 24 h (JSON `attribution`)", "caused"),
@@ -110,7 +113,7 @@ BIASES = {
 def variants(per_effect: bool = False) -> list[Variant]:
     """The null variants and all effects planted; with ``per_effect`` also one variant per
     effect a reading looks for (that effect alone)."""
-    own = sorted({effect for _label, effect in READINGS.values()} | {"lead"})
+    own = sorted({effect for _label, effect in READINGS.values()} - {"none"} | {"lead"})
     singles = [Variant(e, frozenset({e}), label=f"only “{e}” planted") for e in own]
     return [*NULLS, *(singles if per_effect else []), PLANTED_ALL]
 
@@ -182,10 +185,19 @@ def read_all(con, spec: demo.DemoSpec, only: set[str] | None = None) -> dict:
         sentence = narrative.lagged_correlation_sentence(rows)
         out["lag_page"].append((sentence.startswith("Weeks with more releases"), truth["lag"]))
 
-    if wanted("change_point"):
+    if wanted("change_point", "trend_turn"):
         cp = insights.incident_change_point(con, flt)
         inner = getattr(cp, "change_point", cp)
         out["change_point"].append((_significant(inner.p_value), truth["change_point"]))
+        if wanted("trend_turn"):  # the page measures the recent trend from a significant shift
+            since = cp.week if _significant(inner.p_value) else None
+            turn = insights.incident_trend_turn(con, flt, since)
+            out["trend_turn"].append((bool(turn.turned), truth["trend_turn"]))
+
+    if wanted("cab_lead"):
+        waits = insights.cab_vs_delegated(con, flt).lead_time_stratified
+        if waits is not None and waits.p_value is not None:
+            out["cab_lead"].append((_significant(waits.p_value), truth["cab_lead"]))
 
     if wanted("csi"):
         planted = {
@@ -266,7 +278,7 @@ def _cadence_claims(con, flt, spec) -> list[tuple[bool, bool]]:
 def cadence_claim(sentence: str) -> str | None:
     """The word "rose" or "fell" when the before/after sentence claims that weekly incidents
     changed, else None (not significant, or no comparison possible)."""
-    if re.search(r"\b(no comparison|not change|no clear|within noise)", sentence):
+    if re.search(r"\b(no comparison|not change|no clear|within noise)", sentence, re.I):
         return None
     found = re.search(r"\b(rose|fell)\b", sentence)
     return found.group(1) if found else None
