@@ -11,17 +11,17 @@ import datetime as dt
 import itertools
 import math
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 import duckdb
 import numpy as np
-import pandas as pd
 
 from analytics import stats
 from analytics.filters import Filter
 from analytics.metrics import (
     EXPLICIT,
     Attribution,
-    approval_cells,
+    approval_cells_columns,
     by_approval,
     data_range,
     deployments_frame,
@@ -29,8 +29,11 @@ from analytics.metrics import (
     per_team_sprints,
     sprints_frame,
 )
-from analytics.series import metric_series, metrics_series, whole_weeks
+from analytics.series import metric_series, metrics_series_columns, whole_weeks, whole_weeks_mask
 from analytics.stats import week_start
+
+if TYPE_CHECKING:  # the report's statistics run without pandas (#11); the pages' frames import it
+    import pandas as pd
 
 WEEK = dt.timedelta(days=7)
 
@@ -44,10 +47,19 @@ def weekly_series(
     """Per ISO week overlapping the window (zero-filled): ``week`` (Monday, date), ``days``
     (days of the week inside the window, 1..7), ``deployments``, ``incidents``,
     ``incidents_p1_p2`` (counts)."""
+    import pandas as pd
+
+    return pd.DataFrame(weekly_series_columns(con, flt, attribution))
+
+
+def weekly_series_columns(
+    con: duckdb.DuckDBPyConnection, flt: Filter, attribution: Attribution = EXPLICIT
+) -> dict[str, np.ndarray]:
+    """:func:`weekly_series` as numpy columns (``week`` an object array of dates), no pandas."""
     counts = ("deployments", "incidents", "incidents_p1_p2")
-    weekly = metrics_series(con, flt, counts, freq="week", attribution=attribution)
-    out = weekly.rename(columns={"bucket": "week", "bucket_days": "days"})
-    return out.astype({"days": int, **dict.fromkeys(counts, int)})
+    weekly = metrics_series_columns(con, flt, counts, freq="week", attribution=attribution)
+    names = {"bucket": "week", "bucket_days": "days"}
+    return {names.get(k, k): v if k == "bucket" else v.astype(int) for k, v in weekly.items()}
 
 
 def _full_weeks(weekly: pd.DataFrame, extent: tuple[dt.date, dt.date] | None) -> pd.DataFrame:
@@ -62,6 +74,15 @@ def whole_weekly_series(
     """:func:`weekly_series` restricted to the weeks entirely inside both the window and the
     data (first to last day with a change or an incident): what every weekly statistic reads."""
     return _full_weeks(weekly_series(con, flt, attribution), data_range(con))
+
+
+def whole_weekly_series_columns(
+    con: duckdb.DuckDBPyConnection, flt: Filter, attribution: Attribution = EXPLICIT
+) -> dict[str, np.ndarray]:
+    """:func:`whole_weekly_series` as numpy columns (the report's form, without pandas)."""
+    weekly = weekly_series_columns(con, flt, attribution)
+    inside = whole_weeks_mask(weekly["week"], weekly["days"], data_range(con))
+    return {k: v[inside] for k, v in weekly.items()}
 
 
 # --- review windows ------------------------------------------------------------------------------
@@ -360,6 +381,8 @@ def within_team(
     every team at once — organisation-wide incident waves drifting from week to week — would
     otherwise line up by chance with a team's warranty drift (null audit: 15 % false claims
     under AR(1) weekly noise without it, 5 % with calendar quarters)."""
+    import pandas as pd
+
     frame = pd.DataFrame({"team": team.to_numpy(), "x": x.to_numpy(float), "y": y.to_numpy(float)})
     frame["period"] = 0 if period is None else period.to_numpy()
     frame = frame.dropna()
@@ -430,6 +453,8 @@ def warranty_vs_incidents(
     P1/P2 incidents in the ``weeks`` weeks after it ends, both against the team's own mean
     (:func:`within_team`). Across teams, descriptive: warranty share per team from the sprints
     ending in the window, P1/P2 incidents per week per team over the window, Spearman."""
+    import pandas as pd
+
     from analytics.views import warranty_vs_following_incidents
 
     points = per_team_sprints(con, flt)
@@ -505,14 +530,14 @@ def statistics_for_report(
     (theil_sen_slope_per_week, low, high, p_value, method)."""
     # the deployments counted per team x risk x kind x approval x outcome, once for the
     # failure rate and the CAB comparison (#11: speed; the report reads no lead-time test)
-    cells = approval_cells(con, flt, attribution)
-    counts = cells["deployments"].to_numpy(dtype=np.int64)
+    cells = approval_cells_columns(con, flt, attribution)
+    counts = cells["deployments"].astype(np.int64)
     total = int(counts.sum())
-    failed = int(counts[cells["failed"].astype(bool).to_numpy()].sum())
+    failed = int(counts[cells["failed"].astype(bool)].sum())
     cfr = FailureRate(
         total, failed, failed / total if total else None, stats.wilson_interval(failed, total)
     )
-    weekly = whole_weekly_series(con, flt, attribution)  # once for the lags and the trend
+    weekly = whole_weekly_series_columns(con, flt, attribution)  # once for lags and trend
     lag_keys = ("lag_weeks", "n", "spearman_r", "p_value", "q_value", "method")
     lags = stats.lagged_spearman(weekly["deployments"], weekly["incidents"], 8)
     cab_result = stats.cab_vs_delegated_cells(cells)

@@ -21,14 +21,18 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import duckdb
-import pandas as pd
+import numpy as np
 
 from analytics.cost import DEFAULT_COST_MODEL, CostModel, effort_sql
-from analytics.db import bind, query_df
+from analytics.db import bind, query_columns, query_df
 from analytics.filters import Filter, service_clause, team_clause
 from analytics.schema import APPROVALS, DEFAULT_APPROVAL, FAILED_OUTCOMES
+
+if TYPE_CHECKING:  # the report runs without pandas (#11: its import is 0.5 s); frames import it
+    import pandas as pd
 
 
 @dataclass(frozen=True)
@@ -530,14 +534,40 @@ def _aggregate(
     is set) and one column per metric. Every bucket overlapping the window appears,
     crossed with every group that has data in the window.
     """
+    return query_df(con, *_aggregate_query(flt, freq, by, cost, attribution, metrics))
+
+
+def _aggregate_columns(
+    con: duckdb.DuckDBPyConnection,
+    flt: Filter,
+    freq: str | None = None,
+    by: str | None = None,
+    cost: CostModel = DEFAULT_COST_MODEL,
+    attribution: Attribution = EXPLICIT,
+    metrics: tuple[str, ...] = tuple(_OUTER),
+) -> dict[str, np.ndarray]:
+    """:func:`_aggregate` as numpy columns (:func:`analytics.db.query_columns`), no pandas."""
+    return query_columns(con, *_aggregate_query(flt, freq, by, cost, attribution, metrics))
+
+
+def _aggregate_query(flt, freq, by, cost, attribution, metrics) -> tuple:
+    """The SQL of :func:`_aggregate` and its parameter dicts (one query for both forms)."""
     with_clause, select = _aggregate_sql(freq, by, attribution, metrics)
     sql = with_clause + select.format(extra_columns="")
-    return query_df(con, sql, flt.params(), cost.params(), attribution.params(), constant_params())
+    return sql, flt.params(), cost.params(), attribution.params(), constant_params()
 
 
 def _to_dates(series: pd.Series) -> pd.Series:
     """DuckDB DATE columns arrive as datetime64; the API promises ``datetime.date`` values."""
+    import pandas as pd
+
     return pd.Series(pd.to_datetime(series).dt.date.to_numpy(), index=series.index, dtype=object)
+
+
+def _dates(values: np.ndarray) -> np.ndarray:
+    """A DATE column of :func:`analytics.db.query_columns` (datetime64) as an object array of
+    ``datetime.date`` (None for null): the numpy form of :func:`_to_dates`."""
+    return np.asarray(values).astype("datetime64[D]").astype(object)
 
 
 # --- the report -------------------------------------------------------------------------------
@@ -575,16 +605,13 @@ sprint_summary AS (
 
 
 def _plain(value):
-    """A JSON-ready Python value: NaN/NA -> None, numpy scalars -> int/float, dates -> ISO."""
+    """A JSON-ready Python value: NaN/NaT -> None, numpy scalars -> int/float, dates -> ISO."""
     if value is None:
         return None
-    try:
-        if pd.isna(value):
-            return None
-    except (TypeError, ValueError):
-        pass
     if hasattr(value, "item"):
-        value = value.item()
+        value = value.item()  # a numpy NaT becomes None
+    if value is None or (isinstance(value, float) and math.isnan(value)):
+        return None
     if isinstance(value, dt.datetime | dt.date):
         return value.isoformat()
     return value
@@ -780,6 +807,17 @@ def approval_cells(
     """The deployments in the window counted per cell: columns team, risk, rework, approval
     (with the type's default), failed (bool) and deployments (a count) — the few hundred cells
     behind the CAB comparison's tables instead of one row per deployment (#11: speed)."""
+    return query_df(con, *_approval_cells_query(flt, attribution))
+
+
+def approval_cells_columns(
+    con: duckdb.DuckDBPyConnection, flt: Filter, attribution: Attribution = EXPLICIT
+) -> dict[str, np.ndarray]:
+    """:func:`approval_cells` as numpy columns (the report's form, without pandas)."""
+    return query_columns(con, *_approval_cells_query(flt, attribution))
+
+
+def _approval_cells_query(flt: Filter, attribution: Attribution) -> tuple:
     sql = f"""
 {_with(attribution, tickets=False)}
 SELECT team, risk, rework, approval, failed, count(*) AS deployments
@@ -787,7 +825,7 @@ FROM deployments
 GROUP BY ALL
 ORDER BY ALL
 """
-    return query_df(con, sql, flt.params(), attribution.params(), constant_params())
+    return sql, flt.params(), attribution.params(), constant_params()
 
 
 def tickets_frame(

@@ -7,14 +7,18 @@ the day of the event: a deployment by ``implemented_at``, an incident or request
 from __future__ import annotations
 
 import datetime as dt
+from typing import TYPE_CHECKING
 
 import duckdb
-import pandas as pd
+import numpy as np
 
 from analytics.cost import DEFAULT_COST_MODEL, CostModel
 from analytics.filters import Filter
-from analytics.metrics import _FREQ, _GROUPS, EXPLICIT, Attribution, _aggregate, _to_dates
+from analytics.metrics import _FREQ, _GROUPS, EXPLICIT, Attribution, _aggregate_columns, _dates
 from analytics.schema import IMPROVEMENT_METRICS
+
+if TYPE_CHECKING:  # the report reads the columns without pandas (#11); the frames import it
+    import pandas as pd
 
 # Metrics a series can show (the same list an improvement may target, defined in the contract);
 # counts and sums are zero-filled, medians and ratios are null (NaN) in a bucket without data.
@@ -54,6 +58,22 @@ def metrics_series(
     """Several metrics per bucket in one query: ``bucket`` (date), ``bucket_days`` (days of the
     bucket inside the window), ``team``/``service`` when ``by`` is set, then one column per
     metric, as :func:`metric_series` defines each."""
+    import pandas as pd
+
+    return pd.DataFrame(metrics_series_columns(con, flt, metrics, freq, by, cost, attribution))
+
+
+def metrics_series_columns(
+    con: duckdb.DuckDBPyConnection,
+    flt: Filter,
+    metrics: tuple[str, ...],
+    freq: str = "week",
+    by: str | None = None,
+    cost: CostModel = DEFAULT_COST_MODEL,
+    attribution: Attribution = EXPLICIT,
+) -> dict[str, np.ndarray]:
+    """:func:`metrics_series` as numpy columns in the same order (``bucket`` an object array of
+    ``datetime.date``; a metric NaN where undefined): the report's form, without pandas."""
     unknown = [m for m in metrics if m not in SERIES_METRICS]
     if unknown:
         raise ValueError(
@@ -63,13 +83,13 @@ def metrics_series(
         raise ValueError(f"freq must be one of {', '.join(_FREQ)}, not {freq!r}")
     if by is not None and by not in _GROUPS:
         raise ValueError(f"by must be None or one of {', '.join(_GROUPS)}, not {by!r}")
-    df = _aggregate(con, flt, freq, by, cost, attribution, metrics=tuple(metrics))
-    out = pd.DataFrame({"bucket": _to_dates(df["bucket"]), "bucket_days": df["bucket_days"]})
+    cols = _aggregate_columns(con, flt, freq, by, cost, attribution, metrics=tuple(metrics))
+    out = {"bucket": _dates(cols["bucket"]), "bucket_days": cols["bucket_days"]}
     if by is not None:
-        out[by] = df["grp"]
+        out[by] = cols["grp"]
     for metric in metrics:
-        out[metric] = df[metric]
-    return out.reset_index(drop=True)
+        out[metric] = cols[metric]
+    return out
 
 
 def whole_weeks(
@@ -87,13 +107,15 @@ def whole_weeks(
     a window far wider than the data would count its empty weeks as quiet ones). Order kept,
     index reset.
     """
-    if extent is None or weekly.empty:
-        return weekly.iloc[0:0].reset_index(drop=True)
-    first, last = extent
-    monday = pd.to_datetime(weekly[week])
-    inside = (
-        (weekly[days] == 7)
-        & (monday >= pd.Timestamp(first))
-        & (monday + pd.Timedelta(days=6) <= pd.Timestamp(last))
-    )
-    return weekly[inside.to_numpy()].reset_index(drop=True)
+    inside = whole_weeks_mask(weekly[week], weekly[days], extent)
+    return weekly[inside].reset_index(drop=True)
+
+
+def whole_weeks_mask(weeks, days, extent: tuple[dt.date, dt.date] | None) -> np.ndarray:
+    """The rule of :func:`whole_weeks` as a boolean array over the rows: ``weeks`` the Mondays
+    (dates or datetime64), ``days`` the days of each week inside the window."""
+    monday = np.asarray(weeks, dtype="datetime64[D]")
+    if extent is None:
+        return np.zeros(len(monday), dtype=bool)
+    first, last = (np.datetime64(day, "D") for day in extent)
+    return (np.asarray(days) == 7) & (monday >= first) & (monday + 6 <= last)

@@ -12,13 +12,16 @@ import itertools
 import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field, replace
+from typing import TYPE_CHECKING
 
 import numpy as np
-import pandas as pd
 
 from analytics import distributions as dist
 from analytics import timeseries as ts
 from analytics.stratified import MantelHaenszel, VanElteren, mantel_haenszel, van_elteren
+
+if TYPE_CHECKING:  # the report's statistics run without pandas (#11); frame functions import it
+    import pandas as pd
 
 ALPHA = 0.05  # significance level used by every sentence in narrative.py
 MIN_POINTS = 3  # fewer points than this and a correlation or trend is not computed
@@ -72,6 +75,8 @@ def weekly_counts(timestamps, start: dt.date, end: dt.date) -> pd.DataFrame:
     Returns a DataFrame ``[week (date of the Monday), count (int)]`` with zero for quiet weeks.
     Only events inside the window count, so the first and last weeks may be partial.
     """
+    import pandas as pd
+
     weeks = pd.date_range(week_start(start), week_start(end), freq="7D")
     ts = pd.to_datetime(pd.Series(timestamps, dtype="object"), format="ISO8601").dropna()
     lo, hi = pd.Timestamp(start), pd.Timestamp(end) + pd.Timedelta(days=1)
@@ -614,6 +619,8 @@ def sprint_length_changes(
     Returns ``[team, sprint_id, change_date, length_before_days, length_after_days]`` sorted by
     team and date (length in days, ``change_date`` = start of the first sprint at the new length).
     """
+    import pandas as pd
+
     columns = ["team", "sprint_id", "change_date", "length_before_days", "length_after_days"]
     found = []
     for team, group in sprints.sort_values(["team", "start_date"]).groupby("team", sort=True):
@@ -639,6 +646,8 @@ def sprint_length_changes(
 
 
 def _as_date(value) -> dt.date:
+    import pandas as pd
+
     return pd.Timestamp(value).date()
 
 
@@ -658,6 +667,8 @@ def pareto_frontier(
     (by default: more deployments per week and a lower change failure rate). Rows with a missing
     value are never on the frontier.
     """
+    import pandas as pd
+
     speed = df[speed_col].to_numpy(dtype=float) * (1 if higher_speed_is_better else -1)
     stab = df[stability_col].to_numpy(dtype=float) * (-1 if lower_stability_is_better else 1)
     # both columns oriented so that larger is better; [i, j] = does j dominate i
@@ -774,6 +785,8 @@ def what_if_delegation(
     base_cfr = _num(failed.mean()) if n else None
 
     if "team" in deployments.columns:
+        import pandas as pd
+
         team = deployments["team"].astype("object").fillna("").to_numpy()
         team_codes = pd.factorize(team)[0]
     else:
@@ -894,13 +907,28 @@ def cab_failure_verdict(result: CabVsDelegated) -> str | None:
     return "unclear"
 
 
-def _strata_codes(frame: pd.DataFrame) -> np.ndarray:
-    """One integer per row naming its team x risk x kind stratum (the columns of ``STRATA``
-    present; 0 without any)."""
-    keys = [c for c in STRATA if c in frame.columns]
-    if not keys or frame.empty:
-        return np.zeros(len(frame), dtype=int)
-    return frame.groupby(keys, sort=True, dropna=False).ngroup().to_numpy()
+def _sorted_codes(values) -> np.ndarray:
+    """Codes 0..k-1 of ``values`` in sorted order of the distinct values, missing ones (None,
+    NaN) last: pandas' sorted group numbering, in numpy (the report runs without pandas)."""
+    v = np.asarray(values)
+    if v.dtype != object:
+        return np.unique(v, return_inverse=True)[1].reshape(-1)
+    missing = np.equal(v, None) | (v != v)  # None, or NaN (the one value unequal to itself)
+    codes = np.zeros(len(v), dtype=np.int64)
+    distinct, codes[~missing] = np.unique(v[~missing], return_inverse=True)
+    codes[missing] = len(distinct)
+    return codes
+
+
+def _strata_codes(frame, rows: int) -> np.ndarray:
+    """One integer per row of ``frame`` (a DataFrame or a dict of ``rows``-long arrays) naming
+    its team x risk x kind stratum (the columns of ``STRATA`` present; 0 without any), numbered
+    in sorted order with missing values last, as pandas' ``groupby(sort=True, dropna=False)``."""
+    keys = [c for c in STRATA if c in frame]
+    if not keys or rows == 0:
+        return np.zeros(rows, dtype=int)
+    codes = np.stack([_sorted_codes(frame[c]) for c in keys], axis=1)
+    return np.unique(codes, axis=0, return_inverse=True)[1].reshape(-1)
 
 
 def cab_vs_delegated(deployments: pd.DataFrame, lead_times: bool = True) -> CabVsDelegated:
@@ -932,7 +960,7 @@ def cab_vs_delegated(deployments: pd.DataFrame, lead_times: bool = True) -> CabV
             delegated["lead_time_hours"].to_numpy(dtype=float),
         )
     both = deployments[is_cab | is_delegated]
-    codes = _strata_codes(both)
+    codes = _strata_codes(both, len(both))
     in_cab = is_cab[is_cab | is_delegated]
     failed = both["failed"].astype(bool).to_numpy()
     # cell index: stratum, group (0 = CAB, 1 = delegated), outcome (0 = failed, 1 = not)
@@ -945,16 +973,17 @@ def cab_vs_delegated(deployments: pd.DataFrame, lead_times: bool = True) -> CabV
     return CabVsDelegated(failure, lead, mantel_haenszel(tables), lead_strat)
 
 
-def cab_vs_delegated_cells(cells: pd.DataFrame) -> CabVsDelegated:
+def cab_vs_delegated_cells(cells) -> CabVsDelegated:
     """:func:`cab_vs_delegated` with ``lead_times=False`` from counted deployments
-    (``metrics.approval_cells``: team, risk, rework, approval, failed and ``deployments``, the
-    count of each cell): the same failure comparison and Mantel–Haenszel tables (Mantel &
-    Haenszel 1959), the strata numbered in the same sorted order, without reading every row."""
-    approval = cells["approval"].astype("object")
-    is_cab = (approval == "cab").to_numpy()
-    is_delegated = approval.isin(DELEGATED).to_numpy()
-    n = cells["deployments"].to_numpy(dtype=np.int64)
-    failed = cells["failed"].astype(bool).to_numpy()
+    (``metrics.approval_cells`` or its numpy columns: team, risk, rework, approval, failed and
+    ``deployments``, the count of each cell): the same failure comparison and Mantel–Haenszel
+    tables (Mantel & Haenszel 1959), the strata numbered in the same sorted order, without
+    reading every row."""
+    approval = np.asarray(cells["approval"], dtype=object)
+    is_cab = approval == "cab"
+    is_delegated = np.logical_or.reduce([approval == path for path in DELEGATED])
+    n = np.asarray(cells["deployments"], dtype=np.int64)
+    failed = np.asarray(cells["failed"]).astype(bool)
     failure = compare_rates(
         int(n[is_cab & failed].sum()),
         int(n[is_cab].sum()),
@@ -962,7 +991,9 @@ def cab_vs_delegated_cells(cells: pd.DataFrame) -> CabVsDelegated:
         int(n[is_delegated].sum()),
     )
     chosen = is_cab | is_delegated
-    codes = _strata_codes(cells[chosen])  # the same strata, so the same numbering
+    # the same strata, so the same numbering
+    strata = {c: np.asarray(cells[c])[chosen] for c in STRATA if c in cells}
+    codes = _strata_codes(strata, int(chosen.sum()))
     # cell index: stratum, group (0 = CAB, 1 = delegated), outcome (0 = failed, 1 = not)
     index = codes * 4 + (~is_cab[chosen]) * 2 + (~failed[chosen])
     k = int(codes.max()) + 1 if len(codes) else 0

@@ -23,7 +23,6 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
-import pandas as pd
 
 from analytics.distributions import norm_ppf
 
@@ -220,6 +219,8 @@ def van_elteren(values: Sequence, in_a: Sequence, strata: Sequence) -> VanEltere
     """
     v = np.asarray(values, dtype=float)
     in_a = np.asarray(in_a, dtype=bool)
+    import pandas as pd  # here only: the report's statistics run without pandas (#11)
+
     codes = pd.factorize(pd.Series(strata), sort=True)[0]
     keep = ~np.isnan(v)
     v, in_a, codes = v[keep], in_a[keep], codes[keep]
