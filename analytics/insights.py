@@ -17,6 +17,7 @@ import duckdb
 import numpy as np
 
 from analytics import stats
+from analytics.did import DiffInDiff, team_did
 from analytics.filters import Filter
 from analytics.metrics import (
     EXPLICIT,
@@ -259,6 +260,19 @@ def sprint_length_changes(con: duckdb.DuckDBPyConnection, flt: Filter) -> pd.Dat
     return stats.sprint_length_changes(sprints_frame(con, flt))
 
 
+@dataclass(frozen=True)
+class CadenceBeforeAfter(stats.BeforeAfter):
+    """:class:`analytics.stats.BeforeAfter` (equal windows, described) plus ``did``: the claimable
+    reading, the team's weekly incidents after the change against a 26-week baseline and the other
+    teams' weeks (:class:`analytics.did.DiffInDiff`); None when no comparison is possible."""
+
+    did: DiffInDiff | None = None
+
+
+CADENCE_BASELINE_WEEKS = 26  # the baseline of the incident comparison, in whole weeks
+CADENCE_GAP_WEEKS = 4  # whole weeks left out between the baseline and the change
+
+
 def cadence_before_after(
     con: duckdb.DuckDBPyConnection,
     flt: Filter,
@@ -266,14 +280,23 @@ def cadence_before_after(
     weeks: int = 8,
     change_date: dt.date | None = None,
     attribution: Attribution = EXPLICIT,
-) -> stats.BeforeAfter:
-    """A team's weekly incidents and change failure rate in equal windows of up to ``weeks``
-    whole weeks before and after its sprint length changed.
+    baseline_weeks: int = CADENCE_BASELINE_WEEKS,
+    gap_weeks: int = CADENCE_GAP_WEEKS,
+) -> CadenceBeforeAfter:
+    """A team's weekly incidents and change failure rate around a change of its sprint length.
+
+    Described (``incidents``, ``failure``): equal windows of up to ``weeks`` whole weeks before
+    and after the change, Mann–Whitney and Fisher as before. Tested (``did``): the ``weeks`` whole
+    weeks from the first Monday on or after the change against a baseline of ``baseline_weeks``
+    whole weeks ending ``gap_weeks`` before the week of the change, difference-in-differences
+    against the other teams' weekly incidents with an autocorrelation-aware t-test
+    (:func:`analytics.did.team_did`); the page's sentence reads ``did``.
 
     The change is ``change_date`` or else the team's last sprint-length change in the window
     (the sprint lengths are filled in when ``change_date`` is one of the detected changes).
     The comparison windows reach outside the filter's dates when needed (they stop where the
-    data stops, both shrinking to the same length); the filter's services still apply.
+    data stops, the equal windows both shrinking to the same length); the filter's services still
+    apply, its teams do not (every other team is a comparison).
     """
     lengths = (None, None)
     changes = sprint_length_changes(con, replace(flt, teams=(team,)))
@@ -281,7 +304,7 @@ def cadence_before_after(
         changes = changes[changes["change_date"] == change_date]
     elif changes.empty:
         empty = stats.compare_samples([], [])
-        return stats.BeforeAfter(
+        return CadenceBeforeAfter(
             team, flt.end, None, None, 0, empty, stats.compare_rates(0, 0, 0, 0),
             "no lasting change of sprint length in the window",
         )  # fmt: skip
@@ -299,7 +322,7 @@ def cadence_before_after(
     span = min(weeks, before_weeks, after_weeks)
     if span < 2:
         empty = stats.compare_samples([], [])
-        return stats.BeforeAfter(
+        return CadenceBeforeAfter(
             team, change_date, *lengths, span, empty, stats.compare_rates(0, 0, 0, 0),
             "fewer than 2 whole weeks of data on one side of the change",
         )  # fmt: skip
@@ -316,7 +339,31 @@ def cadence_before_after(
         int(paths_after["deployments"].sum()),
     )
     incidents = stats.compare_samples(inc_before, inc_after)
-    return stats.BeforeAfter(team, change_date, *lengths, span, incidents, failure)
+    did = _cadence_did(con, flt, team, change_date, weeks, baseline_weeks, gap_weeks, extent)
+    return CadenceBeforeAfter(team, change_date, *lengths, span, incidents, failure, did=did)
+
+
+def _cadence_did(
+    con: duckdb.DuckDBPyConnection,
+    flt: Filter,
+    team: str,
+    change_date: dt.date,
+    weeks: int,
+    baseline_weeks: int,
+    gap_weeks: int,
+    extent: tuple[dt.date, dt.date],
+) -> DiffInDiff:
+    """The team's weekly incidents after ``change_date`` against its baseline and every other
+    team's weeks (the filter's services apply): :func:`analytics.did.team_did` over the whole
+    weeks inside the data."""
+    from analytics.improvements import windows
+
+    win = windows(change_date, weeks, baseline_weeks, gap_weeks)
+    every = Filter(win.baseline_from, win.after_to, services=flt.services)
+    by_team = metric_series(con, every, "incidents", freq="week", by="team")
+    first, last = extent
+    weeks_ok = {w for w in by_team["bucket"] if w >= first and w + dt.timedelta(days=6) <= last}
+    return team_did(by_team, team, win, weeks_ok)
 
 
 # --- teams: warranty and the trade-off frontier -------------------------------------------------

@@ -380,15 +380,53 @@ def change_point_how(cp: ChangePoint, weeks: list[dt.date] | None = None) -> lis
     ]
 
 
-def before_after_sentence(ba: BeforeAfter) -> str:
-    """A team's weekly incidents in equal windows before and after its sprint length changed."""
+def _team_move(ba: BeforeAfter) -> str:
+    """``team alpha moved from 14-day to 7-day sprints on 2026-03-02``."""
     lengths = ""
     if ba.length_before_days is not None and ba.length_after_days is not None:
         lengths = (
             f" moved from {fmt_num(ba.length_before_days, 0)}-day to "
             f"{fmt_num(ba.length_after_days, 0)}-day sprints"
         )
-    head = f"After team {ba.team}{lengths or ' changed its sprint length'} on {ba.change_date}"
+    return f"team {ba.team}{lengths or ' changed its sprint length'} on {ba.change_date}"
+
+
+def before_after_sentence(ba: BeforeAfter) -> str:
+    """Verdict first: did a team's weekly incidents rise or fall after its sprint length changed,
+    beyond what the other teams' weeks would have brought (``ba.did``, the difference-in-
+    differences of :func:`analytics.insights.cadence_before_after`)? An association in time, not
+    a cause. Results without ``did`` are read as before, from the equal windows' Mann–Whitney."""
+    move = _team_move(ba)
+    did = getattr(ba, "did", None)
+    if did is None:
+        return _equal_windows_sentence(ba, move)
+    if ba.reason or did.p_value is None:
+        return _sentence(f"No comparison is possible after {move}: {ba.reason or did.reason}")
+    if did.other_teams:
+        against = f"{fmt_num(did.expected_after, 1)} expected from the other teams' weeks"
+    else:
+        against = f"{fmt_num(did.team_before, 1)} a week in its baseline"
+    stats = (
+        f"{fmt_num(did.team_after, 1)} a week in the {count(did.weeks_after, 'weeks')} after, "
+        f"against {against} ({_signed(did.difference)} a week, 95 % interval "
+        f"{fmt_num(did.low, 1)} to {fmt_num(did.high, 1)}, {fmt_p(did.p_value)})"
+    )
+    if did.p_value < ALPHA and did.difference:
+        how = "rose" if did.difference > 0 else "fell"
+        text = f"Weekly incidents {how} after {move}: {stats}"
+    else:
+        text = f"No clear change in weekly incidents after {move}: {stats}"
+    return _sentence(text, caution(did.weeks_after, "weeks after the change", 6))
+
+
+def _signed(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:+.1f}"
+
+
+def _equal_windows_sentence(ba: BeforeAfter, move: str) -> str:
+    """The reading of a :class:`BeforeAfter` without a difference-in-differences: Mann–Whitney
+    on the equal windows (weeks taken as independent)."""
+    head = f"After {move}"
     inc = ba.incidents
     if ba.reason or inc.p_value is None:
         return _sentence(f"{head}, no comparison is possible: {ba.reason or inc.reason}")
@@ -402,6 +440,41 @@ def before_after_sentence(ba: BeforeAfter) -> str:
     else:
         text = f"{head}, its weekly incidents did not change significantly ({stats})"
     return _sentence(text, caution(ba.weeks, "weeks each side", 6))
+
+
+def before_after_how(ba: BeforeAfter) -> list[str]:
+    """The statistics behind :func:`before_after_sentence`, one line each."""
+    did = getattr(ba, "did", None)
+    if did is None or ba.reason or did.p_value is None:
+        return []
+    lines = [
+        f"Incidents around {ba.team}'s sprint-length change: a baseline of "
+        f"{count(did.weeks_before, 'whole weeks')} ({did.baseline_from} to {did.baseline_to}, "
+        "ending some weeks before the change, so that a bad spell that prompted it is not its "
+        f"“before”) against {count(did.weeks_after, 'whole weeks')} from {did.after_from}.",
+    ]
+    if did.other_teams:
+        lines.append(
+            f"Expected after: the team's baseline {fmt_num(did.team_before, 1)} a week moved as "
+            f"the other {count(did.other_teams, 'teams')} did ({fmt_num(did.others_before, 1)} → "
+            f"{fmt_num(did.others_after, 1)} a week per team): difference-in-differences (Card & "
+            "Krueger 1994), which takes out seasons and organisation-wide busy weeks."
+        )
+    lines.append(
+        "Test: the weekly gaps to that expectation after the change against the baseline's, a "
+        f"t-test whose variance is inflated ×{fmt_num(did.long_run_ratio, 2)} for autocorrelation "
+        "(long-run variance of an AR fit), so neighbouring weeks count for less than independent "
+        f"ones; {fmt_p(did.p_value)}."
+    )
+    inc = ba.incidents
+    if inc.p_value is not None:
+        lines.append(
+            f"For comparison, {ba.weeks} weeks right before against {ba.weeks} after, weeks taken "
+            f"as independent: mean {fmt_num(inc.a_mean, 1)} vs {fmt_num(inc.b_mean, 1)} a week, "
+            f"Mann–Whitney {fmt_p(inc.p_value)}; not the reading, it takes seasons and busy "
+            "spells for changes (null audit, #11)."
+        )
+    return lines
 
 
 def what_if_sentence(w: WhatIf) -> str:

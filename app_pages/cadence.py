@@ -94,14 +94,16 @@ cards[1].metric(
     "Most likely shift in weekly incidents",
     f"{fmt.number(cp.mean_before)} → {fmt.number(cp.mean_after)}" if cp.index is not None
     else fmt.DASH,
-    help=f"From the week of {shift.week}; block-permutation p = {fmt.number(cp.p_value, 3)}"
+    help=f"From the week of {shift.week}; p = {fmt.number(cp.p_value, 3)} (the larger of a "
+    "block permutation and an AR(1) bootstrap)"
     if cp.index is not None else cp.reason,
 )  # fmt: skip
 cards[2].metric(
     "Shift significant?",
     ("yes" if significant_shift else "no") if cp.index is not None else fmt.DASH,
-    help=f"p < {ALPHA} against {cp.permutations:,} reorderings of blocks of "
-    f"{cp.block_length or 1} neighbouring weeks (keeping the weeks' own rhythm)",
+    help=f"p < {ALPHA} both against {cp.permutations:,} reorderings of blocks of "
+    f"{cp.block_length or 1} neighbouring weeks (keeping the weeks' own rhythm) and against "
+    "weeks simulated with the most persistence the data allow (AR(1) at its upper bound)",
 )
 
 # --- sprint length ------------------------------------------------------------------------------
@@ -161,30 +163,43 @@ else:
 
     pick, span = st.columns([2, 1])
     choice = pick.selectbox("Change", options, format_func=_label, index=len(options) - 1)
-    weeks = span.slider("Weeks on each side", 4, 16, 8, key="cadence_weeks")
+    weeks = span.slider("Weeks after the change", 4, 16, 8, key="cadence_weeks")
     row = changes.loc[choice]
     ba = fetch(
         insights.cadence_before_after, ctx.flt, row["team"], weeks, row["change_date"],
         ctx.attribution,
     )  # fmt: skip
-    if ba.reason:
-        ui.empty(f"No comparison possible: {ba.reason}.")
+    did = ba.did
+    if ba.reason or did is None or did.p_value is None:
+        ui.empty(f"No comparison possible: {ba.reason or (did.reason if did else None)}.")
     else:
-        inc, fail = ba.incidents, ba.failure
+        fail = ba.failure
+        incidents_changed = did.p_value < ALPHA
+        failures_changed = fail.fisher_p is not None and fail.fisher_p < ALPHA
         cards = st.columns(4)
-        cards[0].metric("Incidents/week before", fmt.number(inc.a_mean))
+        cards[0].metric(
+            "Incidents/week, baseline",
+            fmt.number(did.team_before),
+            help=f"{did.weeks_before} whole weeks from {did.baseline_from} to {did.baseline_to}, "
+            "ending some weeks before the change",
+        )
+        # a coloured delta only for a change the test supports, against the expected level
         cards[1].metric(
             "Incidents/week after",
-            fmt.number(inc.b_mean),
-            fmt.change(inc.b_mean, inc.a_mean),
+            fmt.number(did.team_after),
+            f"{did.difference:+.1f} vs expected" if incidents_changed else None,
             delta_color="inverse",
+            help=f"{did.weeks_after} whole weeks from {did.after_from}; expected from the other "
+            f"teams' weeks: {fmt.number(did.expected_after)} a week",
         )
-        cards[2].metric("Change failure rate before", fmt.percent(fail.a_rate))
+        cards[2].metric(f"Failure rate, {ba.weeks} weeks before", fmt.percent(fail.a_rate))
         cards[3].metric(
-            "Change failure rate after",
+            f"Failure rate, {ba.weeks} weeks after",
             fmt.percent(fail.b_rate),
-            fmt.change(fail.b_rate, fail.a_rate, "percent"),
+            fmt.change(fail.b_rate, fail.a_rate, "percent") if failures_changed else None,
             delta_color="inverse",
+            help=f"Fisher's exact test p = {fmt.number(fail.fisher_p, 3)}; a delta only when "
+            f"p < {ALPHA}",
         )
         rates = pd.DataFrame(
             {
@@ -223,6 +238,7 @@ how = [
     *narrative.trend_how(trend),
     *narrative.trend_turn_how(turn),
     *narrative.change_point_how(cp, cp_weeks),
+    *(narrative.before_after_how(ba) if ba is not None else []),
     "Only whole weeks count: a week cut by the window or by the start or end of the data would "
     "look like a quiet week.",
 ]
