@@ -23,17 +23,19 @@ from __future__ import annotations
 import datetime as dt
 import math
 from dataclasses import dataclass, replace
-from typing import NamedTuple
+from typing import TYPE_CHECKING, NamedTuple
 
 import duckdb
 import numpy as np
-import pandas as pd
 
 from analytics import distributions as dist
-from analytics.db import query_df, query_one
+from analytics.db import query_columns, query_df, query_one
 from analytics.filters import Filter, service_clause, team_clause
 from analytics.schema import KINDS
 from analytics.stats import ALPHA, Result, compare_samples, json_safe
+
+if TYPE_CHECKING:  # the report measures the register without pandas (#11); the pages' frames
+    import pandas as pd  # import it
 
 KIND = KINDS["improvements"]
 COLUMNS = KIND.column_names
@@ -105,8 +107,32 @@ def improvements_frame(con: duckdb.DuckDBPyConnection, flt: Filter | None = None
     service pass the team/service filter (an improvement without a team drops out once teams are
     chosen, like every other record).
     """
+    import pandas as pd
+
     if not has_register(con):
         return pd.DataFrame({c: pd.Series(dtype=object) for c in COLUMNS})
+    df = query_df(con, *_register_query(flt))
+    df["started_on"] = pd.Series(
+        [d.date() if hasattr(d, "date") else d for d in pd.to_datetime(df["started_on"])],
+        index=df.index,
+        dtype=object,
+    )
+    return df
+
+
+def improvement_records(con: duckdb.DuckDBPyConnection, flt: Filter | None = None) -> list[dict]:
+    """The rows of :func:`improvements_frame` as dicts (``started_on`` a ``datetime.date``,
+    None where empty), read without pandas: what the measurements read."""
+    from analytics.metrics import _dates
+
+    if not has_register(con):
+        return []
+    cols = query_columns(con, *_register_query(flt))
+    cols["started_on"] = _dates(cols["started_on"])
+    return [dict(zip(cols, row, strict=True)) for row in zip(*cols.values(), strict=True)]
+
+
+def _register_query(flt: Filter | None) -> tuple:
     where = "TRUE"
     params: dict = {}
     if flt is not None:
@@ -120,13 +146,19 @@ SELECT {", ".join(COLUMNS)} FROM improvements
 WHERE {where}
 ORDER BY started_on, improvement_id
 """
-    df = query_df(con, sql, params)
-    df["started_on"] = pd.Series(
-        [d.date() if hasattr(d, "date") else d for d in pd.to_datetime(df["started_on"])],
-        index=df.index,
-        dtype=object,
-    )
-    return df
+    return sql, params
+
+
+def _day(value) -> dt.date:
+    """A register's ``started_on`` (date, datetime, Timestamp, datetime64 or ISO text) as a
+    date; pandas only for the rare forms that need it."""
+    if isinstance(value, dt.datetime):
+        return value.date()
+    if isinstance(value, dt.date):
+        return value
+    import pandas as pd
+
+    return pd.Timestamp(value).date()
 
 
 def _text(value) -> str | None:
@@ -221,7 +253,7 @@ def update_improvement(con: duckdb.DuckDBPyConnection, improvement_id: str, chan
     if "improvement_id" in changes and changes["improvement_id"] != improvement_id:
         raise ImprovementError("column improvement_id: an improvement's id cannot be changed")
     record = {c: current.iloc[0][c] for c in COLUMNS}
-    record["started_on"] = pd.Timestamp(record["started_on"]).date()
+    record["started_on"] = _day(record["started_on"])
     record.update(changes)
     row = clean_improvement(record)
     sets = ", ".join(f"{c} = ${c}" for c in COLUMNS if c != "improvement_id")
@@ -424,21 +456,20 @@ class ImprovementEffect(Result):
     reason: str | None = None
 
 
-def _inside(series: pd.DataFrame, data_days: tuple[dt.date, dt.date]) -> pd.Series:
-    """Weeks lying entirely inside the data: a cut edge week would look like a dip."""
-    first, latest = data_days
-    return (
-        series["bucket"]
-        .map(lambda w: w >= first and w + dt.timedelta(days=6) <= latest)
-        .astype(bool)
-    )
+def _inside(series, data_days: tuple[dt.date, dt.date]) -> np.ndarray:
+    """Weeks lying entirely inside the data: a cut edge week would look like a dip. ``series``:
+    a frame or dict of columns with ``bucket`` (Mondays); a boolean array over its rows."""
+    monday = np.asarray(series["bucket"], dtype="datetime64[D]")
+    first, latest = (np.datetime64(day, "D") for day in data_days)
+    return (monday >= first) & (monday + 6 <= latest)
 
 
-def _sides(series: pd.DataFrame, win: Windows) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The weekly values of (baseline, gap, after) from a frame of ``bucket``, ``value``."""
+def _sides(series, win: Windows) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The weekly values of (baseline, gap, after) from a frame or a dict of columns
+    ``bucket`` (dates), ``value``."""
     # numpy masks over the dates: three pandas selections per call cost more than the tests
-    b = series["bucket"].to_numpy()
-    value = series["value"].to_numpy(dtype=float)
+    b = np.asarray(series["bucket"])
+    value = np.asarray(series["value"], dtype=float)
     base = value[(b >= win.baseline_from) & (b <= win.baseline_to)]
     gap = value[(b >= win.gap_from) & (b < win.start_week)]
     after = value[b >= win.after_from]
@@ -451,7 +482,7 @@ def _restore_within_priority(
     """Restore hours of the resolved incidents opened in the baseline and after weeks that
     count (``weeks_ok``): (baseline median, after median, shift within priority, van Elteren
     p, strata used)."""
-    from analytics.metrics import tickets_frame
+    from analytics.metrics import tickets_columns
 
     flt = Filter(
         win.baseline_from,
@@ -459,13 +490,16 @@ def _restore_within_priority(
         teams=(team,) if team else (),
         services=(service,) if service else (),
     )
-    t = tickets_frame(con, flt)
-    t = t[(t["kind"] == "incident") & t["restore_hours"].notna()]
-    opened = pd.to_datetime(t["opened_at"])
-    week = np.array([d.date() for d in (opened - pd.to_timedelta(opened.dt.day_of_week, "D"))])
+    t = tickets_columns(con, flt)
+    hours = np.asarray(t["restore_hours"], dtype=float)
+    chosen = (t["kind"] == "incident") & ~np.isnan(hours)
+    hours = hours[chosen]
+    # the Monday of each incident's ISO week (day 0 of datetime64, 1970-01-01, is a Thursday)
+    day = t["opened_at"][chosen].astype("datetime64[D]")
+    week = (day - (day.astype(np.int64) + 3) % 7).astype(object)
     counted = np.array([w in weeks_ok for w in week], dtype=bool)
-    hours = t["restore_hours"].to_numpy(float)
-    priority = t["priority"].fillna(0).to_numpy()  # no priority: a stratum of its own
+    priority = np.asarray(t["priority"], dtype=float)[chosen]
+    priority[np.isnan(priority)] = 0  # no priority: a stratum of its own
     base = counted & np.array([w <= win.baseline_to for w in week], dtype=bool)
     after = counted & np.array([w >= win.after_from for w in week], dtype=bool)
     if not base.any() or not after.any():
@@ -475,21 +509,24 @@ def _restore_within_priority(
 
 
 def _did(
-    by_team: pd.DataFrame, win: Windows, team: str, weeks_ok: set
+    by_team, win: Windows, team: str, weeks_ok: set
 ) -> tuple[float | None, float | None, float | None, float | None, int]:
     """Difference-in-differences against the other teams (Card & Krueger 1994; Angrist &
     Pischke 2009, ch. 5): per week, the team's value minus the mean of the other teams' values;
     the Hodges–Lehmann shift of that weekly gap from the baseline to the after weeks, its 95 %
     interval and Mann–Whitney p. ``by_team``: the metric's weekly series of every team
-    (``bucket``, ``team``, ``value``). Returns (shift, low, high, p, other teams)."""
-    mine = (by_team["team"] == team).to_numpy(dtype=bool)  # vectorised: no Python set (#11)
-    n_others = int(by_team.loc[~mine, "team"].nunique())
+    (``bucket``, ``team``, ``value``; a frame or a dict of columns). Returns (shift, low, high,
+    p, other teams)."""
+    teams = np.asarray(by_team["team"], dtype=object)
+    mine = np.asarray(teams == team, dtype=bool)  # vectorised: no Python set (#11)
+    n_others = len({t for t in teams[~mine] if t is not None and t == t})  # NaN: no team
     if not n_others or not mine.any():
         return None, None, None, None, n_others
     # parallel trends: the other teams' mean per week stands in for where the team would be;
     # in arrays over the week codes (a pandas groupby and alignment per improvement cost more)
-    week, weeks = pd.factorize(by_team["bucket"], sort=True)
-    value = by_team["value"].to_numpy(dtype=float)
+    weeks, week = np.unique(np.asarray(by_team["bucket"], dtype=object), return_inverse=True)
+    week = week.reshape(-1)
+    value = np.asarray(by_team["value"], dtype=float)
     other = ~mine & ~np.isnan(value)
     with np.errstate(invalid="ignore", divide="ignore"):
         other_mean = np.bincount(week[other], value[other], len(weeks)) / np.bincount(
@@ -497,8 +534,7 @@ def _did(
         )
     gap = value[mine] - other_mean[week[mine]]
     keep = ~np.isnan(gap) & np.isin(week[mine], [i for i, w in enumerate(weeks) if w in weeks_ok])
-    frame = pd.DataFrame({"bucket": weeks[week[mine][keep]], "value": gap[keep]})
-    base, _, after = _sides(frame, win)
+    base, _, after = _sides({"bucket": weeks[week[mine][keep]], "value": gap[keep]}, win)
     if len(base) < MIN_SIDE or len(after) < MIN_SIDE:
         return None, None, None, None, n_others
     shift, low, high = hodges_lehmann(base, after)
@@ -526,7 +562,7 @@ def measure_improvement(
     data_days: tuple[dt.date, dt.date] | None = None,
     baseline_weeks: int = DEFAULT_BASELINE_WEEKS,
     gap_weeks: int = DEFAULT_GAP_WEEKS,
-    by_team: pd.DataFrame | None = None,
+    by_team: pd.DataFrame | dict | None = None,
 ) -> ImprovementEffect:
     """The baseline/after comparison of one register entry (a dict of its columns), with the
     difference-in-differences against the other teams when it names a team. Alone, its q-value
@@ -535,9 +571,10 @@ def measure_improvement(
     ``data_days`` is (first, latest) day of the data (:func:`event_days`); looked up when not
     given. Window lengths are whole weeks. ``by_team``: the target metric's weekly series of
     every team over the windows, as ``metric_series(..., by="team")`` gives it (queried when
-    None; :func:`measure_improvements` passes it, read once for several improvements).
+    None; :func:`measure_improvements` passes it, read once for several improvements; a frame or
+    a dict of columns).
     """
-    from analytics.series import metric_series
+    from analytics.series import metric_series_columns
 
     if not MIN_WEEKS <= weeks <= MAX_WEEKS:
         raise ValueError(f"weeks must be between {MIN_WEEKS} and {MAX_WEEKS}, not {weeks}")
@@ -548,7 +585,7 @@ def measure_improvement(
         )
     if not 0 <= gap_weeks <= MAX_GAP_WEEKS:
         raise ValueError(f"gap_weeks must be between 0 and {MAX_GAP_WEEKS}, not {gap_weeks}")
-    started_on = pd.Timestamp(improvement["started_on"]).date()
+    started_on = _day(improvement["started_on"])
     team, service = _text(improvement.get("team")), _text(improvement.get("service"))
     metric = _text(improvement.get("target_metric"))
     direction = _text(improvement.get("expected_direction"))
@@ -600,17 +637,20 @@ def measure_improvement(
     elif by_team is None:
         # one query for every team: the team's own series and the others' for the DiD
         every = Filter(win.baseline_from, win.after_to, services=flt.services)
-        by_team = metric_series(con, every, metric, freq="week", by="team")
-    own = None if by_team is None else (by_team["team"] == team).to_numpy(dtype=bool)
-    if own is not None and own.any():
-        series = by_team.loc[own, ["bucket", "value"]]
+        by_team = metric_series_columns(con, every, metric, freq="week", by="team")
     else:
-        series = metric_series(con, flt, metric, freq="week")
-    series = series.reset_index(drop=True)
+        by_team = {c: np.asarray(by_team[c]) for c in ("bucket", "team", "value")}
+    own = None if by_team is None else np.asarray(by_team["team"] == team, dtype=bool)
+    if own is not None and own.any():
+        series = {"bucket": by_team["bucket"][own], "value": by_team["value"][own]}
+    else:
+        series = metric_series_columns(con, flt, metric, freq="week")
+    bucket = np.asarray(series["bucket"], dtype=object)
+    value = np.asarray(series["value"], dtype=float)
     inside = _inside(series, data_days)
-    weeks_ok = set(series.loc[inside, "bucket"])
-    values = series[inside & series["value"].notna()]
-    a, g, b = _sides(values, win)
+    weeks_ok = set(bucket[inside])
+    keep = inside & ~np.isnan(value)
+    a, g, b = _sides({"bucket": bucket[keep], "value": value[keep]}, win)
     before_median = float(np.median(a)) if len(a) else None
     if len(a) < MIN_SIDE or len(b) < MIN_SIDE:
         side = "in the baseline before" if len(a) < MIN_SIDE else "after"
@@ -662,15 +702,15 @@ def _team_series(
     baseline_weeks: int,
     gap_weeks: int,
     data_days: tuple[dt.date, dt.date] | None,
-) -> dict[int, pd.DataFrame]:
+) -> dict[int, dict[str, np.ndarray]]:
     """For each team-scoped record (by position) with data after its start, its metric's weekly
-    series of every team over its windows (``bucket``, ``team``, ``value``), exactly as
+    series of every team over its windows (columns ``bucket``, ``team``, ``value``), exactly as
     :func:`measure_improvement` would query it: one query per metric kind (deployments or
     tickets) and service over the union of overlapping windows, sliced per record. Windows are whole
     weeks, so each week's value does not depend on the span queried; a team counts only when it
     has records of the metric's kind inside the record's own windows, as in the narrow query."""
     from analytics.metrics import _parts
-    from analytics.series import SERIES_METRICS, metrics_series
+    from analytics.series import SERIES_METRICS, metrics_series_columns
 
     if (
         data_days is None
@@ -684,7 +724,7 @@ def _team_series(
         team, metric = _text(record.get("team")), _text(record.get("target_metric"))
         if not team or metric not in SERIES_METRICS:
             continue
-        win = windows(pd.Timestamp(record["started_on"]).date(), weeks, baseline_weeks, gap_weeks)
+        win = windows(_day(record["started_on"]), weeks, baseline_weeks, gap_weeks)
         if win.after_from > data_days[1]:
             continue
         service = _text(record.get("service"))
@@ -700,7 +740,7 @@ def _team_series(
                 batch = []
             batch.append(item)
         batches.append((key, batch))
-    out: dict[int, pd.DataFrame] = {}
+    out: dict[int, dict[str, np.ndarray]] = {}
     for ((need_d, need_t), service), items in batches:
         # the record counts that decide which teams the narrow query lists
         counts = (("deployments",) if need_d else ()) + (
@@ -712,18 +752,17 @@ def _team_series(
             max(w.after_to for _, _, w in items),
             services=(service,) if service else (),
         )
-        frame = metrics_series(con, span, metrics, freq="week", by="team")
-        records_in_week = frame[list(counts)].sum(axis=1).to_numpy()
-        bucket = frame["bucket"]
+        frame = metrics_series_columns(con, span, metrics, freq="week", by="team")
+        records_in_week = np.sum([frame[c] for c in counts], axis=0)
+        monday = frame["bucket"].astype("datetime64[D]")
         for i, metric, win in items:
-            inside = ((bucket >= win.baseline_from) & (bucket <= win.after_to)).to_numpy()
-            present = set(frame.loc[inside & (records_in_week > 0), "team"])
-            keep = inside & frame["team"].isin(present).to_numpy()
-            out[i] = (
-                frame.loc[keep, ["bucket", "team", metric]]
-                .rename(columns={metric: "value"})
-                .reset_index(drop=True)
+            inside = (monday >= np.datetime64(win.baseline_from)) & (
+                monday <= np.datetime64(win.after_to)
             )
+            present = set(frame["team"][inside & (records_in_week > 0)])
+            keep = inside & np.array([t in present for t in frame["team"]], dtype=bool)
+            out[i] = {"bucket": frame["bucket"][keep], "team": frame["team"][keep]}
+            out[i]["value"] = frame[metric][keep]
     return out
 
 
@@ -738,9 +777,32 @@ def measure_improvements(
     :class:`ImprovementEffect` plus ``sentence`` (the plain-language reading) and ``details``
     (its statistics). The q-values are Benjamini–Hochberg over the complete measurements in
     this set, and the verdicts follow them."""
-    register = improvements_frame(con, flt)
+    import pandas as pd
+
+    effects, tested = _measured(con, flt, weeks, baseline_weeks, gap_weeks)
+    rows = [
+        {
+            **effect.__dict__,
+            "sentence": effect_sentence(effect),
+            "details": effect_details(effect, tested),
+        }
+        for effect in effects
+    ]
+    columns = [*ImprovementEffect.__dataclass_fields__, "sentence", "details"]
+    return pd.DataFrame(rows, columns=columns)
+
+
+def _measured(
+    con: duckdb.DuckDBPyConnection,
+    flt: Filter,
+    weeks: int,
+    baseline_weeks: int,
+    gap_weeks: int,
+) -> tuple[list[ImprovementEffect], int]:
+    """The effects of :func:`measure_improvements` with their q-values and verdicts, and how
+    many were tested together (the family of the q-values); no pandas (the report's form)."""
     data_days = event_days(con)
-    records = register.to_dict("records")
+    records = improvement_records(con, flt)
     series = _team_series(con, records, weeks, baseline_weeks, gap_weeks, data_days)
     effects = [  # the weekly series read once per kind of metric and service (#11)
         measure_improvement(con, record, weeks, data_days, baseline_weeks, gap_weeks, series.get(i))
@@ -750,7 +812,7 @@ def measure_improvements(
     family = [e.p_value if e.complete else None for e in effects]
     q = bh_qvalues(family)
     tested = int(np.sum(~np.isnan(q)))
-    rows = []
+    adjusted = []
     for effect, q_value in zip(effects, q, strict=True):
         if effect.p_value is not None:
             q_value = None if math.isnan(q_value) else float(q_value)
@@ -758,15 +820,8 @@ def measure_improvements(
                 effect.difference, q_value, effect.expected_direction, effect.complete
             )
             effect = replace(effect, q_value=q_value, verdict=verdict, as_expected=as_expected)
-        rows.append(
-            {
-                **effect.__dict__,
-                "sentence": effect_sentence(effect),
-                "details": effect_details(effect, tested),
-            }
-        )
-    columns = [*ImprovementEffect.__dataclass_fields__, "sentence", "details"]
-    return pd.DataFrame(rows, columns=columns)
+        adjusted.append(effect)
+    return adjusted, tested
 
 
 REPORT_KEYS = (
@@ -799,9 +854,13 @@ def improvements_for_report(
     baseline's median; ``as_expected`` is None while too early to tell and needs q < 0.05;
     ``baseline_from``/``baseline_to`` ISO dates; ``did_difference`` None where no other team
     was compared)."""
-    measured = measure_improvements(con, flt, weeks, baseline_weeks, gap_weeks)
-    measured["baseline_from"] = measured["before_from"]
-    return [json_safe({k: row[k] for k in REPORT_KEYS}) for row in measured.to_dict("records")]
+    effects, _ = _measured(con, flt, weeks, baseline_weeks, gap_weeks)
+    return [
+        json_safe(
+            {k: getattr(e, "before_from" if k == "baseline_from" else k) for k in REPORT_KEYS}
+        )
+        for e in effects
+    ]
 
 
 # --- the sentence -------------------------------------------------------------------------------

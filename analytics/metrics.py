@@ -834,6 +834,18 @@ def tickets_frame(
     """One row per incident or request opened in the window, ordered by opened_at: incident_id,
     team, service, kind, priority, opened_at, resolved_at, restore_hours (null while
     unresolved), caused_by_change, effort_hours (own or the cost model's default), cost."""
+    return query_df(con, *_tickets_query(flt, cost))
+
+
+def tickets_columns(
+    con: duckdb.DuckDBPyConnection, flt: Filter, cost: CostModel = DEFAULT_COST_MODEL
+) -> dict[str, np.ndarray]:
+    """:func:`tickets_frame` as numpy columns (timestamps ``datetime64[us]``; a null priority or
+    restore time NaN), without pandas."""
+    return query_columns(con, *_tickets_query(flt, cost))
+
+
+def _tickets_query(flt: Filter, cost: CostModel) -> tuple:
     sql = f"""
 {_with(EXPLICIT, deployments=False)}
 SELECT incident_id, team, service, kind, priority, opened_at, resolved_at, restore_hours,
@@ -841,7 +853,7 @@ SELECT incident_id, team, service, kind, priority, opened_at, resolved_at, resto
 FROM tickets
 ORDER BY opened_at, incident_id
 """
-    return query_df(con, sql, flt.params(), cost.params())
+    return sql, flt.params(), cost.params()
 
 
 def sprints_frame(con: duckdb.DuckDBPyConnection, flt: Filter) -> pd.DataFrame:

@@ -42,8 +42,24 @@ def metric_series(
     for the others); only that kind's SQL runs. A bucket cut by the window counts only its days
     inside it, which matters for ``deployments_per_week`` (deployments ÷ (days inside ÷ 7)).
     """
-    df = metrics_series(con, flt, (metric,), freq, by, cost, attribution)
-    return df.drop(columns="bucket_days").rename(columns={metric: "value"})
+    import pandas as pd
+
+    return pd.DataFrame(metric_series_columns(con, flt, metric, freq, by, cost, attribution))
+
+
+def metric_series_columns(
+    con: duckdb.DuckDBPyConnection,
+    flt: Filter,
+    metric: str = "deployments",
+    freq: str = "week",
+    by: str | None = None,
+    cost: CostModel = DEFAULT_COST_MODEL,
+    attribution: Attribution = EXPLICIT,
+) -> dict[str, np.ndarray]:
+    """:func:`metric_series` as numpy columns (``bucket``, ``team``/``service``, ``value``), no
+    pandas."""
+    cols = metrics_series_columns(con, flt, (metric,), freq, by, cost, attribution)
+    return {("value" if k == metric else k): v for k, v in cols.items() if k != "bucket_days"}
 
 
 def metrics_series(
