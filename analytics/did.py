@@ -13,9 +13,10 @@ are not there (null audit, #11). Here:
   team would have been had it moved as they did (difference-in-differences with a multiplicative
   common trend: seasons and busy spells scale every team's counts, so an unscaled difference would
   keep a share of them when the team is busier or quieter than the others);
-- the weekly gap (team minus scaled others) after is compared with the gap in the baseline by a
-  t-test whose variance is inflated by the long-run variance ratio of the gap's AR fit
-  (:func:`long_run_t`), so weeks that follow each other closely count for less.
+- each week's count over that expectation (a ratio: the noise of counts grows with their level,
+  so differences would be noisier in a busy season than in the baseline) is compared after
+  against the baseline by a t-test whose variance is inflated by the long-run variance ratio of
+  an AR fit (:func:`long_run_t`), so weeks that follow each other closely count for less.
 """
 
 from __future__ import annotations
@@ -44,9 +45,12 @@ class DiffInDiff(Result):
 
     ``expected_after``: the team's baseline mean times the other teams' after/baseline ratio, where
     the team would have been had it moved as they did; ``difference``: ``team_after`` minus
-    ``expected_after`` (per week) with its 95 % interval ``low``..``high`` and two-sided
-    ``p_value`` (:func:`long_run_t`); ``long_run_ratio``: how much the weekly gaps' autocorrelation
-    inflated the variance (1 = none). Without other teams the team's own weeks are compared
+    ``expected_after`` (per week). The test reads each week's count over its expectation (the
+    other teams' count that week scaled to the team's baseline level): ``relative`` is the mean
+    of those ratios after minus in the baseline (a fraction: 0.5 = half as many again), with its
+    95 % interval ``low``..``high`` and two-sided ``p_value`` (:func:`long_run_t`);
+    ``long_run_ratio``: how much the weekly ratios' autocorrelation inflated the variance
+    (1 = none). Without other teams the team's own weeks are compared with its baseline mean
     (``other_teams`` 0, ``expected_after`` = ``team_before``)."""
 
     baseline_from: dt.date
@@ -62,6 +66,7 @@ class DiffInDiff(Result):
     others_after: float | None
     expected_after: float | None
     difference: float | None
+    relative: float | None
     low: float | None
     high: float | None
     p_value: float | None
@@ -153,26 +158,45 @@ def team_did(by_team: pd.DataFrame, team: str, win, weeks_ok: set) -> DiffInDiff
     if len(own_b) < MIN_SIDE or len(own_a) < MIN_SIDE:
         side = "in the baseline" if len(own_b) < MIN_SIDE else "after the change"
         return DiffInDiff(
-            **head, **means, expected_after=None, difference=None, low=None, high=None,
-            p_value=None, long_run_ratio=None, method=None,
+            **head, **means, expected_after=None, difference=None, relative=None, low=None,
+            high=None, p_value=None, long_run_ratio=None, method=None,
             reason=f"fewer than {MIN_SIDE} whole weeks of data {side}",
+        )  # fmt: skip
+    if own_b.mean() <= 0:
+        return DiffInDiff(
+            **head, **means, expected_after=None, difference=None, relative=None, low=None,
+            high=None, p_value=None, long_run_ratio=None, method=None,
+            reason="the team had no incidents in the baseline to compare with",
         )  # fmt: skip
     if n_others and oth_b.mean() > 0:
         # the others' weeks scaled to the team's baseline level: a common *relative* change
         scale = float(own_b.mean() / oth_b.mean())
+        exp_b, exp_a = scale * oth_b, scale * oth_a
         method = (
             f"difference-in-differences against {n_others} other team"
             f"{'s' if n_others != 1 else ''} (scaled to the team's baseline level)"
         )
-    else:
-        scale = 0.0  # nobody to compare with: the team's own weeks
+    else:  # nobody to compare with: the team's own baseline level
+        exp_b = np.full(len(own_b), own_b.mean())
+        exp_a = np.full(len(own_a), own_b.mean())
         method = "the team's own weeks (no other team with incidents in the baseline)"
-    gap_b, gap_a = own_b - scale * oth_b, own_a - scale * oth_a
-    diff, low, high, p, ratio = long_run_t(gap_b, gap_a)
-    # where the team would be had it moved as the others did (its baseline gap is 0 by the scale)
-    expected = float(own_b.mean() + scale * (oth_a.mean() - oth_b.mean()))
-    method += f"; t-test with the long-run variance of an AR fit (×{ratio:.2f})"
+    # each week's count over its expectation: busy weeks scale the noise too, so a ratio keeps
+    # the weeks comparable where a difference would be noisier when the season is high
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio_b = np.where(exp_b > 0, own_b / exp_b, np.nan)
+        ratio_a = np.where(exp_a > 0, own_a / exp_a, np.nan)
+    relative, low, high, p, lrr = long_run_t(ratio_b, ratio_a)
+    if relative is None:
+        return DiffInDiff(
+            **head, **means, expected_after=None, difference=None, relative=None, low=None,
+            high=None, p_value=None, long_run_ratio=None, method=None,
+            reason=f"fewer than {MIN_SIDE} weeks with other teams' incidents on a side",
+        )  # fmt: skip
+    # where the team would be had it moved as the others did
+    expected = float(exp_a.mean())
+    method += f"; t-test of the weekly ratios with the long-run variance of an AR fit (×{lrr:.2f})"
     return DiffInDiff(
-        **head, **means, expected_after=_num(expected), difference=diff, low=low, high=high,
-        p_value=p, long_run_ratio=ratio, method=method,
+        **head, **means, expected_after=_num(expected),
+        difference=_num(float(own_a.mean()) - expected), relative=relative, low=low, high=high,
+        p_value=p, long_run_ratio=lrr, method=method,
     )  # fmt: skip

@@ -408,11 +408,12 @@ def before_after_sentence(ba: BeforeAfter) -> str:
         against = f"{fmt_num(did.team_before, 1)} a week in its baseline"
     stats = (
         f"{fmt_num(did.team_after, 1)} a week in the {count(did.weeks_after, 'weeks')} after, "
-        f"against {against} ({_signed(did.difference)} a week, 95 % interval "
-        f"{fmt_num(did.low, 1)} to {fmt_num(did.high, 1)}, {fmt_p(did.p_value)})"
+        f"against {against} ({_signed(did.difference)} a week; relative change "
+        f"{_percent(did.relative)}, 95 % interval {_percent(did.low)} to {_percent(did.high)}, "
+        f"{fmt_p(did.p_value)})"
     )
-    if did.p_value < ALPHA and did.difference:
-        how = "rose" if did.difference > 0 else "fell"
+    if did.p_value < ALPHA and did.relative:
+        how = "rose" if did.relative > 0 else "fell"
         text = f"Weekly incidents {how} after {move}: {stats}"
     else:
         text = f"No clear change in weekly incidents after {move}: {stats}"
@@ -421,6 +422,11 @@ def before_after_sentence(ba: BeforeAfter) -> str:
 
 def _signed(value: float | None) -> str:
     return "n/a" if value is None else f"{value:+.1f}"
+
+
+def _percent(fraction: float | None) -> str:
+    """A signed fraction as whole per cent: ``+87 %``."""
+    return "n/a" if fraction is None else f"{100 * fraction:+.0f} %"
 
 
 def _equal_windows_sentence(ba: BeforeAfter, move: str) -> str:
@@ -461,10 +467,10 @@ def before_after_how(ba: BeforeAfter) -> list[str]:
             "Krueger 1994), which takes out seasons and organisation-wide busy weeks."
         )
     lines.append(
-        "Test: the weekly gaps to that expectation after the change against the baseline's, a "
-        f"t-test whose variance is inflated ×{fmt_num(did.long_run_ratio, 2)} for autocorrelation "
-        "(long-run variance of an AR fit), so neighbouring weeks count for less than independent "
-        f"ones; {fmt_p(did.p_value)}."
+        "Test: each week's count over that expectation, after the change against the baseline, "
+        f"a t-test whose variance is inflated ×{fmt_num(did.long_run_ratio, 2)} for "
+        "autocorrelation (long-run variance of an AR fit), so neighbouring weeks count for less "
+        f"than independent ones; {fmt_p(did.p_value)}."
     )
     inc = ba.incidents
     if inc.p_value is not None:

@@ -77,8 +77,14 @@ def test_team_did_scales_the_other_teams_to_the_team_level():
     assert (got.others_before, got.others_after) == (5.0, 10.0)
     assert got.expected_after == pytest.approx(6.0)
     assert got.difference == pytest.approx(2.0)
-    # the weekly gaps A - 0.6 * mean(B, C): baseline -1, 1, -1, 1; after 2, 1, 3
-    assert got.p_value == pytest.approx(sps.ttest_ind([2, 1, 3], [-1, 1, -1, 1]).pvalue)
+    # weekly ratios A / (0.6 * mean(B, C)): baseline 2/3, 4/3, 2/3, 4/3; after 8/6, 7/6, 9/6, so
+    # the relative change is 8/6 - 1; 7 weeks: no AR fit, the pooled t-test of the ratios
+    # (residual SS 4/9 + 1/18 = 1/2 on 5 df)
+    assert got.relative == pytest.approx(1 / 3)
+    after, base = np.array([8, 7, 9]) / 6, np.array([2, 4, 2, 4]) / 3
+    assert got.p_value == pytest.approx(sps.ttest_ind(after, base).pvalue)
+    half = sps.t.ppf(0.975, 5) * math.sqrt(0.1 * (1 / 4 + 1 / 3))
+    assert (got.low, got.high) == (pytest.approx(1 / 3 - half), pytest.approx(1 / 3 + half))
     assert got.long_run_ratio == 1.0
     assert got.method.startswith("difference-in-differences against 2 other teams")
 
@@ -93,6 +99,9 @@ def test_team_did_counts_only_whole_weeks_inside_the_data_and_compares_alone():
     short = did_mod.team_did(by_team, "A", WIN, set(WEEKS[:6]))
     assert short.weeks_after == 1 and short.p_value is None
     assert short.reason == "fewer than 2 whole weeks of data after the change"
+    quiet = did_mod.team_did(_frame(WEEKS, A=[0, 0, 0, 0, 0, 6, 7, 8]), "A", WIN, set(WEEKS))
+    assert quiet.p_value is None
+    assert quiet.reason == "the team had no incidents in the baseline to compare with"
 
 
 def _ba(did) -> BeforeAfter:
@@ -112,15 +121,15 @@ def test_sentence_says_the_verdict_first_in_association_words():
         C=[6, 4, 6, 4, 99, 11, 9, 10],
     )
     got = did_mod.team_did(by_team, "A", WIN, set(WEEKS))
-    p = sps.ttest_ind([4, 3, 5], [-1, 1, -1, 1]).pvalue
+    p = sps.ttest_ind(np.array([10, 9, 11]) / 6, np.array([2, 4, 2, 4]) / 3).pvalue
     assert p < 0.05
     low, high = got.low, got.high
     sentence = narrative.before_after_sentence(_ba(got))
     assert sentence == (
         "Weekly incidents rose after team Search moved from 28-day to 14-day sprints on "
         "2026-03-02: 10 a week in the 3 weeks after, against 6 expected from the other teams' "
-        f"weeks (+4.0 a week, 95 % interval {low:.1f} to {high:.1f}, p = {p:.2g}) — only 3 weeks "
-        "after the change, treat with caution."
+        f"weeks (+4.0 a week; relative change +67 %, 95 % interval {100 * low:+.0f} % to "
+        f"{100 * high:+.0f} %, p = {p:.2g}) — only 3 weeks after the change, treat with caution."
     )
     assert "caus" not in sentence
     flat = _frame(WEEKS, A=[2, 4, 2, 4, 0, 3, 4, 2], B=[5, 5, 5, 5, 0, 5, 5, 5])
