@@ -187,7 +187,7 @@ else:
         cards[1].metric(
             "Incidents/week after",
             fmt.number(did.team_after),
-            f"{did.difference:+.1f} vs expected" if incidents_changed else None,
+            f"{100 * did.relative:+.0f} % vs expected" if incidents_changed else None,
             delta_color="inverse",
             help=f"{did.weeks_after} whole weeks from {did.after_from}; expected from the other "
             f"teams' weeks: {fmt.number(did.expected_after)} a week",
