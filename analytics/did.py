@@ -130,7 +130,8 @@ def team_did(by_team: pd.DataFrame, team: str, win, weeks_ok: set) -> DiffInDiff
 
     from analytics.improvements import _sides
 
-    frame = by_team[by_team["bucket"].isin(weeks_ok)]
+    # the after window ends at win.after_to even when by_team runs on
+    frame = by_team[by_team["bucket"].isin(weeks_ok) & (by_team["bucket"] <= win.after_to)]
     wide = frame.pivot_table(index="bucket", columns="team", values="value", aggfunc="sum")
     wide = wide.sort_index()
     own = wide[team] if team in wide.columns else pd.Series(0.0, index=wide.index)

@@ -99,6 +99,9 @@ def test_team_did_counts_only_whole_weeks_inside_the_data_and_compares_alone():
     short = did_mod.team_did(by_team, "A", WIN, set(WEEKS[:6]))
     assert short.weeks_after == 1 and short.p_value is None
     assert short.reason == "fewer than 2 whole weeks of data after the change"
+    later = [*WEEKS, dt.date(2026, 3, 23)]  # a week past the after window does not count
+    longer = did_mod.team_did(_frame(later, A=[1, 2, 3, 4, 0, 6, 7, 8, 50]), "A", WIN, set(later))
+    assert (longer.weeks_before, longer.weeks_after, longer.team_after) == (4, 3, 7.0)
     quiet = did_mod.team_did(_frame(WEEKS, A=[0, 0, 0, 0, 0, 6, 7, 8]), "A", WIN, set(WEEKS))
     assert quiet.p_value is None
     assert quiet.reason == "the team had no incidents in the baseline to compare with"
