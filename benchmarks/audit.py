@@ -501,6 +501,9 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--seeds", type=int, default=40, help="seeds per variant (default 40)")
     parser.add_argument("--quick", action="store_true", help="8 seeds per variant")
+    parser.add_argument(
+        "--first-seed", type=int, default=1, help="first seed (default 1): to extend a run"
+    )
     parser.add_argument("--processes", type=int, default=2)
     parser.add_argument(
         "--per-effect",
@@ -529,7 +532,7 @@ def main(argv: list[str] | None = None) -> int:
         chosen = [v for v in chosen if v.name in names]
     started = time.perf_counter()
     only = set(args.readings.split(",")) if args.readings else None
-    results = run(seeds, chosen, processes=args.processes, only=only)
+    results = run(seeds, chosen, processes=args.processes, only=only, first_seed=args.first_seed)
     table = summary(results)
     when = f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, {time.perf_counter() - started:.0f} s"
     text = markdown(table, seeds, when)
