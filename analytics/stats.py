@@ -126,7 +126,7 @@ def spearman(x: Sequence, y: Sequence) -> Correlation:
         return Correlation(n, None, None, "one series is constant: correlation undefined")
     # scipy.stats.spearmanr's statistic and t-approximation p, without its per-call overhead
     # (the lag table calls this nine times per page view)
-    rx, ry = _average_ranks(x), _average_ranks(y)
+    rx, ry = dist.rankdata(x), dist.rankdata(y)
     rx, ry = rx - rx.mean(), ry - ry.mean()
     r = float(np.clip(rx @ ry / math.sqrt((rx @ rx) * (ry @ ry)), -1.0, 1.0))
     if abs(r) == 1:
@@ -140,13 +140,6 @@ def spearman(x: Sequence, y: Sequence) -> Correlation:
         null = _rank_correlation(np.broadcast_to(x, orders.shape), y[orders])
         p = float(np.mean(np.abs(null) >= abs(r) - 1e-12))
     return Correlation(n, _num(r), _num(p))
-
-
-def _average_ranks(a: np.ndarray) -> np.ndarray:
-    """Ranks 1..n of ``a`` with ties sharing their average rank (as scipy's rankdata)."""
-    _, inverse, counts = np.unique(a, return_inverse=True, return_counts=True)
-    ends = np.cumsum(counts)
-    return (ends - (counts - 1) / 2)[inverse]
 
 
 def lagged_spearman(
@@ -216,7 +209,7 @@ def _bartlett_p(a: np.ndarray, b: np.ndarray, r: float) -> float:
     ``10 log10 n``), at least 1."""
     n = len(a)
     lags = min(n - 1, math.ceil(10 * math.log10(n)))
-    ra, rb = ts.acf(_average_ranks(a), lags)[1:], ts.acf(_average_ranks(b), lags)[1:]
+    ra, rb = ts.acf(dist.rankdata(a), lags)[1:], ts.acf(dist.rankdata(b), lags)[1:]
     factor = max(1 + 2 * float(np.sum((1 - np.arange(1, lags + 1) / n) * ra * rb)), 1.0)
     if abs(r) >= 1:
         return 0.0
