@@ -129,11 +129,7 @@ def spearman(x: Sequence, y: Sequence) -> Correlation:
     rx, ry = dist.rankdata(x), dist.rankdata(y)
     rx, ry = rx - rx.mean(), ry - ry.mean()
     r = float(np.clip(rx @ ry / math.sqrt((rx @ rx) * (ry @ ry)), -1.0, 1.0))
-    if abs(r) == 1:
-        p = 0.0
-    else:
-        t = r * math.sqrt((n - 2) / (1 - r * r))
-        p = 2 * dist.t_cdf(-abs(t), n - 2)
+    p = _spearman_t_p(r, n)
     if n <= EXACT_SPEARMAN_MAX_N:
         # the t approximation is far too confident on a handful of points: use all pairings
         orders = np.array(list(itertools.permutations(range(n))))
@@ -211,6 +207,14 @@ def _bartlett_p(a: np.ndarray, b: np.ndarray, r: float) -> float:
     lags = min(n - 1, math.ceil(10 * math.log10(n)))
     ra, rb = ts.acf(dist.rankdata(a), lags)[1:], ts.acf(dist.rankdata(b), lags)[1:]
     factor = max(1 + 2 * float(np.sum((1 - np.arange(1, lags + 1) / n) * ra * rb)), 1.0)
+    return _spearman_t_p(r, n, factor)
+
+
+def _spearman_t_p(r: float, n: int, factor: float = 1.0) -> float:
+    """Two-sided p-value of Spearman's ``r`` on ``n`` pairs by the t approximation (as
+    ``scipy.stats.spearmanr``), its variance inflated by ``factor`` (1: independent pairs):
+    ``t = r sqrt((n - 2) / factor / (1 - r^2))`` on ``max(n / factor - 2, 1)`` degrees of
+    freedom; 0 when ``|r| = 1``."""
     if abs(r) >= 1:
         return 0.0
     t = r * math.sqrt((n - 2) / factor / (1 - r * r))
