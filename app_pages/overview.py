@@ -58,7 +58,8 @@ trends = {
     for _key, metric, *_ in KPIS
 }
 
-missing = missing_inputs(fetch(views.dataset_info)["row_counts"])
+loaded = fetch(views.dataset_info)["row_counts"]  # record kinds loaded: DORA badges, reading
+missing = missing_inputs(loaded)
 rows = [st.columns(3), st.columns(3)]
 for i, (key, _metric, label, show, kind, lower, dora_key, help_text) in enumerate(KPIS):
     with rows[i // 3][i % 3]:
@@ -156,7 +157,6 @@ def _hours(key: str):
 
 lead, restore = _hours("lead_time_hours_median"), _hours("time_to_restore_hours_median")
 tiers = now["dora"]
-loaded = fetch(views.dataset_info)["row_counts"]
 has_changes, has_tickets = bool(loaded["changes"]), bool(loaded["incidents"])
 
 
