@@ -5,13 +5,14 @@ missing, and no DORA badge rates what was not loaded."""
 from __future__ import annotations
 
 import re
+from pathlib import Path
 
 import pytest
 from streamlit.testing.v1 import AppTest
 
 from analytics.store import connect
 from tests import builders as b
-from tests.test_app import APP, PAGES, TIMEOUT, assert_ok
+from tests.test_app import APP, PAGES, TIMEOUT, assert_ok, metric
 
 TEAMS = ("alpha", "beta", "gamma")
 SERVICES = ("web", "api")
@@ -89,11 +90,17 @@ DATASETS = {
 
 @pytest.fixture(scope="module", params=list(DATASETS))
 def partial_db(request, tmp_path_factory):
-    path = tmp_path_factory.mktemp(f"partial-{request.param}") / "cadence.duckdb"
+    folder = tmp_path_factory.mktemp(f"partial-{request.param}")
+    return request.param, build_db(folder, DATASETS[request.param])
+
+
+def build_db(folder, build) -> Path:
+    """A database in ``folder`` holding what ``build`` inserts; returns its path."""
+    path = folder / "cadence.duckdb"
     con = connect(path)
-    DATASETS[request.param](con)
+    build(con)
     con.close()
-    return request.param, path
+    return path
 
 
 # A missing number rendered as a dash inside a sentence: "(—", "of —", "— a week", "—%" ...
@@ -131,11 +138,7 @@ def test_every_page_runs_on_partial_data_without_holes(partial_db, monkeypatch, 
 
 
 def test_overview_badges_name_what_is_missing(tmp_path, monkeypatch):
-    path = tmp_path / "incidents.duckdb"
-    con = connect(path)
-    incidents_only(con)
-    con.close()
-    at = open_page(path, monkeypatch, "app_pages/overview.py")
+    at = open_page(build_db(tmp_path, incidents_only), monkeypatch, "app_pages/overview.py")
     assert_ok(at)
     shown = " ".join(texts(at))
     assert shown.count("no deployments loaded") == 4  # frequency, lead time, CFR, recovery
@@ -145,24 +148,27 @@ def test_overview_badges_name_what_is_missing(tmp_path, monkeypatch):
 
 
 def test_support_cost_names_no_failed_changes_without_changes(tmp_path, monkeypatch):
-    path = tmp_path / "incidents.duckdb"
-    con = connect(path)
-    incidents_only(con)
-    con.close()
-    at = open_page(path, monkeypatch, "app_pages/support_cost.py")
+    at = open_page(build_db(tmp_path, incidents_only), monkeypatch, "app_pages/support_cost.py")
     assert_ok(at)
     shown = " ".join(texts(at))
     assert "failed changes" not in shown
     assert "Each deployment carries" not in shown
+    assert "No changes are loaded, so no cost can be tied to deployments." in shown
+    # 9 incidents of each priority at 8 + 4 + 2 + 1 h, 6 requests at 0.5 h; €75 an hour
+    assert metric(at, "Support cost") == "€10,350"  # (9 × 15 + 6 × 0.5) h × €75
+    assert metric(at, "Per deployment") == "—"  # nothing deployed to divide by
+    assert metric(at, "Caused by changes") == "€0"
 
 
 def test_changes_only_overview_rates_deployments_but_not_recovery(tmp_path, monkeypatch):
-    path = tmp_path / "changes.duckdb"
-    con = connect(path)
-    changes_only(con)
-    con.close()
-    at = open_page(path, monkeypatch, "app_pages/overview.py")
+    at = open_page(build_db(tmp_path, changes_only), monkeypatch, "app_pages/overview.py")
     assert_ok(at)
     shown = " ".join(texts(at))
-    assert "no incidents loaded" in shown  # time to restore: no badge
-    assert DORA_TIER.search(shown)  # the deployment tiers are there
+    assert shown.count("no incidents loaded") == 1  # time to restore: no badge
+    # the deployment tiers: 45 in 12 weeks (3.75 a week), 6 h lead time, 5 of 45 failed
+    assert metric(at, "Deployments per week") == "3.8"
+    assert metric(at, "Lead time (median)") == "6.0 h"
+    assert metric(at, "Change failure rate") == "11.1 %"
+    assert metric(at, "Time to restore (median)") == "—"
+    badges = [t for t in texts(at) if "badge[" in t]
+    assert DORA_TIER.findall(" ".join(badges)) == ["DORA high", "DORA elite", "DORA medium"]
