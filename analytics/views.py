@@ -45,15 +45,11 @@ def _with_partial(frame: pd.DataFrame, flt: Filter, freq: str) -> pd.DataFrame:
     return frame.assign(partial=partial_buckets(frame, flt, freq))
 
 
-def months_mostly_inside(series: pd.DataFrame, flt: Filter, min_days: int = 15) -> pd.DataFrame:
+def months_mostly_inside(series: pd.DataFrame, flt: Filter) -> pd.DataFrame:
     """The rows of a monthly series (column ``bucket``: the 1st of the month) whose month has at
-    least ``min_days`` days inside the window, or half the window's days when that is fewer: a
-    month cut to a day or two gives a rate or median of a handful of events."""
-    first = pd.to_datetime(pd.Series(series["bucket"]))
-    last = first + pd.offsets.MonthEnd(0)
-    inside = last.clip(upper=pd.Timestamp(flt.end)) - first.clip(lower=pd.Timestamp(flt.start))
-    threshold = min(min_days, max(1, flt.window_days // 2))
-    return series[(inside.dt.days + 1 >= threshold).to_numpy()].reset_index(drop=True)
+    least 15 days inside the window, or half the window's days when that is fewer: a month cut
+    to a day or two gives a rate or median of a handful of events (:func:`partial_buckets`)."""
+    return buckets_mostly_inside(series, flt, "month")
 
 
 def filter_choices(con: duckdb.DuckDBPyConnection) -> dict[str, list[str]]:
