@@ -36,6 +36,10 @@ if TYPE_CHECKING:  # the report path runs without pandas (#11): team_did imports
     import pandas as pd
 
 MIN_SIDE = 2  # fewer whole weeks than this on a side and nothing is compared
+# what a comparison fills in: None when none is possible
+_TEST_FIELDS = (
+    "expected_after", "difference", "relative", "low", "high", "p_value", "long_run_ratio", "method"
+)  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -156,19 +160,16 @@ def team_did(by_team: pd.DataFrame, team: str, win, weeks_ok: set) -> DiffInDiff
         others_before=_num(oth_b.mean()) if n_others and len(oth_b) else None,
         others_after=_num(oth_a.mean()) if n_others and len(oth_a) else None,
     )
+
+    def untested(reason: str) -> DiffInDiff:
+        """The windows and means with no comparison, and why."""
+        return DiffInDiff(**head, **means, **dict.fromkeys(_TEST_FIELDS), reason=reason)
+
     if len(own_b) < MIN_SIDE or len(own_a) < MIN_SIDE:
         side = "in the baseline" if len(own_b) < MIN_SIDE else "after the change"
-        return DiffInDiff(
-            **head, **means, expected_after=None, difference=None, relative=None, low=None,
-            high=None, p_value=None, long_run_ratio=None, method=None,
-            reason=f"fewer than {MIN_SIDE} whole weeks of data {side}",
-        )  # fmt: skip
+        return untested(f"fewer than {MIN_SIDE} whole weeks of data {side}")
     if own_b.mean() <= 0:
-        return DiffInDiff(
-            **head, **means, expected_after=None, difference=None, relative=None, low=None,
-            high=None, p_value=None, long_run_ratio=None, method=None,
-            reason="the team had no incidents in the baseline to compare with",
-        )  # fmt: skip
+        return untested("the team had no incidents in the baseline to compare with")
     if n_others and oth_b.mean() > 0:
         # the others' weeks scaled to the team's baseline level: a common *relative* change
         scale = float(own_b.mean() / oth_b.mean())
@@ -188,11 +189,7 @@ def team_did(by_team: pd.DataFrame, team: str, win, weeks_ok: set) -> DiffInDiff
         ratio_a = np.where(exp_a > 0, own_a / exp_a, np.nan)
     relative, low, high, p, lrr = long_run_t(ratio_b, ratio_a)
     if relative is None:
-        return DiffInDiff(
-            **head, **means, expected_after=None, difference=None, relative=None, low=None,
-            high=None, p_value=None, long_run_ratio=None, method=None,
-            reason=f"fewer than {MIN_SIDE} weeks with other teams' incidents on a side",
-        )  # fmt: skip
+        return untested(f"fewer than {MIN_SIDE} weeks with other teams' incidents on a side")
     # where the team would be had it moved as the others did
     expected = float(exp_a.mean())
     method += f"; t-test of the weekly ratios with the long-run variance of an AR fit (×{lrr:.2f})"
