@@ -31,6 +31,7 @@ from analytics.loader import (
     load_paths,
 )
 from analytics.store import connect
+from tests import builders as b
 from ui.state import FilterState, parse_query, resolve
 
 D = dt.date
@@ -148,6 +149,14 @@ def test_url_to_9999_is_clamped_with_a_note():
     assert parse_query({"to": ["2026-03-31"]}).note == ""
 
 
+def one_incident_db(path: Path) -> Path:
+    """A database at ``path`` with one P2 incident of Payments, opened 2026-01-05; returns path."""
+    c = connect(path)
+    b.incident(c, "I1", "2026-01-05 00:00", team="Payments", priority=2)
+    c.close()
+    return path
+
+
 def _sidebar_script():
     import streamlit as st
 
@@ -161,13 +170,7 @@ def _sidebar_script():
 def test_dashboard_opens_a_link_to_9999_with_a_note(tmp_path, monkeypatch):
     from streamlit.testing.v1 import AppTest
 
-    db = tmp_path / "cadence.duckdb"
-    c = connect(db)
-    c.execute(
-        "INSERT INTO incidents (incident_id, team, kind, priority, opened_at) "
-        "VALUES ('I1', 'Payments', 'incident', 2, TIMESTAMP '2026-01-05')"
-    )
-    c.close()
+    db = one_incident_db(tmp_path / "cadence.duckdb")
     monkeypatch.setenv("CADENCE_DB", str(db))
     at = AppTest.from_function(_sidebar_script, default_timeout=60)
     at.query_params["to"] = "9999-12-31"
@@ -180,13 +183,7 @@ def test_dashboard_opens_a_link_to_9999_with_a_note(tmp_path, monkeypatch):
 
 
 def test_report_to_9999_is_clamped_with_a_note(tmp_path, capsys):
-    db = tmp_path / "r.duckdb"
-    c = connect(db)
-    c.execute(
-        "INSERT INTO incidents (incident_id, team, kind, priority, opened_at) "
-        "VALUES ('I1', 'Payments', 'incident', 2, TIMESTAMP '2026-01-05')"
-    )
-    c.close()
+    db = one_incident_db(tmp_path / "r.duckdb")
     code = main(["report", "--db", str(db), "--to", "9999-12-31"])
     out, err = capsys.readouterr()
     assert code == 0
