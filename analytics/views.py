@@ -300,12 +300,16 @@ def compare_to_median(
     y = out[stability].to_numpy(dtype=float)
     y_median = np.nanmedian(y) if len(y) and not np.isnan(y).all() else np.nan
     if stability == "change_failure_rate":
-        z = sps.norm.ppf(1 - alpha / 2)
-        p = y  # the reported rate: failed (or rolled back, or causing an incident) / deployments
-        denom = 1 + z**2 / n
-        centre = (p + z**2 / (2 * n)) / denom
-        half = z * np.sqrt(p * (1 - p) / n + z**2 / (4 * n**2)) / denom
-        y_low, y_high = centre - half, centre + half
+        from analytics.stratified import wilson_bounds
+
+        z = float(sps.norm.ppf(1 - alpha / 2))
+        # the reported rate (failed, rolled back or causing an incident) / deployments; no
+        # interval without deployments (about the median)
+        bounds = [
+            wilson_bounds(p, k, z) if k > 0 and p == p else (np.nan, np.nan)
+            for p, k in zip(y, n, strict=True)
+        ]
+        y_low, y_high = np.array(bounds, dtype=float).reshape(-1, 2).T
     else:
         y_low, y_high = y * (1 - _MEDIAN_TOLERANCE), y * (1 + _MEDIAN_TOLERANCE)
     # lower is more stable for every stability measure
