@@ -157,8 +157,12 @@ def change_failure_rate_ci95(
 ) -> FailureRate:
     """The change failure rate and its Wilson 95 % interval (None without deployments)."""
     paths = by_approval(con, flt, attribution)
-    total = int(paths["deployments"].sum())
-    failed = int(paths["failed_deployments"].sum())
+    return _failure_rate(int(paths["failed_deployments"].sum()), int(paths["deployments"].sum()))
+
+
+def _failure_rate(failed: int, total: int) -> FailureRate:
+    """:class:`FailureRate` of ``failed`` of ``total`` deployments (rate and interval None
+    without deployments)."""
     rate = failed / total if total else None
     return FailureRate(total, failed, rate, stats.wilson_interval(failed, total))
 
@@ -356,13 +360,12 @@ def _cadence_did(
     """The team's weekly incidents after ``change_date`` against its baseline and every other
     team's weeks (the filter's services apply): :func:`analytics.did.team_did` over the whole
     weeks inside the data."""
-    from analytics.improvements import windows
+    from analytics.improvements import _inside, windows
 
     win = windows(change_date, weeks, baseline_weeks, gap_weeks)
     every = Filter(win.baseline_from, win.after_to, services=flt.services)
     by_team = metric_series(con, every, "incidents", freq="week", by="team")
-    first, last = extent
-    weeks_ok = {w for w in by_team["bucket"] if w >= first and w + dt.timedelta(days=6) <= last}
+    weeks_ok = set(by_team["bucket"][_inside(by_team, extent)])
     return team_did(by_team, team, win, weeks_ok)
 
 
@@ -581,9 +584,7 @@ def statistics_for_report(
     counts = cells["deployments"].astype(np.int64)
     total = int(counts.sum())
     failed = int(counts[cells["failed"].astype(bool)].sum())
-    cfr = FailureRate(
-        total, failed, failed / total if total else None, stats.wilson_interval(failed, total)
-    )
+    cfr = _failure_rate(failed, total)
     weekly = whole_weekly_series_columns(con, flt, attribution)  # once for lags and trend
     lag_keys = ("lag_weeks", "n", "spearman_r", "p_value", "q_value", "method")
     lags = stats.lagged_spearman(weekly["deployments"], weekly["incidents"], 8)
