@@ -387,9 +387,14 @@ def test_disk_full_is_said_as_such():
         "(nothing was written)"
     )
     io_error = duckdb.IOException('IO Error: Could not write file "/d/c.duckdb": No space left')
-    assert database_error_message(io_error).startswith("no space left on the disk (/d/c.duckdb)")
+    assert database_error_message(io_error) == (
+        "no space left on the disk (/d/c.duckdb); free some space and retry (nothing was written)"
+    )
     oom = duckdb.TransactionException("Failed to commit: could not allocate block of size 256KiB")
-    assert database_error_message(oom).startswith("not enough memory for the import")
+    assert database_error_message(oom) == (
+        "not enough memory for the import (raise CADENCE_IMPORT_MEMORY_MB, or import fewer or "
+        "smaller files at a time); nothing was written"
+    )
     conflict = duckdb.TransactionException("TransactionContext Error: Conflict on tuple deletion!")
     assert database_error_message(conflict) == RETRY_MESSAGE
 
@@ -550,6 +555,12 @@ def test_formula_and_html_text_is_stored_as_given_and_shown_neutralised(con, tmp
     load_paths(con, [path])
     stored = con.execute("SELECT service, team FROM incidents WHERE incident_id = 'N1'").fetchall()
     assert stored == [(formula, "<script>x</script>")]
+    # shown: a CSV cell the spreadsheet reads as text, markup a page prints as characters
+    from analytics.export import neutralise_formula
+    from ui.components import md_escape
+
+    assert neutralise_formula(stored[0][0]) == "'" + formula
+    assert md_escape(stored[0][1]) == r"\<script\>x\</script\>"
 
 
 # --- 9. tables: the toolbar's CSV download gets no formula ------------------------------------
