@@ -780,23 +780,19 @@ def deployments_frame(
     flt: Filter,
     attribution: Attribution = EXPLICIT,
     columns: tuple[str, ...] = DEPLOYMENT_COLUMNS,
-    ordered: bool = True,
 ) -> pd.DataFrame:
     """One row per deployment in the window, ordered by implemented_at: change_id, team,
     service, change_type, approval (with the type's default), risk, sprint_id, requested_at,
     implemented_at, lead_time_hours, failed (bool), rework (bool) — or only ``columns`` of
-    them (statistics that need four columns skip converting the text ones to pandas).
-    ``ordered=False`` skips the sort, for statistics that do not depend on the row order."""
+    them (statistics that need four columns skip converting the text ones to pandas)."""
     unknown = set(columns) - set(DEPLOYMENT_COLUMNS)
     if unknown:
         raise ValueError(f"unknown deployment columns: {sorted(unknown)}")
-    # sorting 200,000 deployments costs a quarter of the read (#11)
-    order = "ORDER BY implemented_at, change_id" if ordered else ""
     sql = f"""
 {_with(attribution, tickets=False)}
 SELECT {", ".join(columns)}
 FROM deployments
-{order}
+ORDER BY implemented_at, change_id
 """
     return query_df(con, sql, flt.params(), attribution.params(), constant_params())
 
