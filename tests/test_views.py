@@ -257,3 +257,26 @@ def test_dora_tiers_are_not_claimed_for_kinds_not_loaded():
     only_changes = {"changes": 5, "incidents": 0}
     assert missing_inputs(only_changes)["failed_deployment_recovery"] == "no incidents loaded"
     assert missing_inputs(only_changes)["lead_time"] is None
+
+
+def test_compare_to_median_of_medians_uses_the_ten_percent_band_and_skips_empty_points():
+    points = pd.DataFrame(
+        {
+            "label": ["A", "B", "C", "D", "E"],
+            "deployments": [10, 10, 10, 10, 0],  # E deployed nothing: no rate, no interval
+            "deployments_per_week": [1.0, 1.0, 1.0, 1.0, 0.0],
+            "lead_time_hours_median": [20.0, 21.0, 30.0, 15.0, float("nan")],
+            "change_failure_rate": [0.1, 0.1, 0.1, 0.1, float("nan")],
+        }
+    )
+    placed = views.compare_to_median(points, "deployments_per_week", "lead_time_hours_median")
+    # speed median 1 a week; 10 in 10 weeks has the exact interval (0.48, 1.84): about, and E
+    # (no deployments) has none. Lead time median of A-D 20.5 h: A 20 (18-22) and B 21
+    # (18.9-23.1) about it, C 30 (27-33) above: less stable, D 15 (13.5-16.5) more stable
+    assert placed["speed_vs_median"].tolist() == [views.ABOUT] * 5
+    assert placed["stability_vs_median"].tolist() == [
+        views.ABOUT, views.ABOUT, "less stable", "more stable", views.ABOUT
+    ]  # fmt: skip
+    # the failure rate of a point without deployments has no Wilson interval: about the median
+    rated = views.compare_to_median(points, "deployments_per_week", "change_failure_rate")
+    assert rated["stability_vs_median"].tolist() == [views.ABOUT] * 5
