@@ -227,7 +227,40 @@ def test_incident_fixes_form_their_own_strata():
     assert got.stratified.strata == 2
     assert got.stratified.odds_ratio == pytest.approx(1.0)
     assert got.stratified.p_value == pytest.approx(1.0)
-    assert stats.cab_failure_verdict(got) != "more"
+    assert got.stratified.risk_difference == pytest.approx(0.0)
+    # equal within each kind, but the difference's interval (about -3.7 to +4.1 points) is wider
+    # than the +-3 point margin: neither "more" nor "about as often"
+    assert got.stratified.rd_low < -0.03 and got.stratified.rd_high > 0.03
+    assert stats.cab_failure_verdict(got) == "unclear"
+
+
+def test_counted_cells_give_the_row_comparison():
+    # the report's form (one row per team x risk x kind x approval x outcome with its count)
+    # gives the failure comparison and strata of the per-deployment rows, missing team included
+    rows = [
+        ("A", "low", "cab", 3, 20, 5.0, False),
+        ("A", "low", "pre-approved", 2, 40, 5.0, False),
+        ("A", "high", "cab", 6, 15, 5.0, True),
+        ("A", "high", "product-owner", 1, 9, 5.0, True),
+        ("B", "low", "cab", 1, 12, 5.0, False),
+        ("B", "low", "pre-approved", 5, 30, 5.0, False),
+        (None, "low", "cab", 2, 7, 5.0, False),
+        (None, "low", "pre-approved", 0, 6, 5.0, False),
+        ("B", "low", "ecab", 4, 4, 5.0, False),  # emergency: neither group
+    ]
+    frame = pd.DataFrame(
+        [(t, r, a, lead, i < f, rw) for t, r, a, f, n, lead, rw in rows for i in range(n)],
+        columns=["team", "risk", "approval", "lead_time_hours", "failed", "rework"],
+    )
+    keys = ["team", "risk", "rework", "approval", "failed"]
+    cells = frame.groupby(keys, dropna=False).size().rename("deployments").reset_index()
+    cells = {c: cells[c].to_numpy() for c in cells.columns}
+    got = stats.cab_vs_delegated_cells(cells)
+    want = stats.cab_vs_delegated(frame, lead_times=False)
+    assert got == want
+    assert (got.failure.a_failed, got.failure.a_total) == (12, 54)
+    assert (got.failure.b_failed, got.failure.b_total) == (8, 85)
+    assert got.stratified.strata == 4  # (A, high, fix), (A, low), (B, low), (no team, low)
 
 
 @pytest.mark.parametrize(
