@@ -105,6 +105,20 @@ def test_two_way_centring_of_a_balanced_table_by_hand():
                                  9 - 5.5 - 6.5 + 4])  # fmt: skip
 
 
+def test_two_way_centring_of_an_unbalanced_table_is_the_least_squares_residual():
+    # unbalanced (no closed form): the residual of v on team and quarter dummies
+    rng = np.random.default_rng(3)
+    a = np.array([0, 0, 0, 0, 0, 1, 1, 2, 2, 2, 2])
+    b = np.array([0, 1, 2, 2, 3, 0, 3, 1, 1, 2, 3])
+    v = rng.normal(size=len(a))
+    design = np.column_stack([a == k for k in range(3)] + [b == k for k in range(1, 4)])
+    coef, *_ = np.linalg.lstsq(design.astype(float), v, rcond=None)
+    got = insights._two_way_residuals(v, a, b)
+    assert got == pytest.approx(v - design @ coef, abs=1e-10)
+    one = insights._two_way_residuals(v, a, np.zeros(len(a), dtype=int))
+    assert one == pytest.approx(v - np.bincount(a, v)[a] / np.bincount(a)[a])
+
+
 def test_within_team_needs_sprints_that_differ_from_their_team():
     w = insights.within_team(pd.Series(["x", "x", "y"]), pd.Series([0.1, 0.1, 0.3]),
                              pd.Series([1, 2, 3]), weeks=2)  # fmt: skip
