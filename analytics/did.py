@@ -79,21 +79,6 @@ class DiffInDiff(Result):
     reason: str | None = None
 
 
-def t_ppf(q: float, df: float) -> float:
-    """The ``q`` quantile of Student's t with ``df`` degrees of freedom (bisection on
-    :func:`analytics.distributions.t_cdf` to 1e-12; ``scipy.stats.t.ppf`` without scipy)."""
-    lo, hi = -1e3, 1e3
-    for _ in range(200):
-        mid = (lo + hi) / 2
-        if dist.t_cdf(mid, df) < q:
-            lo = mid
-        else:
-            hi = mid
-        if hi - lo < 1e-12:
-            break
-    return (lo + hi) / 2
-
-
 def long_run_t(
     before, after, alpha: float = ALPHA
 ) -> tuple[float | None, float | None, float | None, float | None, float | None]:
@@ -120,7 +105,7 @@ def long_run_t(
     if se == 0:  # every week equal to its side's mean: no noise to judge by
         return diff, diff, diff, (1.0 if diff == 0 else 0.0), ratio
     t = diff / se
-    half = t_ppf(1 - alpha / 2, df) * se
+    half = dist.t_ppf(1 - alpha / 2, df) * se
     return diff, diff - half, diff + half, min(1.0, 2 * dist.t_sf(abs(t), df)), ratio
 
 

@@ -7,7 +7,7 @@ better (``tests/test_distributions.py`` compares them over grids with ties, zero
 samples); where a definition differs it says so. scipy stays a dependency for the pages.
 
 * normal: :func:`norm_cdf`, :func:`norm_sf`, :func:`norm_ppf`;
-* Student t and F: :func:`t_cdf`, :func:`t_sf`, :func:`f_sf` via the regularized incomplete
+* Student t and F: :func:`t_cdf`, :func:`t_sf`, :func:`t_ppf`, :func:`f_sf` via the regularized incomplete
   beta function :func:`betainc` (continued fraction, Numerical Recipes §6.4);
 * exact tests: :func:`fisher_exact` (2x2), :func:`binomtest_p` (two-sided);
 * ranks: :func:`rankdata` (average ranks along an axis), :func:`mannwhitneyu` (two-sided,
@@ -168,6 +168,21 @@ def t_cdf(t: float, df: float) -> float:
 def t_sf(t: float, df: float) -> float:
     """P(T > t) for Student's t with ``df`` degrees of freedom (``scipy.stats.t.sf``)."""
     return t_cdf(-float(t), df)
+
+
+def t_ppf(q: float, df: float) -> float:
+    """The ``q`` quantile of Student's t with ``df`` degrees of freedom (bisection on
+    :func:`t_cdf` to 1e-12 over -1000..1000; ``scipy.stats.t.ppf``)."""
+    lo, hi = -1e3, 1e3
+    for _ in range(200):
+        mid = (lo + hi) / 2
+        if t_cdf(mid, df) < q:
+            lo = mid
+        else:
+            hi = mid
+        if hi - lo < 1e-12:
+            break
+    return (lo + hi) / 2
 
 
 def f_sf(f: float, dfn: float, dfd: float) -> float:

@@ -18,11 +18,6 @@ from analytics.improvements import windows
 from analytics.stats import BeforeAfter, compare_rates, compare_samples
 
 
-def test_t_quantile_matches_scipy():
-    for q, df in ((0.975, 5), (0.975, 30), (0.025, 12), (0.5, 3)):
-        assert did_mod.t_ppf(q, df) == pytest.approx(sps.t.ppf(q, df), abs=1e-9)
-
-
 def test_long_run_t_without_autocorrelation_is_the_pooled_t_test():
     # 7 points: too few for an AR fit (order 0), so the ratio is 1 and p is Student's pooled t
     a, b = [-1, 1, -1, 1], [2, 1, 3]

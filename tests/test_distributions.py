@@ -88,6 +88,11 @@ def test_student_t_matches_scipy(df):
         assert _close(dist.t_sf(t, df), float(sps.t.sf(t, df))), (t, df)
 
 
+def test_t_quantile_matches_scipy():
+    for q, df in ((0.975, 5), (0.975, 30), (0.025, 12), (0.5, 3)):
+        assert dist.t_ppf(q, df) == pytest.approx(sps.t.ppf(q, df), abs=1e-9)
+
+
 def test_student_t_by_hand():
     # one degree of freedom is Cauchy: P(T <= -1) = 1/2 - atan(1) / pi = 1/4
     assert dist.t_cdf(-1, 1) == pytest.approx(0.25, rel=1e-14)
