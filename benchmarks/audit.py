@@ -113,7 +113,8 @@ BIASES = {
 def variants(per_effect: bool = False) -> list[Variant]:
     """The null variants and all effects planted; with ``per_effect`` also one variant per
     effect a reading looks for (that effect alone)."""
-    own = sorted({effect for _label, effect in READINGS.values()} - {"none"} | {"lead"})
+    # "none": no effect plants what the reading looks for (the trend turn)
+    own = sorted({effect for _label, effect in (*READINGS.values(), *BIASES.values())} - {"none"})
     singles = [Variant(e, frozenset({e}), label=f"only “{e}” planted") for e in own]
     return [*NULLS, *(singles if per_effect else []), PLANTED_ALL]
 
@@ -444,13 +445,15 @@ def _pct(cell: tuple[float | None, int]) -> str:
     return "–" if value is None else f"{100 * value:.0f} % ({n})"
 
 
-def markdown(table: dict, seeds: int, when: str) -> str:
-    """The audit table as Markdown (rates in per cent, trials in brackets)."""
+def markdown(table: dict, seeds: int, when: str, first_seed: int = 1) -> str:
+    """The audit table as Markdown (rates in per cent, trials in brackets); the seeds are
+    named when they do not start at 1 (an extended run)."""
     # the per-effect column only when per-effect variants ran (--per-effect)
     own = any(row.get("own", (None,))[0] is not None for row in table.values())
+    which = "" if first_seed == 1 else f" (seeds {first_seed}-{first_seed + seeds - 1})"
     lines = [
-        f"{seeds} seeds per variant, {when}. False claims: share of trials claiming an effect "
-        "that the data do not have (target ≤ 7 %); detection: share finding a planted one.",
+        f"{seeds} seeds per variant{which}, {when}. False claims: share of trials claiming an "
+        "effect that the data do not have (target ≤ 7 %); detection: share finding a planted one.",
         "",
         "| Reading | Null | Season | AR(1) | Worst null | "
         + ("Detection (own effect alone) | " if own else "")
@@ -529,16 +532,21 @@ def main(argv: list[str] | None = None) -> int:
     chosen = variants(args.per_effect)
     if args.only:
         names = set(args.only.split(","))
+        if names - {v.name for v in chosen}:  # a misspelt name would silently run nothing
+            parser.error(f"--only: no variant {sorted(names - {v.name for v in chosen})}")
         chosen = [v for v in chosen if v.name in names]
-    started = time.perf_counter()
     only = set(args.readings.split(",")) if args.readings else None
+    if only and only - READINGS.keys() - BIASES.keys():
+        parser.error(f"--readings: no reading {sorted(only - READINGS.keys() - BIASES.keys())}")
+    started = time.perf_counter()
     results = run(seeds, chosen, processes=args.processes, only=only, first_seed=args.first_seed)
     table = summary(results)
     when = f"{dt.datetime.now(dt.UTC):%Y-%m-%d %H:%M} UTC, {time.perf_counter() - started:.0f} s"
-    text = markdown(table, seeds, when)
+    text = markdown(table, seeds, when, args.first_seed)
     print(text)
     if args.json:
-        args.json.write_text(json.dumps({"seeds": seeds, "summary": table}, indent=1, default=str))
+        raw = {"seeds": seeds, "first_seed": args.first_seed, "summary": table}
+        args.json.write_text(json.dumps(raw, indent=1, default=str))
     if args.write_docs:
         write_docs(text, args.write_docs)
     return 0
