@@ -9,7 +9,7 @@ browser context (a new tab with an empty cache, as a colleague opening a shared 
 - ``rendered``: until, in addition, every Plotly chart in the first screen has drawn its SVG
   (seconds).
 
-Usage: ``.venv/bin/python benchmarks/first_view.py [--rounds 3] [--width 1440]``; prints a
+Usage: ``.venv/bin/python benchmarks/first_view.py [--rounds 3] [--width 1280]``; prints a
 Markdown table of medians (best round in brackets). Needs /usr/bin/chromium and playwright.
 """
 
