@@ -59,9 +59,29 @@ def test_rates_and_table_count_what_they_should(tmp_path):
     assert table["cab"]["all"] == (1.0, 2)
     assert table["what_if_cfr"]["all"] == (2.0, 1.0)
     text = audit.markdown(table, 2, "now")
+    assert text.startswith("2 seeds per variant, now. False claims:")
+    assert "own effect alone" not in text  # no --per-effect variants ran: no such column
+    extended = audit.markdown(table, 200, "now", first_seed=101)
+    assert extended.startswith("200 seeds per variant (seeds 101-300), now.")
     assert "| CAB vs delegated failure rate (JSON `cab_vs_delegated`) | 50 % (2) |" in text
     assert "50 % ✗" in text  # above the 7 % target
     doc = tmp_path / "statistics.md"
     doc.write_text("intro\n<!-- audit:after -->\nold\n<!-- /audit:after -->\nend\n")
     audit.write_docs("new table", "after", doc)
     assert doc.read_text() == "intro\n<!-- audit:after -->\nnew table\n<!-- /audit:after -->\nend\n"
+
+
+@pytest.mark.parametrize(
+    ("sentence", "claim"),
+    [
+        # the shapes of analytics.narrative.before_after_sentence
+        ("Weekly incidents rose after the move to 2-week sprints: 2.0 a week in the 8 weeks "
+         "after, against 1.2 expected from the other teams' weeks (+0.8 a week).", "rose"),
+        ("Weekly incidents fell after the move to 2-week sprints: 0.9 a week.", "fell"),
+        ("No clear change in weekly incidents after the move to 2-week sprints: 1.3 a week in "
+         "the 8 weeks after, against 1.2 a week in its baseline (+0.1 a week).", None),
+        ("No comparison is possible after the move to 2-week sprints: too few weeks.", None),
+    ],
+)  # fmt: skip
+def test_the_cadence_sentence_is_read_as_a_claim_only_when_it_makes_one(sentence, claim):
+    assert audit.cadence_claim(sentence) == claim
