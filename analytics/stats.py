@@ -392,7 +392,8 @@ def theil_sen(
         weeks = [w for w, k in zip(weeks, keep, strict=True) if k]
     x = np.arange(n, dtype=float)
     method = ["Theil–Sen slope, Mann–Kendall test"]
-    slopes, total = ts.pairwise_slopes(y, max_pairs, seed)
+    raw_slopes, total = ts.pairwise_slopes(y, max_pairs, seed)
+    slopes = raw_slopes
     fitted = 2  # level and slope; the Hamed-Rao bias correction grows with what was fitted
     recorded, season_p = y, None
     if seasonal:
@@ -409,7 +410,7 @@ def theil_sen(
     factor = ts.hamed_rao_factor(y - slope * x, fitted=fitted)
     if season_p is not None and season_p >= SEASON_BEYOND_WANDER_P:
         # the waves soak up slow autocorrelated wander too: not below the recorded weeks' factor
-        raw_slope = float(np.median(ts.pairwise_slopes(recorded, max_pairs, seed)[0]))
+        raw_slope = float(np.median(raw_slopes))
         factor = max(factor, ts.hamed_rao_factor(recorded - raw_slope * x))
     # the Hamed-Rao estimate is low just where chance wander looks like a trend: also bound it
     # by the long-run variance's upper 95 % limit (AR(1) weekly noise: 9.2 % -> 6.8 % claims)
