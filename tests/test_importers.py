@@ -942,3 +942,17 @@ def test_data_page_refuses_an_oversized_upload_with_cadences_message(
     assert at.warning[0].value.startswith(
         "Streamlit's server.maxUploadSize (400 MB) is not above CADENCE_MAX_UPLOAD_MB (500 MB)"
     )
+
+
+def test_required_columns_are_checked_as_the_loader_reads_the_header():
+    from analytics.importers import FileInfo
+    from ui.import_ui import lacks_required
+
+    def info(*header: str, kind: str = "incidents") -> FileInfo:
+        return FileInfo(header, None, kind, ",", "utf-8")
+
+    # the BPIC 2014 log: an incident id column alone; priority and opened_at are missing
+    assert lacks_required(info("Incident_ID", "Open_Time")) == ["priority", "opened_at"]
+    # a byte-order mark and doubled or padded spaces are no missing column to the loader
+    assert lacks_required(info("\ufeffincident_id", " Priority ", "opened_at")) == []
+    assert lacks_required(info("incident_id", "priority", kind=None)) == []  # unknown file

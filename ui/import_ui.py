@@ -35,6 +35,7 @@ from analytics.importers.mapping import (
     parse_profile,
     save_profile,
 )
+from analytics.importers.sniff import normalise_name
 from analytics.importers.suggest import suggest_mapping
 from analytics.loader import LoadError, Source
 from analytics.schema import KINDS
@@ -162,7 +163,7 @@ def lacks_required(info: FileInfo) -> list[str]:
     its id column alone); empty for presets, complete canonical files and unknown files."""
     if info.preset or not info.kind:
         return []
-    names = {h.strip().lower() for h in info.header}
+    names = {normalise_name(h) for h in info.header}  # as the loader compares them
     return [c for c in KINDS[info.kind].required if c not in names]
 
 
