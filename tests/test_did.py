@@ -45,6 +45,17 @@ def test_long_run_t_inflates_the_variance_of_autocorrelated_weeks():
 
 def test_long_run_t_needs_two_values_a_side():
     assert did_mod.long_run_t([1.0], [2.0, 3.0]) == (None, None, None, None, None)
+    # a missing week drops before the count
+    assert did_mod.long_run_t([1.0, np.nan], [2.0, 3.0]) == (None, None, None, None, None)
+
+
+def test_long_run_t_drops_missing_weeks_and_reads_noiseless_sides():
+    got = did_mod.long_run_t([1.0, np.nan, 2.0], [2.0, 3.0])
+    assert got == did_mod.long_run_t([1.0, 2.0], [2.0, 3.0])
+    assert got[3] == pytest.approx(sps.ttest_ind([2, 3], [1, 2]).pvalue)
+    # every week equal to its side's mean: no noise, so any difference is certain and none is 1
+    assert did_mod.long_run_t([1, 1, 1], [2, 2]) == (1.0, 1.0, 1.0, 0.0, 1.0)
+    assert did_mod.long_run_t([1, 1], [1, 1]) == (0.0, 0.0, 0.0, 1.0, 1.0)
 
 
 def _frame(weeks: list[dt.date], **teams: list[float]) -> pd.DataFrame:
@@ -100,6 +111,24 @@ def test_team_did_counts_only_whole_weeks_inside_the_data_and_compares_alone():
     quiet = did_mod.team_did(_frame(WEEKS, A=[0, 0, 0, 0, 0, 6, 7, 8]), "A", WIN, set(WEEKS))
     assert quiet.p_value is None
     assert quiet.reason == "the team had no incidents in the baseline to compare with"
+
+
+def test_team_did_when_the_other_teams_weeks_cannot_serve():
+    # the other team had no incidents in the baseline: nothing to scale, the team's own level
+    quiet_others = _frame(WEEKS, A=[2, 4, 2, 4, 0, 5, 6, 7], B=[0, 0, 0, 0, 0, 3, 3, 3])
+    got = did_mod.team_did(quiet_others, "A", WIN, set(WEEKS))
+    assert (got.other_teams, got.others_before, got.expected_after) == (1, 0.0, 3.0)
+    assert got.relative == pytest.approx(1.0)  # ratios to 3: after 5/3, 2, 7/3
+    after, base = np.array([5, 6, 7]) / 3, np.array([2, 4, 2, 4]) / 3
+    assert got.p_value == pytest.approx(sps.ttest_ind(after, base).pvalue)
+    assert got.method.startswith("the team's own weeks (no other team with incidents")
+    # the other team had incidents in one week after only: one ratio on that side, no test
+    gone = _frame(WEEKS, A=[2, 4, 2, 4, 0, 5, 6, 7], B=[5, 5, 5, 5, 0, 0, 0, 5])
+    got = did_mod.team_did(gone, "A", WIN, set(WEEKS))
+    assert got.reason == "fewer than 2 weeks with other teams' incidents on a side"
+    assert (got.team_before, got.team_after, got.others_before) == (3.0, 6.0, 5.0)
+    assert got.others_after == pytest.approx(5 / 3)
+    assert got.p_value is got.relative is got.expected_after is got.method is None
 
 
 def _ba(did) -> BeforeAfter:
