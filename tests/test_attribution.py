@@ -67,11 +67,24 @@ def test_window_and_placebo_links_by_hand(links_db):
     }
 
 
+def test_a_longer_window_finds_more_of_both(links_db):
+    # 48 h: C1 is in the window before I1 (10 h), I2 (32 h), I3 (46 h) and I4 (exactly 48 h).
+    # A week earlier P1 (23 Feb 15:00) is in all four windows; a week later Q1 (10 Mar 09:00) in
+    # those of I2, I3 and I4 (I1's ends 9 Mar 20:00): placebo (4 + 3) / 2 = 3.5. Straight after:
+    # C2 for I1, I2, I3 (I4's is its fix). One cluster, score 0.5 + 0 + 0 + 0: z = 0.5 / 0.5 = 1.
+    got = attribution_placebo(links_db, MARCH, Attribution("window", 48.0))
+    assert got == {"window_links": 4, "placebo_links": 3.5, "excess_links": 0.5,
+                   "placebo_after_links": 3, "p_value": pytest.approx(norm.sf(1))}  # fmt: skip
+
+
 def test_incidents_whose_placebo_windows_leave_the_record_are_left_out(links_db):
     since_february = Filter(dt.date(2026, 2, 1), dt.date(2026, 3, 31))
     att = report(links_db, since_february, attribution=DAY)["attribution"]
     assert att["incidents_linked_by_window"] == 2  # I1 and I6
-    assert attribution_placebo(links_db, since_february, DAY)["window_links"] == 1  # I1 only
+    # I6 left out, the rest as in March: window I1, placebo 1.5, straight after I2 and I3
+    got = attribution_placebo(links_db, since_february, DAY)
+    assert got == attribution_placebo(links_db, MARCH, DAY)
+    assert (got["window_links"], got["placebo_links"], got["placebo_after_links"]) == (1, 1.5, 2)
 
 
 def test_explicit_mode_has_no_placebo(links_db):
