@@ -45,9 +45,6 @@ pytestmark = [
 ]
 
 
-SERVER_DB: dict[str, Path] = {}  # server URL -> the database it serves
-
-
 def _free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -69,10 +66,17 @@ def _wait_until_up(url: str, proc: subprocess.Popen, timeout: float = 60) -> Non
 
 
 @pytest.fixture(scope="module")
-def server(demo_db, tmp_path_factory):
-    """URL of a dashboard served from a private copy of the demo database."""
+def server_db(demo_db, tmp_path_factory) -> Path:
+    """A private copy of the demo database, the one the dashboard serves."""
     db = tmp_path_factory.mktemp("browser") / "cadence.duckdb"
     shutil.copy(demo_db, db)
+    return db
+
+
+@pytest.fixture(scope="module")
+def server(server_db):
+    """URL of a dashboard served from ``server_db``."""
+    db = server_db
     port = _free_port()
     log = open(db.parent / "streamlit.log", "w")  # noqa: SIM115  (closed at teardown)
     proc = subprocess.Popen(
@@ -85,7 +89,6 @@ def server(demo_db, tmp_path_factory):
         cwd=ROOT, env={**os.environ, "CADENCE_DB": str(db)}, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
-    SERVER_DB[url] = db
     try:
         _wait_until_up(url, proc)
         yield url
@@ -190,14 +193,15 @@ def shots(tmp_path_factory) -> Path:
     return tmp_path_factory.mktemp("screenshots")
 
 
-def server_paths(server_db: Path) -> tuple[str, ...]:
+@pytest.fixture(scope="module")
+def server_paths(server_db) -> tuple[str, ...]:
     """Paths the pages must never show: the database's folder, the temp root, the checkout."""
     import tempfile
 
     return (str(server_db.parent), tempfile.gettempdir() + "/", str(ROOT))
 
 
-def test_every_page_renders_without_error(server, browser, shots):
+def test_every_page_renders_without_error(server, browser, shots, server_paths):
     """Open the dashboard once, then visit every page through the sidebar navigation (as a user
     does): no error or server path, the URL keeps the filter, a desktop screenshot of each."""
     page = browser.new_page(viewport=VIEWPORT)
@@ -210,7 +214,7 @@ def test_every_page_renders_without_error(server, browser, shots):
                 nav = page.locator("[data-testid='stSidebarNav']")
                 nav.get_by_role("link", name=heading, exact=True).click()
                 wait_until_rendered(page, heading)
-            assert_no_error(page, heading, server_paths(SERVER_DB[server]))
+            assert_no_error(page, heading, server_paths)
             assert "preset=all" in page.url, f"{heading}: the URL lost the filter"
             name = path or "overview"
             page.screenshot(path=str(shots / f"desktop-{name}.png"), full_page=True)
@@ -218,14 +222,14 @@ def test_every_page_renders_without_error(server, browser, shots):
         page.close()
 
 
-def test_every_page_fits_a_phone(server, browser, shots):
+def test_every_page_fits_a_phone(server, browser, shots, server_paths):
     """At 390 px: every page renders, nothing is wider than the screen, the active window is
     named under the page header (the sidebar is collapsed on a phone); a screenshot of each."""
     page = browser.new_page(viewport=PHONE, is_mobile=True, has_touch=True)
     try:
         for path, heading in PAGES.items():
             render(page, f"{server}/{path}", heading, viewport=PHONE)
-            assert_no_error(page, heading, server_paths(SERVER_DB[server]))
+            assert_no_error(page, heading, server_paths)
             main = page.locator("[data-testid='stMain']").inner_text()
             assert "Window: " in main, f"{heading}: the active window is not shown on a phone"
             wide = page.evaluate(WIDER_THAN_SCREEN, PHONE["width"])
