@@ -175,7 +175,8 @@ def _percent(value) -> str:
 
 
 def _p(value) -> str:
-    return "" if value is None else f"permutation p = {value:.2g}"
+    # the placebo test's p: a normal test with a cluster-robust variance, not a permutation
+    return "" if value is None else f"one-sided p = {value:.2g}"
 
 
 def _money(value) -> str:

@@ -273,3 +273,21 @@ def test_the_json_report_imports_no_pandas(org_db, tmp_path):
         "IMP-3",
     ]
     assert [m for m in imported if m.split(".")[0] in ("pandas", "pyarrow")] == []
+
+
+def test_table_names_the_placebo_test_it_ran(org_db):
+    from analytics.metrics import Attribution
+    from analytics.report import format_table
+
+    con = connect(org_db, read_only=True)
+    try:
+        window = Attribution("window", 2.0)
+        data = report(con, Filter(dt.date(2026, 1, 5), dt.date(2026, 1, 18)), attribution=window)
+    finally:
+        con.close()
+    # the organisation has too short a deployment record for a p-value: give it one
+    data["attribution"]["p_value"] = 0.0312
+    rows = [line.split() for line in format_table(data).splitlines()]
+    # a one-sided normal test with a cluster-robust variance, neither a sign test nor permutations
+    assert ["Beyond", "chance", "0.0", "one-sided", "p", "=", "0.031"] in rows
+    assert ["Placebo", "links", "0.0", "a", "week", "either", "side"] in rows
