@@ -25,7 +25,8 @@ def _number(value: float, signed: bool = False) -> str:
 def placebo_message(att: dict, window_hours: float) -> tuple[str, bool] | None:
     """(message, is_warning) for a placebo result of :func:`attribution_placebo`; None in
     explicit mode. A warning when the excess is small: no more window links than placebo
-    links beyond them (excess <= placebo) or not significantly more (sign test p >= 0.05)."""
+    links beyond them (excess <= placebo) or not significantly more (the placebo test's
+    one-sided p >= ALPHA)."""
     if att.get("placebo_links") is None:
         return None
     window, placebo, excess = att["window_links"], att["placebo_links"], att["excess_links"]
