@@ -458,10 +458,11 @@ class ImprovementEffect(Result):
 
 def _inside(series, data_days: tuple[dt.date, dt.date]) -> np.ndarray:
     """Weeks lying entirely inside the data: a cut edge week would look like a dip. ``series``:
-    a frame or dict of columns with ``bucket`` (Mondays); a boolean array over its rows."""
-    monday = np.asarray(series["bucket"], dtype="datetime64[D]")
-    first, latest = (np.datetime64(day, "D") for day in data_days)
-    return (monday >= first) & (monday + 6 <= latest)
+    a frame or dict of columns with ``bucket`` (Mondays); a boolean array over its rows
+    (:func:`analytics.series.whole_weeks_mask`, every week whole in the query's window)."""
+    from analytics.series import whole_weeks_mask
+
+    return whole_weeks_mask(series["bucket"], 7, data_days)
 
 
 def _sides(series, win: Windows) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
