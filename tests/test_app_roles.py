@@ -5,6 +5,7 @@ recover on the Data page, and no page shows a server path."""
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -422,7 +423,10 @@ def test_an_unexpected_error_shows_a_sentence_not_a_traceback(db, monkeypatch, c
     assert at.error[-1].value.startswith("This page could not be shown because of an unexpected")
     assert at.exception  # under AppTest the guard re-raises, so a broken page fails its test
     assert str(db.parent).encode() not in b"".join(e.proto.SerializeToString() for e in at.error)
-    assert any(r.name == "cadence" and r.exc_info for r in caplog.records)
+    # the log keeps the real cause: the dropped table
+    logged = [r.exc_info[1] for r in caplog.records if r.name == "cadence" and r.exc_info]
+    assert logged and isinstance(logged[0], duckdb.CatalogException)
+    assert "Table with name incidents does not exist" in str(logged[0])
 
 
 def test_saving_a_mapping_profile_needs_an_editor_and_is_audited(db, roles, tmp_path, monkeypatch):
@@ -434,5 +438,7 @@ def test_saving_a_mapping_profile_needs_an_editor_and_is_audited(db, roles, tmp_
     assert not folder.exists() and audit_rows(db) == []
     at = handler(_save_profile_as_signed_in_user, db, monkeypatch, EDITOR)
     assert at.text[0].value == "team-incidents.json"
-    assert (folder / "team-incidents.json").exists()
+    saved = json.loads((folder / "team-incidents.json").read_text())
+    columns = {"Nr": "incident_id", "Prio": "priority", "Opened": "opened_at"}
+    assert saved == {"kind": "incidents", "columns": columns}  # the script's profile
     assert audit_rows(db) == [(EDITOR, "save mapping profile", None, None, "team-incidents.json")]
