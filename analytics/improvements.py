@@ -33,6 +33,7 @@ from analytics.db import query_columns, query_df, query_one
 from analytics.filters import Filter, service_clause, team_clause
 from analytics.schema import KINDS
 from analytics.stats import ALPHA, Result, compare_samples, json_safe
+from analytics.timeseries import bh_qvalues
 
 if TYPE_CHECKING:  # the report measures the register without pandas (#11); the pages' frames
     import pandas as pd  # import it
@@ -303,23 +304,6 @@ def hodges_lehmann(
         return estimate, None, None
     k = int(below[-1]) + 1
     return estimate, float(diffs[k - 1]), float(diffs[len(diffs) - k])
-
-
-def bh_qvalues(p_values) -> np.ndarray:
-    """Benjamini–Hochberg adjusted p-values (q-values; Benjamini & Hochberg 1995), the same as
-    ``scipy.stats.false_discovery_control``: q_(i) = min over j >= i of m / j * p_(j), at most 1.
-    Missing p-values (None/NaN) stay NaN and do not count in m."""
-    p = np.array([np.nan if v is None else v for v in p_values], dtype=float)
-    q = np.full(len(p), np.nan)
-    present = np.flatnonzero(~np.isnan(p))
-    m = len(present)
-    if not m:
-        return q
-    order = present[np.argsort(p[present], kind="stable")]
-    scaled = p[order] * m / np.arange(1, m + 1)
-    # the running minimum from the largest p down keeps the q-values monotone
-    q[order] = np.minimum(np.minimum.accumulate(scaled[::-1])[::-1], 1.0)
-    return q
 
 
 def van_elteren(
