@@ -60,14 +60,12 @@ def run_load(args) -> int:
     import duckdb
 
     from analytics.importers import import_paths
-    from analytics.loader import LoadError, format_summary
+    from analytics.loader import LoadError, database_error_message, format_summary
     from analytics.store import connect
 
     try:
         con = connect(args.db)
     except duckdb.IOException as exc:
-        from analytics.loader import database_error_message
-
         if "lock" not in str(exc).lower():  # a read-only folder or a full disk, not a busy file
             raise UsageError(f"cannot open {args.db}: {database_error_message(exc)}") from exc
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
