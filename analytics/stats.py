@@ -960,11 +960,7 @@ def cab_vs_delegated(deployments: pd.DataFrame, lead_times: bool = True) -> CabV
     both = deployments[is_cab | is_delegated]
     codes = _strata_codes(both, len(both))
     in_cab = is_cab[is_cab | is_delegated]
-    failed = both["failed"].astype(bool).to_numpy()
-    # cell index: stratum, group (0 = CAB, 1 = delegated), outcome (0 = failed, 1 = not)
-    cells = codes * 4 + (~in_cab) * 2 + (~failed)
-    k = int(codes.max()) + 1 if len(codes) else 0
-    tables = np.bincount(cells, minlength=4 * k).reshape(k, 2, 2)
+    tables = _stratum_tables(codes, in_cab, both["failed"].astype(bool).to_numpy())
     lead_strat = None
     if lead_times:
         lead_strat = van_elteren(both["lead_time_hours"].to_numpy(dtype=float), in_cab, codes)
@@ -992,12 +988,19 @@ def cab_vs_delegated_cells(cells) -> CabVsDelegated:
     # the same strata, so the same numbering
     strata = {c: np.asarray(cells[c])[chosen] for c in STRATA if c in cells}
     codes = _strata_codes(strata, int(chosen.sum()))
+    tables = _stratum_tables(codes, is_cab[chosen], failed[chosen], n[chosen])
+    return CabVsDelegated(failure, None, mantel_haenszel(tables), None)
+
+
+def _stratum_tables(codes: np.ndarray, in_cab: np.ndarray, failed: np.ndarray, counts=None):
+    """The ``k x 2 x 2`` tables of :func:`analytics.stratified.mantel_haenszel`: deployments per
+    stratum (``codes``), group (CAB, delegated) and outcome (failed, not), each row counting
+    ``counts`` (1 without), as int64."""
     # cell index: stratum, group (0 = CAB, 1 = delegated), outcome (0 = failed, 1 = not)
-    index = codes * 4 + (~is_cab[chosen]) * 2 + (~failed[chosen])
+    index = codes * 4 + (~in_cab) * 2 + (~failed)
     k = int(codes.max()) + 1 if len(codes) else 0
-    tables = np.zeros(4 * k, dtype=np.int64)
-    np.add.at(tables, index, n[chosen])
-    return CabVsDelegated(failure, None, mantel_haenszel(tables.reshape(k, 2, 2)), None)
+    tables = np.bincount(index, counts, minlength=4 * k)
+    return tables.astype(np.int64).reshape(k, 2, 2)  # weights make floats: exact counts
 
 
 @dataclass(frozen=True)
