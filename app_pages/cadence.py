@@ -9,7 +9,7 @@ import streamlit as st
 from analytics import charts, insights, narrative
 from analytics.improvements import improvements_frame
 from analytics.metrics import data_range, sprints_frame
-from analytics.series import whole_weeks
+from analytics.series import whole_weeks_mask
 from analytics.stats import ALPHA
 from ui import components as ui
 from ui import format as fmt
@@ -50,9 +50,8 @@ shade_team = st.selectbox(
 team_sprints = sprints[sprints["team"] == shade_team] if shade_team != "(none)" else None
 # every weekly statistic reads whole weeks only; the chart marks the weeks cut by window or data
 # (from the weekly series above and the data's extent: no second run of the weekly query)
-full_weeks = whole_weeks(weekly, fetch(data_range), "week", "days")["week"].tolist()
-whole = set(full_weeks)
-partial_weeks = [w for w in weekly["week"] if w not in whole]
+is_whole = whole_weeks_mask(weekly["week"], weekly["days"], fetch(data_range))
+full_weeks, partial_weeks = weekly["week"][is_whole].tolist(), weekly["week"][~is_whole].tolist()
 fig = charts.cadence_timeline(
     weekly.rename(columns={"week": "bucket"}),
     team_sprints,
@@ -75,7 +74,7 @@ band_note = f"Grey bands: every other sprint of {shade_team}." if team_sprints i
 improvement_note = charts.improvement_caption(register)
 ui.chart(
     fig,
-    weekly.assign(whole_week=~weekly["week"].isin(partial_weeks)),
+    weekly.assign(whole_week=is_whole),
     "weekly-deployments-incidents",
     caption=" ".join(n for n in (band_note, partial_note, improvement_note) if n) or None,
 )
