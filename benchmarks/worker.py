@@ -129,6 +129,7 @@ def page_calls(name: str, con, flt) -> list[tuple[str, Callable[[], object]]]:
     from analytics.cost import DEFAULT_COST_MODEL as cost
     from analytics.filters import Filter
     from analytics.metrics import EXPLICIT as attribution
+    from analytics.stats import ALPHA
 
     def before_after():
         changes = insights.sprint_length_changes(con, flt)
@@ -137,6 +138,17 @@ def page_calls(name: str, con, flt) -> list[tuple[str, Callable[[], object]]]:
             insights.cadence_before_after(
                 con, flt, last["team"], 8, last["change_date"], attribution
             )
+
+    shift: list = []  # the change point's result, read by the trend turn as the page does
+
+    def change_point():
+        shift[:] = [insights.incident_change_point(con, flt)]
+
+    def trend_turn():
+        # since a significant shift, else over the last third of the weeks (the Cadence page)
+        p_value = shift[-1].change_point.p_value if shift else None
+        since = shift[-1].week if p_value is not None and p_value < ALPHA else None
+        insights.incident_trend_turn(con, flt, since)
 
     def improvement_series():
         measured = improvements.measure_improvements(con, flt, improvements.DEFAULT_WEEKS)
@@ -166,12 +178,11 @@ def page_calls(name: str, con, flt) -> list[tuple[str, Callable[[], object]]]:
                 "report previous period",
                 lambda: metrics.report(con, flt.previous_period(), cost, attribution),
             ),
-            *(
-                (
-                    f"metric_series {m}",
-                    lambda m=m: series.metric_series(con, flt, m, "month", None, cost, attribution),
-                )
-                for m in OVERVIEW_SERIES
+            (
+                "metrics_series (the six monthly KPI series, one query)",
+                lambda: series.metrics_series(
+                    con, flt, OVERVIEW_SERIES, "month", None, cost, attribution
+                ),
             ),
             ("improvements_frame", lambda: improvements.improvements_frame(con, flt)),
             ("deltas.period_deltas", lambda: deltas.period_deltas(con, flt, cost, attribution)),
@@ -186,8 +197,8 @@ def page_calls(name: str, con, flt) -> list[tuple[str, Callable[[], object]]]:
             ("sprints_frame", lambda: metrics.sprints_frame(con, flt)),
             ("improvements_frame", lambda: improvements.improvements_frame(con, flt)),
             ("incident_trend", lambda: insights.incident_trend(con, flt)),
-            ("incident_change_point", lambda: insights.incident_change_point(con, flt)),
-            ("incident_trend_turn", lambda: insights.incident_trend_turn(con, flt, None)),
+            ("incident_change_point", change_point),
+            ("incident_trend_turn", trend_turn),
             ("data_range (whole weeks of the timeline)", lambda: metrics.data_range(con)),
             (
                 "cadence_incident_correlation",
