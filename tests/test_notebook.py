@@ -61,10 +61,8 @@ def test_notebook_runs_on_the_demo_database(executed, demo_db):
     assert "improvements changed as expected after they started" in text
     assert "IMP-01 Automated regression tests in the release pipeline" in text
     assert "On the frontier:" in text
-    charts = [
-        o
-        for c in executed.cells
-        for o in c.get("outputs", [])
-        if "application/vnd.plotly.v1+json" in o.get("data", {}) or "text/html" in o.get("data", {})
-    ]
-    assert len(charts) >= 6  # timeline, lags, failure rates, lead times, warranty (2)
+    outputs = [o.get("data", {}) for c in executed.cells for o in c.get("outputs", [])]
+    charts = [d for d in outputs if "application/vnd.plotly.v1+json" in d]
+    assert len(charts) == 6  # timeline, lags, failure rates, lead times, warranty (2)
+    tables = [d for d in outputs if "text/html" in d and "application/vnd.plotly.v1+json" not in d]
+    assert len(tables) == 3  # headline quarter vs previous, CSI register, teams vs the frontier
