@@ -18,7 +18,13 @@ import numpy as np
 
 from analytics import distributions as dist
 from analytics import timeseries as ts
-from analytics.stratified import MantelHaenszel, VanElteren, mantel_haenszel, van_elteren
+from analytics.stratified import (
+    MantelHaenszel,
+    VanElteren,
+    mantel_haenszel,
+    sorted_codes,
+    van_elteren,
+)
 
 if TYPE_CHECKING:  # the report's statistics run without pandas (#11); frame functions import it
     import pandas as pd
@@ -905,19 +911,6 @@ def cab_failure_verdict(result: CabVsDelegated) -> str | None:
     return "unclear"
 
 
-def _sorted_codes(values) -> np.ndarray:
-    """Codes 0..k-1 of ``values`` in sorted order of the distinct values, missing ones (None,
-    NaN) last: pandas' sorted group numbering, in numpy (the report runs without pandas)."""
-    v = np.asarray(values)
-    if v.dtype != object:
-        return np.unique(v, return_inverse=True)[1].reshape(-1)
-    missing = np.equal(v, None) | (v != v)  # None, or NaN (the one value unequal to itself)
-    codes = np.zeros(len(v), dtype=np.int64)
-    distinct, codes[~missing] = np.unique(v[~missing], return_inverse=True)
-    codes[missing] = len(distinct)
-    return codes
-
-
 def _strata_codes(frame, rows: int) -> np.ndarray:
     """One integer per row of ``frame`` (a DataFrame or a dict of ``rows``-long arrays) naming
     its team x risk x kind stratum (the columns of ``STRATA`` present; 0 without any), numbered
@@ -925,7 +918,7 @@ def _strata_codes(frame, rows: int) -> np.ndarray:
     keys = [c for c in STRATA if c in frame]
     if not keys or rows == 0:
         return np.zeros(rows, dtype=int)
-    codes = np.stack([_sorted_codes(frame[c]) for c in keys], axis=1)
+    codes = np.stack([sorted_codes(frame[c]) for c in keys], axis=1)
     return np.unique(codes, axis=0, return_inverse=True)[1].reshape(-1)
 
 

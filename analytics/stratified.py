@@ -208,6 +208,19 @@ class VanElteren:
     reason: str | None = None
 
 
+def sorted_codes(values) -> np.ndarray:
+    """Codes 0..k-1 of ``values`` in sorted order of the distinct values, missing ones (None,
+    NaN) last: pandas' sorted group numbering, in numpy (the report runs without pandas)."""
+    v = np.asarray(values)
+    if v.dtype != object:
+        return np.unique(v, return_inverse=True)[1].reshape(-1)
+    missing = np.equal(v, None) | (v != v)  # None, or NaN (the one value unequal to itself)
+    codes = np.zeros(len(v), dtype=np.int64)
+    distinct, codes[~missing] = np.unique(v[~missing], return_inverse=True)
+    codes[missing] = len(distinct)
+    return codes
+
+
 def van_elteren(values: Sequence, in_a: Sequence, strata: Sequence) -> VanElteren:
     """Van Elteren's test (van Elteren 1960, Bull Inst Int Stat 37:351-361).
 
@@ -219,9 +232,7 @@ def van_elteren(values: Sequence, in_a: Sequence, strata: Sequence) -> VanEltere
     """
     v = np.asarray(values, dtype=float)
     in_a = np.asarray(in_a, dtype=bool)
-    import pandas as pd  # here only: the report's statistics run without pandas (#11)
-
-    codes = pd.factorize(pd.Series(strata), sort=True)[0]
+    codes = sorted_codes(strata)
     keep = ~np.isnan(v)
     v, in_a, codes = v[keep], in_a[keep], codes[keep]
     # one pass for every stratum (no loop): sort by stratum, then value
