@@ -48,3 +48,13 @@ def test_the_data_page_offers_the_mapping_for_an_unknown_file(tmp_path, monkeypa
     assert "Not a Cadence, ServiceNow or Jira file" in captions
     assert at.selectbox(key="imp_as_0").value == "mapping"
     assert at.selectbox(key="imp_kind_0_(new mapping)").value == "incidents"
+    # the mapping editor opens pre-filled with suggest_mapping's guesses, the rest left blank
+    editor = next(d for d in at.dataframe if d.key == "imp_columns_0_(new mapping)_incidents")
+    shown = editor.value
+    assert shown["source column"].tolist() == BPIC
+    assert {s: t for s, t in zip(shown["source column"], shown["maps to"], strict=True) if t} == {
+        "Incident_ID": "incident_id",
+        "Priority": "priority",
+        "Open_Time": "opened_at",
+        "Resolved_Time": "resolved_at",
+    }
