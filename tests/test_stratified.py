@@ -16,7 +16,13 @@ from scipy import stats as sps
 from streamlit.testing.v1 import AppTest
 
 from analytics import insights, narrative, stats
-from analytics.stratified import mantel_haenszel, newcombe_interval, van_elteren, wilson_bounds
+from analytics.stratified import (
+    mantel_haenszel,
+    newcombe_interval,
+    sorted_codes,
+    van_elteren,
+    wilson_bounds,
+)
 
 # --- Newcombe's hybrid score interval ------------------------------------------------------------
 
@@ -232,6 +238,15 @@ def test_incident_fixes_form_their_own_strata():
     # than the +-3 point margin: neither "more" nor "about as often"
     assert got.stratified.rd_low < -0.03 and got.stratified.rd_high > 0.03
     assert stats.cab_failure_verdict(got) == "unclear"
+
+
+def test_sorted_codes_number_as_pandas_with_missing_values_last():
+    values = ["b", None, "a", "b", math.nan, "c"]
+    assert sorted_codes(np.array(values, dtype=object)).tolist() == [1, 3, 0, 1, 3, 2]
+    present = ["b", "a", "b", "c"]
+    assert sorted_codes(present).tolist() == pd.factorize(pd.Series(present), sort=True)[0].tolist()
+    assert sorted_codes(np.array([3.0, np.nan, 1.0])).tolist() == [1, 2, 0]
+    assert sorted_codes(np.array([True, False, True])).tolist() == [1, 0, 1]
 
 
 def test_counted_cells_give_the_row_comparison():
