@@ -12,7 +12,7 @@ from streamlit.testing.v1 import AppTest
 
 from analytics.store import connect
 from tests import builders as b
-from tests.test_app import APP, PAGES, TIMEOUT, assert_ok, metric
+from tests.test_app import PAGES, assert_ok, metric, open_app
 
 TEAMS = ("alpha", "beta", "gamma")
 SERVICES = ("web", "api")
@@ -117,12 +117,8 @@ def texts(at: AppTest) -> list[str]:
 
 
 def open_page(path, monkeypatch, page: str) -> AppTest:
-    monkeypatch.setenv("CADENCE_DB", str(path))
-    at = AppTest.from_file(APP, default_timeout=TIMEOUT)
-    at.query_params.update({"preset": "all"})
-    at.run()
-    at.switch_page(page).run()
-    return at
+    """``page`` of the app on the database at ``path``, over all its data."""
+    return open_app(path, monkeypatch, {"preset": "all"}).switch_page(page).run()
 
 
 @pytest.mark.parametrize("page", list(PAGES))
