@@ -41,8 +41,18 @@ compact = st.toggle(
 )
 register = fetch(imp.improvements_frame, ctx.flt)
 if compact:
-    week_changes = fetch(schedule.change_days, ctx.flt, "week")
-    week_incidents = fetch(schedule.incident_days, ctx.flt, "week")
+    # a long window's timeline already holds these weekly counts: no second run of their SQL
+    weekly = timeline.unit == "week"
+    week_changes = (
+        timeline.changes
+        if weekly and timeline.changes_per_day
+        else fetch(schedule.change_days, ctx.flt, "week")
+    )
+    week_incidents = (
+        timeline.incidents
+        if weekly and timeline.incidents_per_day
+        else fetch(schedule.incident_days, ctx.flt, "week")
+    )
     # the weeks the window cuts (it starts after a Monday or ends before a Sunday)
     first_monday = ctx.flt.start - dt.timedelta(days=ctx.flt.start.weekday())
     last_monday = ctx.flt.end - dt.timedelta(days=ctx.flt.end.weekday())
