@@ -7,8 +7,9 @@ better (``tests/test_distributions.py`` compares them over grids with ties, zero
 samples); where a definition differs it says so. scipy stays a dependency for the pages.
 
 * normal: :func:`norm_cdf`, :func:`norm_sf`, :func:`norm_ppf`;
-* Student t and F: :func:`t_cdf`, :func:`t_sf`, :func:`t_ppf`, :func:`f_sf` via the regularized incomplete
-  beta function :func:`betainc` (continued fraction, Numerical Recipes §6.4);
+* Student t and F: :func:`t_cdf`, :func:`t_sf`, :func:`f_sf` via the regularized incomplete
+  beta function :func:`betainc` (continued fraction, Numerical Recipes §6.4), and the t
+  quantile :func:`t_ppf` by bisection on :func:`t_cdf`;
 * exact tests: :func:`fisher_exact` (2x2), :func:`binomtest_p` (two-sided);
 * ranks: :func:`rankdata` (average ranks along an axis), :func:`mannwhitneyu` (two-sided,
   scipy's ``method="auto"``), :func:`mann_kendall_s` in O(n log n);
