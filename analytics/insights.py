@@ -226,8 +226,7 @@ def incident_trend(con: duckdb.DuckDBPyConnection, flt: Filter) -> stats.Trend:
     interval and an autocorrelation-robust Mann–Kendall p-value (seasonally adjusted from two
     years), over the weeks entirely inside the window and the data; see
     :func:`analytics.stats.theil_sen`."""
-    weekly = whole_weekly_series(con, flt)
-    return stats.theil_sen(weekly["incidents"], list(weekly["week"]))
+    return _trend(whole_weekly_series(con, flt))
 
 
 def incident_trend_turn(
@@ -236,10 +235,7 @@ def incident_trend_turn(
     """Whole-window versus recent trend of weekly incidents (whole weeks): the recent part
     starts at the week ``since`` (e.g. a significant change point), by default the last third
     of the weeks; see :func:`analytics.stats.trend_turn`."""
-    weekly = whole_weekly_series(con, flt)
-    weeks = list(weekly["week"])
-    start = weeks.index(since) if since in weeks else None
-    return stats.trend_turn(weekly["incidents"], weeks, start)
+    return _trend_turn(whole_weekly_series(con, flt), since)
 
 
 def incident_change_point(
@@ -248,7 +244,41 @@ def incident_change_point(
     """The most likely shift in mean weekly incidents (weeks entirely inside the window and the
     data), the means before/after (incidents per week) and a block-permutation p-value (fixed
     seed) that allows for autocorrelation."""
+    return _change_point(whole_weekly_series(con, flt), permutations)
+
+
+@dataclass(frozen=True)
+class IncidentReadings:
+    """The Cadence page's readings of weekly incidents from one weekly series: the trend, the
+    change point and whether the trend turned since the shift (when significant, else over the
+    last third)."""
+
+    trend: stats.Trend
+    shift: stats.WeeklyChangePoint
+    turn: stats.TrendTurn
+
+
+def incident_readings(con: duckdb.DuckDBPyConnection, flt: Filter) -> IncidentReadings:
+    """:func:`incident_trend`, :func:`incident_change_point` and :func:`incident_trend_turn`
+    (since a significant shift) over one run of the weekly query rather than three."""
     weekly = whole_weekly_series(con, flt)
+    shift = _change_point(weekly)
+    p = shift.change_point.p_value
+    since = shift.week if p is not None and p < stats.ALPHA else None
+    return IncidentReadings(_trend(weekly), shift, _trend_turn(weekly, since))
+
+
+def _trend(weekly: pd.DataFrame) -> stats.Trend:
+    return stats.theil_sen(weekly["incidents"], list(weekly["week"]))
+
+
+def _trend_turn(weekly: pd.DataFrame, since: dt.date | None) -> stats.TrendTurn:
+    weeks = list(weekly["week"])
+    start = weeks.index(since) if since in weeks else None
+    return stats.trend_turn(weekly["incidents"], weeks, start)
+
+
+def _change_point(weekly: pd.DataFrame, permutations: int = 999) -> stats.WeeklyChangePoint:
     return stats.weekly_change_point(
         list(weekly["week"]), weekly["incidents"], permutations=permutations
     )

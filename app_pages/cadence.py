@@ -28,12 +28,12 @@ if weekly.empty or not weekly["deployments"].sum() and not weekly["incidents"].s
     ui.empty("No changes or incidents in this window — widen the dates or clear the filters.")
     st.stop()
 
-trend = fetch(insights.incident_trend, ctx.flt)
-shift = fetch(insights.incident_change_point, ctx.flt)
+# trend, shift and whether the trend turned since a significant shift (else over the last third
+# of the weeks): one weekly query for the three
+readings = fetch(insights.incident_readings, ctx.flt)
+trend, shift, turn = readings.trend, readings.shift, readings.turn
 cp = shift.change_point
 significant_shift = cp.p_value is not None and cp.p_value < ALPHA
-# has the trend turned lately? since a significant shift, else over the last third of the weeks
-turn = fetch(insights.incident_trend_turn, ctx.flt, shift.week if significant_shift else None)
 
 # --- weekly timeline with sprint boundaries -----------------------------------------------------
 teams_with_sprints = sorted(sprints["team"].dropna().unique())

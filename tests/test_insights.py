@@ -179,6 +179,13 @@ def test_incident_trend_and_change_point_use_whole_weeks(con):
     # best split of 1, 1 | 4, 4: means 1 and 4, starting the week of Nov 16
     assert shift.week == dt.date(2026, 11, 16)
     assert (shift.change_point.mean_before, shift.change_point.mean_after) == (1.0, 4.0)
+    # the Cadence page's one-query form gives the same three readings
+    readings = insights.incident_readings(con, flt)
+    assert readings.trend == trend
+    assert readings.shift == insights.incident_change_point(con, flt)
+    p = readings.shift.change_point.p_value
+    since = readings.shift.week if p < 0.05 else None
+    assert readings.turn == insights.incident_trend_turn(con, flt, since)
 
 
 def _cadence_team(con):
