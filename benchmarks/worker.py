@@ -129,7 +129,6 @@ def page_calls(name: str, con, flt) -> list[tuple[str, Callable[[], object]]]:
     from analytics.cost import DEFAULT_COST_MODEL as cost
     from analytics.filters import Filter
     from analytics.metrics import EXPLICIT as attribution
-    from analytics.stats import ALPHA
 
     def before_after():
         changes = insights.sprint_length_changes(con, flt)
@@ -138,17 +137,6 @@ def page_calls(name: str, con, flt) -> list[tuple[str, Callable[[], object]]]:
             insights.cadence_before_after(
                 con, flt, last["team"], 8, last["change_date"], attribution
             )
-
-    shift: list = []  # the change point's result, read by the trend turn as the page does
-
-    def change_point():
-        shift[:] = [insights.incident_change_point(con, flt)]
-
-    def trend_turn():
-        # since a significant shift, else over the last third of the weeks (the Cadence page)
-        p_value = shift[-1].change_point.p_value if shift else None
-        since = shift[-1].week if p_value is not None and p_value < ALPHA else None
-        insights.incident_trend_turn(con, flt, since)
 
     def improvement_series():
         measured = improvements.measure_improvements(con, flt, improvements.DEFAULT_WEEKS)
@@ -196,9 +184,8 @@ def page_calls(name: str, con, flt) -> list[tuple[str, Callable[[], object]]]:
             ("weekly_series", lambda: insights.weekly_series(con, flt, attribution)),
             ("sprints_frame", lambda: metrics.sprints_frame(con, flt)),
             ("improvements_frame", lambda: improvements.improvements_frame(con, flt)),
-            ("incident_trend", lambda: insights.incident_trend(con, flt)),
-            ("incident_change_point", change_point),
-            ("incident_trend_turn", trend_turn),
+            # trend, change point and the turn since a significant one: one weekly query
+            ("incident_readings", lambda: insights.incident_readings(con, flt)),
             ("data_range (whole weeks of the timeline)", lambda: metrics.data_range(con)),
             (
                 "cadence_incident_correlation",
