@@ -187,12 +187,14 @@ def read_all(con, spec: demo.DemoSpec, only: set[str] | None = None) -> dict:
         out["lag_page"].append((sentence.startswith("Weeks with more releases"), truth["lag"]))
 
     if wanted("change_point", "trend_turn"):
-        cp = insights.incident_change_point(con, flt)
+        both = getattr(insights, "incident_readings", None)  # the Cadence page's one query
+        readings = both(con, flt) if both is not None and wanted("trend_turn") else None
+        cp = readings.shift if readings else insights.incident_change_point(con, flt)
         inner = getattr(cp, "change_point", cp)
         out["change_point"].append((_significant(inner.p_value), truth["change_point"]))
         if wanted("trend_turn"):  # the page measures the recent trend from a significant shift
             since = cp.week if _significant(inner.p_value) else None
-            turn = insights.incident_trend_turn(con, flt, since)
+            turn = readings.turn if readings else insights.incident_trend_turn(con, flt, since)
             out["trend_turn"].append((bool(turn.turned), truth["trend_turn"]))
 
     if wanted("cab_lead"):
