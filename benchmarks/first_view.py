@@ -19,7 +19,6 @@ import argparse
 import os
 import shutil
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -37,6 +36,7 @@ from tests.test_browser import (  # noqa: E402
     RENDERED,
     _free_port,
     _wait_until_up,
+    serve,
 )
 
 # Charts below the fold are drawn lazily (when scrolled to): the first view needs those on screen.
@@ -98,14 +98,7 @@ def main() -> None:
         build_demo_database(db)
     port = _free_port()
     log = open(tmp / "streamlit.log", "w")  # noqa: SIM115
-    proc = subprocess.Popen(
-        [
-            sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
-            "--server.headless", "true", "--server.port", str(port),
-            "--server.address", "127.0.0.1", "--server.fileWatcherType", "none",
-        ],
-        cwd=ROOT, env={**os.environ, "CADENCE_DB": str(db)}, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
+    proc = serve(db, port, log)
     url = f"http://127.0.0.1:{port}"
     pages = PAGES if args.pages is None else {p: PAGES[p] for p in args.pages.split(",")}
     results: dict[str, list[dict[str, float]]] = {p: [] for p in pages}

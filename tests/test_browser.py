@@ -73,13 +73,10 @@ def server_db(demo_db, tmp_path_factory) -> Path:
     return db
 
 
-@pytest.fixture(scope="module")
-def server(server_db):
-    """URL of a dashboard served from ``server_db``."""
-    db = server_db
-    port = _free_port()
-    log = open(db.parent / "streamlit.log", "w")  # noqa: SIM115  (closed at teardown)
-    proc = subprocess.Popen(
+def serve(db: Path, port: int, log) -> subprocess.Popen:
+    """``streamlit run app.py`` (headless, this computer only, no file watcher) on ``port``,
+    serving ``db``, its output to the open file ``log``; the process."""
+    return subprocess.Popen(
         [
             sys.executable, "-m", "streamlit", "run", str(ROOT / "app.py"),
             "--server.headless", "true", "--server.port", str(port),
@@ -88,6 +85,14 @@ def server(server_db):
         ],
         cwd=ROOT, env={**os.environ, "CADENCE_DB": str(db)}, stdout=log, stderr=subprocess.STDOUT,
     )  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def server(server_db):
+    """URL of a dashboard served from ``server_db``."""
+    port = _free_port()
+    log = open(server_db.parent / "streamlit.log", "w")  # noqa: SIM115  (closed at teardown)
+    proc = serve(server_db, port, log)
     url = f"http://127.0.0.1:{port}"
     try:
         _wait_until_up(url, proc)
